@@ -1,0 +1,609 @@
+"""The abstract syntax tree of a `.flow` file.
+
+The parser converts Lark's parse into these classes exactly once; every later
+phase (printer, resolver, checker, lowering, language server) works on them
+and none of them imports lark.
+
+Design rules:
+
+* Every class is a frozen, slotted attrs class, so nodes are immutable values
+  that can be shared, hashed and compared.  ``span`` is excluded from equality
+  and hashing: two trees that print the same are equal however they were laid
+  out, which is what the printer round-trip test (``parse(print(t)) == t``)
+  relies on.
+* Sequences are tuples.  Optional parts are ``None``.
+* Expressions follow CEL's shape: ``Call`` covers global calls (``size(x)``),
+  receiver calls (``s.startsWith("a")``) and macros (``l.all(x, p)``); the
+  checker recognises macros by name and argument shape.  ``Binary`` carries the
+  operator text (``"+"``, ``"&&"``, ``"in"``, ``"??"``).
+* ``raw`` on literals keeps the source spelling (``0x1F``, ``1_000``,
+  ``'single'``) for the formatter; like ``span`` it is not part of equality.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple, TypeAlias
+
+import attrs
+
+
+class Span(NamedTuple):
+    """A source range: 1-based lines and columns, end exclusive, plus offsets.
+
+    A named tuple rather than an attrs class: the parser makes one for every
+    node, and a tuple is several times cheaper to build.  Spans order by
+    position, which is how diagnostics are sorted.
+    """
+
+    file: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    start: int = 0
+    end: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+    def to(self, other: Span) -> Span:
+        """The span from the start of ``self`` to the end of ``other``."""
+        return Span(
+            self.file, self.line, self.col, other.end_line, other.end_col, self.start, other.end
+        )
+
+    def contains(self, line: int, col: int) -> bool:
+        """Whether the position (1-based) lies inside this span."""
+        after_start = (line, col) >= (self.line, self.col)
+        before_end = (line, col) < (self.end_line, self.end_col)
+        return after_start and before_end
+
+
+NO_SPAN = Span("<none>", 0, 0, 0, 0)
+
+
+@attrs.frozen(slots=True)
+class Node:
+    """Base of every syntax node."""
+
+    span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
+
+
+# --------------------------------------------------------------------------- expressions
+
+
+@attrs.frozen(slots=True)
+class Expr(Node):
+    pass
+
+
+@attrs.frozen(slots=True)
+class Literal(Expr):
+    """``kind`` is one of int, uint, float, string, bytes, bool, null."""
+
+    kind: str
+    value: int | float | str | bytes | bool | None
+    raw: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+@attrs.frozen(slots=True)
+class DurationLit(Expr):
+    """A duration literal such as ``1m30s``; ``nanos`` is its length."""
+
+    nanos: int
+    raw: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+@attrs.frozen(slots=True)
+class Template(Expr):
+    """An interpolated string: literal text parts and embedded expressions."""
+
+    parts: tuple[str | Expr, ...]
+    raw: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
+
+
+@attrs.frozen(slots=True)
+class Name(Expr):
+    id: str
+    leading_dot: bool = False
+
+
+@attrs.frozen(slots=True)
+class Select(Expr):
+    """``operand.field``."""
+
+    operand: Expr
+    field: str
+
+
+@attrs.frozen(slots=True)
+class Index(Expr):
+    """``operand[index]``."""
+
+    operand: Expr
+    index: Expr
+
+
+@attrs.frozen(slots=True)
+class Call(Expr):
+    """``func(args)`` or, with a target, ``target.func(args)``."""
+
+    func: str
+    args: tuple[Expr, ...]
+    target: Expr | None = None
+
+
+@attrs.frozen(slots=True)
+class Unary(Expr):
+    """``op`` is ``"!"`` or ``"-"``."""
+
+    op: str
+    operand: Expr
+
+
+@attrs.frozen(slots=True)
+class Binary(Expr):
+    op: str
+    left: Expr
+    right: Expr
+
+
+@attrs.frozen(slots=True)
+class Conditional(Expr):
+    cond: Expr
+    then: Expr
+    orelse: Expr
+
+
+@attrs.frozen(slots=True)
+class ListLit(Expr):
+    items: tuple[Expr, ...]
+
+
+@attrs.frozen(slots=True)
+class MapEntry(Node):
+    """One ``key: value`` pair.
+
+    ``key_style`` records how the key was written: ``"field"`` for a bare
+    identifier (a field name, JavaScript style; ``key`` is then a string
+    ``Literal``), ``"computed"`` for ``(expr)``, ``"literal"`` for any other
+    expression (``"Content-Type"``, ``1``, ``true``).
+    """
+
+    key: Expr
+    value: Expr
+    key_style: str = "literal"
+
+
+@attrs.frozen(slots=True)
+class MapLit(Expr):
+    entries: tuple[MapEntry, ...]
+
+
+# --------------------------------------------------------------------------- types
+
+
+@attrs.frozen(slots=True)
+class TypeExpr(Node):
+    pass
+
+
+@attrs.frozen(slots=True)
+class TypeName(TypeExpr):
+    """``int``, ``User`` or ``billing.Invoice`` (``module`` set)."""
+
+    name: str
+    module: str | None = None
+
+
+@attrs.frozen(slots=True)
+class ListType(TypeExpr):
+    elem: TypeExpr
+
+
+@attrs.frozen(slots=True)
+class MapType(TypeExpr):
+    key: TypeExpr
+    value: TypeExpr
+
+
+@attrs.frozen(slots=True)
+class FieldDecl(Node):
+    name: str
+    type: TypeExpr
+    optional: bool = False
+
+
+@attrs.frozen(slots=True)
+class RecordType(TypeExpr):
+    fields: tuple[FieldDecl, ...]
+
+
+@attrs.frozen(slots=True)
+class OptionalType(TypeExpr):
+    inner: TypeExpr
+
+
+# --------------------------------------------------------------------------- clauses
+
+
+@attrs.frozen(slots=True)
+class Clause(Node):
+    pass
+
+
+@attrs.frozen(slots=True)
+class ValueClause(Clause):
+    """A clause that is a keyword and one expression.
+
+    ``keyword`` is one of: headers, query, json, form, body, timeout,
+    idempotency_key, fallback, concurrency.
+    """
+
+    keyword: str
+    value: Expr
+
+
+@attrs.frozen(slots=True)
+class AuthClause(Clause):
+    """``auth bearer T`` | ``auth basic U, P`` | ``auth header NAME, VALUE``."""
+
+    scheme: str
+    args: tuple[Expr, ...]
+
+
+@attrs.frozen(slots=True)
+class Backoff(Node):
+    """``backoff fixed D`` | ``linear D`` | ``exponential D [max M] [factor F]``."""
+
+    kind: str
+    delay: Expr
+    max: Expr | None = None
+    factor: Expr | None = None
+
+
+@attrs.frozen(slots=True)
+class RetryPolicy(Node):
+    """``retry N [backoff ...] [jitter] [when EXPR]``."""
+
+    count: Expr
+    backoff: Backoff | None = None
+    jitter: bool = False
+    when: Expr | None = None
+
+
+@attrs.frozen(slots=True)
+class RetryClause(Clause):
+    policy: RetryPolicy
+
+
+@attrs.frozen(slots=True)
+class CircuitBreakerClause(Clause):
+    """``circuit_breaker N failures within W cooldown C``."""
+
+    failures: Expr
+    window: Expr
+    cooldown: Expr
+
+
+@attrs.frozen(slots=True)
+class RateLimitClause(Clause):
+    """``rate_limit N per D``."""
+
+    count: Expr
+    per: Expr
+
+
+@attrs.frozen(slots=True)
+class StatusRange(Node):
+    """One entry of ``accept``: a status or an inclusive range ``lo..hi``."""
+
+    low: int
+    high: int
+
+
+@attrs.frozen(slots=True)
+class AcceptClause(Clause):
+    ranges: tuple[StatusRange, ...]
+
+
+@attrs.frozen(slots=True)
+class OnErrorClause(Clause):
+    """``on error skip`` | ``on error fail``."""
+
+    action: str
+
+
+@attrs.frozen(slots=True)
+class CompensateClause(Clause):
+    body: tuple[Stmt, ...]
+
+
+# --------------------------------------------------------------------------- statements
+
+
+@attrs.frozen(slots=True)
+class Stmt(Node):
+    pass
+
+
+@attrs.frozen(slots=True)
+class HttpAction(Node):
+    """``METHOD [service] path``: ``service`` is None when ``target`` is a full URL."""
+
+    method: str
+    service: str | None
+    target: Expr
+
+
+@attrs.frozen(slots=True)
+class Arg(Node):
+    """A call argument; ``name`` is None for a positional argument."""
+
+    name: str | None
+    value: Expr
+
+
+@attrs.frozen(slots=True)
+class CallAction(Node):
+    """``call [module.]flow(args)``."""
+
+    flow: str
+    args: tuple[Arg, ...]
+    module: str | None = None
+
+
+Action: TypeAlias = HttpAction | CallAction
+
+
+@attrs.frozen(slots=True)
+class StepStmt(Stmt):
+    name: str
+    action: Action
+    result_type: TypeExpr | None = None
+    clauses: tuple[Clause, ...] = ()
+
+
+@attrs.frozen(slots=True)
+class ForLoop(Node):
+    """``for [index,] var in iterable [parallel [limit]] { body }``.
+
+    Also used as an expression on the right of ``let``/``var``/assignment,
+    where its body ``yield``s the collected values.
+    """
+
+    var: str
+    iterable: Expr
+    body: tuple[Stmt, ...]
+    index_var: str | None = None
+    parallel: bool = False
+    limit: Expr | None = None
+
+
+@attrs.frozen(slots=True)
+class WhileLoop(Node):
+    """``while cond [max N] { body }``."""
+
+    cond: Expr
+    body: tuple[Stmt, ...]
+    max: Expr | None = None
+
+
+Loop: TypeAlias = ForLoop | WhileLoop
+Value: TypeAlias = Expr | ForLoop | WhileLoop
+
+
+@attrs.frozen(slots=True)
+class LetStmt(Stmt):
+    """``let``/``var`` ``name [: T] = value``; ``mutable`` for ``var``."""
+
+    name: str
+    value: Value
+    annotation: TypeExpr | None = None
+    mutable: bool = False
+
+
+@attrs.frozen(slots=True)
+class AssignStmt(Stmt):
+    name: str
+    value: Value
+
+
+@attrs.frozen(slots=True)
+class SleepStmt(Stmt):
+    duration: Expr
+
+
+@attrs.frozen(slots=True)
+class IfArm(Node):
+    cond: Expr
+    body: tuple[Stmt, ...]
+
+
+@attrs.frozen(slots=True)
+class IfStmt(Stmt):
+    """``if c1 {..} else if c2 {..} else {..}``: one arm per condition."""
+
+    arms: tuple[IfArm, ...]
+    orelse: tuple[Stmt, ...] | None = None
+
+
+@attrs.frozen(slots=True)
+class LoopStmt(Stmt):
+    """A loop used as a statement."""
+
+    loop: Loop
+
+
+@attrs.frozen(slots=True)
+class Branch(Node):
+    """One branch of ``parallel``: ``grouped`` when written ``branch { ... }``."""
+
+    body: tuple[Stmt, ...]
+    grouped: bool = False
+
+
+@attrs.frozen(slots=True)
+class ParallelStmt(Stmt):
+    branches: tuple[Branch, ...]
+
+
+@attrs.frozen(slots=True)
+class TryStmt(Stmt):
+    """``try {..} [catch [name] {..}] [finally {..}]``."""
+
+    body: tuple[Stmt, ...]
+    catch_name: str | None = None
+    catch_body: tuple[Stmt, ...] | None = None
+    finally_body: tuple[Stmt, ...] | None = None
+
+
+@attrs.frozen(slots=True)
+class RetryStmt(Stmt):
+    policy: RetryPolicy
+    body: tuple[Stmt, ...]
+
+
+@attrs.frozen(slots=True)
+class TimeoutStmt(Stmt):
+    duration: Expr
+    body: tuple[Stmt, ...]
+
+
+@attrs.frozen(slots=True)
+class LogStmt(Stmt):
+    value: Expr
+
+
+@attrs.frozen(slots=True)
+class AssertStmt(Stmt):
+    cond: Expr
+    message: Expr | None = None
+
+
+@attrs.frozen(slots=True)
+class FailStmt(Stmt):
+    value: Expr
+
+
+@attrs.frozen(slots=True)
+class ReturnStmt(Stmt):
+    value: Value | None = None
+
+
+@attrs.frozen(slots=True)
+class BreakStmt(Stmt):
+    pass
+
+
+@attrs.frozen(slots=True)
+class ContinueStmt(Stmt):
+    pass
+
+
+@attrs.frozen(slots=True)
+class YieldStmt(Stmt):
+    value: Expr
+
+
+# --------------------------------------------------------------------------- declarations
+
+
+@attrs.frozen(slots=True)
+class Decl(Node):
+    pass
+
+
+@attrs.frozen(slots=True)
+class ImportDecl(Decl):
+    path: str
+    alias: str | None = None
+
+
+@attrs.frozen(slots=True)
+class TypeDecl(Decl):
+    name: str
+    type: TypeExpr
+
+
+@attrs.frozen(slots=True)
+class ConstDecl(Decl):
+    name: str
+    value: Expr
+    annotation: TypeExpr | None = None
+
+
+@attrs.frozen(slots=True)
+class ServiceDecl(Decl):
+    name: str
+    base_url: Expr
+    clauses: tuple[Clause, ...] = ()
+
+
+@attrs.frozen(slots=True)
+class Param(Node):
+    name: str
+    type: TypeExpr
+    default: Expr | None = None
+
+
+@attrs.frozen(slots=True)
+class FlowDecl(Decl):
+    name: str
+    params: tuple[Param, ...]
+    body: tuple[Stmt, ...]
+    result: TypeExpr | None = None
+    clauses: tuple[Clause, ...] = ()
+
+
+@attrs.frozen(slots=True)
+class Comment(Node):
+    """A ``#`` comment; kept beside the tree for the formatter."""
+
+    text: str
+
+
+@attrs.frozen(slots=True)
+class Module(Node):
+    """A parsed file: its declarations, plus the comments found in it."""
+
+    decls: tuple[Decl, ...]
+    comments: tuple[Comment, ...] = attrs.field(default=(), eq=False, repr=False)
+
+
+# --------------------------------------------------------------------------- traversal
+
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+_NOT_CHILDREN = frozenset({"span", "raw", "comments"})
+
+
+def _child_fields(cls: type) -> tuple[str, ...]:
+    names = _CHILD_FIELDS.get(cls)
+    if names is None:
+        names = tuple(f.name for f in attrs.fields(cls) if f.name not in _NOT_CHILDREN)
+        _CHILD_FIELDS[cls] = names
+    return names
+
+
+def iter_children(node: Node) -> Iterator[Node]:
+    """The direct child nodes of ``node``, in source order."""
+    for name in _child_fields(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, Node):
+            yield value
+        elif isinstance(value, tuple):
+            for item in value:
+                if isinstance(item, Node):
+                    yield item
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """Every node under ``node`` (itself included), depth first, without recursion."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        children = list(iter_children(current))
+        children.reverse()
+        stack.extend(children)
