@@ -359,6 +359,7 @@ Action: TypeAlias = HttpAction | CallAction
 
 @attrs.frozen(slots=True)
 class StepStmt(Stmt):
+    name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     name: str
     action: Action
     result_type: TypeExpr | None = None
@@ -373,6 +374,7 @@ class ForLoop(Node):
     where its body ``yield``s the collected values.
     """
 
+    name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     var: str
     iterable: Expr
     body: tuple[Stmt, ...]
@@ -398,6 +400,7 @@ Value: TypeAlias = Expr | ForLoop | WhileLoop
 class LetStmt(Stmt):
     """``let``/``var`` ``name [: T] = value``; ``mutable`` for ``var``."""
 
+    name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     name: str
     value: Value
     annotation: TypeExpr | None = None
@@ -453,6 +456,7 @@ class ParallelStmt(Stmt):
 class TryStmt(Stmt):
     """``try {..} [catch [name] {..}] [finally {..}]``."""
 
+    name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     body: tuple[Stmt, ...]
     catch_name: str | None = None
     catch_body: tuple[Stmt, ...] | None = None
@@ -517,18 +521,21 @@ class Decl(Node):
 
 @attrs.frozen(slots=True)
 class ImportDecl(Decl):
+    name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     path: str
     alias: str | None = None
 
 
 @attrs.frozen(slots=True)
 class TypeDecl(Decl):
+    name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     name: str
     type: TypeExpr
 
 
 @attrs.frozen(slots=True)
 class ConstDecl(Decl):
+    name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     name: str
     value: Expr
     annotation: TypeExpr | None = None
@@ -536,6 +543,7 @@ class ConstDecl(Decl):
 
 @attrs.frozen(slots=True)
 class ServiceDecl(Decl):
+    name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     name: str
     base_url: Expr
     clauses: tuple[Clause, ...] = ()
@@ -543,6 +551,7 @@ class ServiceDecl(Decl):
 
 @attrs.frozen(slots=True)
 class Param(Node):
+    name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     name: str
     type: TypeExpr
     default: Expr | None = None
@@ -550,6 +559,7 @@ class Param(Node):
 
 @attrs.frozen(slots=True)
 class FlowDecl(Decl):
+    name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     name: str
     params: tuple[Param, ...]
     body: tuple[Stmt, ...]
@@ -570,6 +580,12 @@ class Module(Node):
 
     decls: tuple[Decl, ...]
     comments: tuple[Comment, ...] = attrs.field(default=(), eq=False, repr=False)
+
+
+def name_span_of(node: Node) -> Span:
+    """Where a declaration's name is written (its whole span if unknown)."""
+    span: Span = getattr(node, "name_span", NO_SPAN)
+    return span if span is not NO_SPAN and span.line else node.span
 
 
 # --------------------------------------------------------------------------- traversal

@@ -40,7 +40,7 @@ class ParserHost(Protocol):
 def check_binding_name(token: Token, what: str, builder: AstBuilder) -> None:
     if str(token) in RESERVED:
         raise ParseFailure(
-            messages.RESERVED_WORD(builder.token_span(token), word=str(token), what=what)
+            messages.RESERVED_WORD(builder.token_span(token), word=str(token))
         )
 
 
@@ -156,20 +156,25 @@ class AstBuilder:
         if c[3] is not None:
             check_binding_name(c[3], "module alias", self)
         alias = str(c[3]) if c[3] is not None else None
-        return ast.ImportDecl(path, alias, span=self.span(c))
+        name_span = self.token_span(c[3]) if c[3] is not None else ast.NO_SPAN
+        return ast.ImportDecl(path, alias, span=self.span(c), name_span=name_span)
 
     def type_decl(self, c: list[Child]) -> ast.TypeDecl:
         check_binding_name(c[1], "type", self)
-        return ast.TypeDecl(str(c[1]), c[3], span=self.span(c))
+        return ast.TypeDecl(str(c[1]), c[3], span=self.span(c), name_span=self.token_span(c[1]))
 
     def const_decl(self, c: list[Child]) -> ast.ConstDecl:
         check_binding_name(c[1], "constant", self)
-        return ast.ConstDecl(str(c[1]), c[5], annotation=c[3], span=self.span(c))
+        return ast.ConstDecl(
+            str(c[1]), c[5], annotation=c[3], span=self.span(c), name_span=self.token_span(c[1])
+        )
 
     def service_decl(self, c: list[Child]) -> ast.ServiceDecl:
         check_binding_name(c[1], "service", self)
         clauses = c[3] if c[3] is not None else ()
-        return ast.ServiceDecl(str(c[1]), c[2], clauses, span=self.span(c))
+        return ast.ServiceDecl(
+            str(c[1]), c[2], clauses, span=self.span(c), name_span=self.token_span(c[1])
+        )
 
     def flow_decl(self, c: list[Child]) -> ast.FlowDecl:
         check_binding_name(c[1], "flow", self)
@@ -177,14 +182,19 @@ class AstBuilder:
         result = c[6]
         clauses = tuple(c[7:-1])
         span = self.span([c[0], self._block_end])
-        return ast.FlowDecl(str(c[1]), params, c[-1], result=result, clauses=clauses, span=span)
+        name_span = self.token_span(c[1])
+        return ast.FlowDecl(
+            str(c[1]), params, c[-1], result=result, clauses=clauses, span=span, name_span=name_span
+        )
 
     def params(self, c: list[Child]) -> tuple[ast.Param, ...]:
         return tuple(x for x in c if isinstance(x, ast.Param))
 
     def param(self, c: list[Child]) -> ast.Param:
         check_binding_name(c[0], "parameter", self)
-        return ast.Param(str(c[0]), c[2], default=c[4], span=self.span(c))
+        return ast.Param(
+            str(c[0]), c[2], default=c[4], span=self.span(c), name_span=self.token_span(c[0])
+        )
 
     # ----------------------------------------------------------- types
 
@@ -309,7 +319,10 @@ class AstBuilder:
 
     def _binding(self, c: list[Child], mutable: bool) -> ast.LetStmt:
         check_binding_name(c[1], "variable", self)
-        return ast.LetStmt(str(c[1]), c[5], annotation=c[3], mutable=mutable, span=self.span(c))
+        name_span = self.token_span(c[1])
+        return ast.LetStmt(
+            str(c[1]), c[5], annotation=c[3], mutable=mutable, span=self.span(c), name_span=name_span
+        )
 
     def assign_stmt(self, c: list[Child]) -> ast.AssignStmt:
         return ast.AssignStmt(str(c[0]), c[2], span=self.span(c))
@@ -319,7 +332,10 @@ class AstBuilder:
         clauses = c[6] if c[6] is not None else ()
         end = self._block_end if c[6] is not None else None
         span = self.span([c[0], c[3], c[5], end])
-        return ast.StepStmt(str(c[1]), c[3], result_type=c[5], clauses=clauses, span=span)
+        name_span = self.token_span(c[1])
+        return ast.StepStmt(
+            str(c[1]), c[3], result_type=c[5], clauses=clauses, span=span, name_span=name_span
+        )
 
     def service_action(self, c: list[Child]) -> ast.HttpAction:
         path = self.string_lit([c[2]])
@@ -376,6 +392,7 @@ class AstBuilder:
             parallel=is_parallel,
             limit=limit,
             span=self.span([for_kw, self._block_end]),
+            name_span=self.token_span(var),
         )
 
     def parallel_limit(self, c: list[Child]) -> tuple[bool, ast.Expr | None]:
@@ -387,6 +404,8 @@ class AstBuilder:
     def parallel_stmt(self, c: list[Child]) -> ast.ParallelStmt:
         branches = []
         for item in c[2:-1]:
+            if item is None:
+                continue
             if isinstance(item, ast.Branch):
                 branches.append(item)
             else:
@@ -397,15 +416,16 @@ class AstBuilder:
         return ast.Branch(c[1], grouped=True, span=self.span([c[0], self._block_end]))
 
     def try_stmt(self, c: list[Child]) -> ast.TryStmt:
-        catch_name, catch_body = c[2] if c[2] is not None else (None, None)
-        return ast.TryStmt(
-            c[1], catch_name, catch_body, c[4], span=self.span([c[0], self._block_end])
-        )
+        catch_token, catch_body = c[2] if c[2] is not None else (None, None)
+        catch_name = str(catch_token) if catch_token is not None else None
+        name_span = self.token_span(catch_token) if catch_token is not None else ast.NO_SPAN
+        span = self.span([c[0], self._block_end])
+        return ast.TryStmt(c[1], catch_name, catch_body, c[4], span=span, name_span=name_span)
 
-    def catch_part(self, c: list[Child]) -> tuple[str | None, tuple[ast.Stmt, ...]]:
+    def catch_part(self, c: list[Child]) -> tuple[Token | None, tuple[ast.Stmt, ...]]:
         if c[1] is not None:
             check_binding_name(c[1], "catch variable", self)
-        return (str(c[1]) if c[1] is not None else None), c[2]
+        return c[1], c[2]
 
     def retry_stmt(self, c: list[Child]) -> ast.RetryStmt:
         return ast.RetryStmt(c[1], c[2], span=self.span([c[0], self._block_end]))

@@ -69,7 +69,7 @@ UNEXPECTED_CHARACTER = _error("E0002", "unexpected character {char}")
 UNTERMINATED_STRING = _error("E0003", "unterminated string literal")
 UNEXPECTED_EOF = _error("E0004", "unexpected end of file, expected {expected}")
 INVALID_ESCAPE = _error("E0005", "invalid escape sequence `{escape}`")
-RESERVED_WORD = _error("E0006", "`{word}` is a reserved word and cannot name a {what}")
+RESERVED_WORD = _error("E0006", "`{word}` is a reserved word and cannot be used as a name")
 TOO_DEEP = _error("E0007", "nesting is too deep (more than {limit} levels)")
 UNKNOWN_GENERIC = _error("E0008", "`{name}[...]` is not a type; the generic types are {known}")
 GENERIC_ARITY = _error("E0009", "`{name}` takes {expected} type argument{s}, found {found}")
@@ -77,4 +77,99 @@ BAD_STATUS_RANGE = _error("E0010", "invalid status range {low}..{high}")
 BAD_INTERPOLATION = _error("E0011", "invalid interpolation: {problem}")
 BAD_NUMBER = _error("E0012", "invalid number literal `{text}`")
 BAD_STRING_KIND = _error("E0013", "{what} must be a plain string literal")
-EMPTY_FILE = _warning("W0001", "file declares nothing")
+EMPTY_FILE = _error("E0014", "the file is empty: it declares no flow, service, type or constant")
+
+
+def note(span: Span, text: str) -> Note:
+    """A secondary location for a diagnostic ("first defined here")."""
+    return Note(span, text)
+
+
+# --------------------------------------------------------------------------- E01xx names
+
+IMPORT_CYCLE = _error("E0101", "import cycle: {chain}")
+IMPORT_UNREADABLE = _error("E0102", 'cannot import "{path}": {reason}')
+DUPLICATE_DECLARATION = _error("E0103", "`{name}` is declared more than once in this file")
+UNKNOWN_NAME = _error("E0104", "unknown name `{name}`")
+UNKNOWN_MEMBER = _error("E0105", "module `{module}` has no constant `{name}`")
+MODULE_AS_VALUE = _error("E0106", "`{name}` is an imported module, not a value")
+UNKNOWN_TYPE = _error("E0107", "unknown type `{name}`")
+RECURSIVE_TYPE = _error(
+    "E0108", "type `{name}` refers to itself; recursive types are not supported"
+)
+DUPLICATE_FIELD = _error("E0109", "field `{field}` is declared twice")
+DUPLICATE_BINDING = _error("E0110", "`{name}` is already defined")
+DUPLICATE_STEP = _error(
+    "E0111", "step name `{name}` is used twice in this flow; step names are unique"
+)
+UNKNOWN_SERVICE = _error("E0112", "unknown service `{name}`")
+UNKNOWN_FLOW = _error("E0113", "unknown flow `{name}`")
+UNKNOWN_FUNCTION = _error("E0114", "unknown function `{name}`")
+NOT_ASSIGNABLE = _error("E0115", "cannot assign to `{name}`: it is a {kind}, not a `var`")
+CANNOT_INFER = _error("E0116", "cannot infer the type of `{name}` from `null`")
+
+# --------------------------------------------------------------------------- E02xx types
+
+TYPE_MISMATCH = _error("E0201", "{what} must be {expected}, found {found}")
+INT_OUT_OF_RANGE = _error("E0202", "{kind} literal out of range")
+SELECT_ON_OPTIONAL = _error(
+    "E0203", "cannot read `{field}` of a value of type `{type}`: it may be null"
+)
+NO_FIELDS = _error("E0204", "type `{type}` has no fields (reading `{field}`)")
+UNKNOWN_FIELD = _error("E0205", "no field `{field}` in `{type}`")
+BAD_INDEX = _error("E0206", "cannot index `{type}` with `{index}`")
+NOT_INDEXABLE = _error("E0207", "type `{type}` cannot be indexed")
+NEVER_EQUAL = _error("E0208", "`{op}` compares `{left}` with `{right}`, which can never be equal")
+BAD_MAP_KEY = _error("E0209", "map keys must be strings, ints, uints or bools, found `{type}`")
+DUPLICATE_KEY = _error("E0210", "key `{key}` appears twice in this record")
+BAD_HAS = _error("E0211", "`has()` takes one field selection, like `has(user.email)`")
+NOT_ITERABLE = _error("E0212", "cannot iterate over `{type}`; expected a list or a map")
+NO_OVERLOAD = _error("E0213", "no overload of {name} takes ({args})")
+
+# --------------------------------------------------------------------------- E03xx statements, steps, clauses
+
+MISSING_RETURN = _error(
+    "E0301", "flow `{flow}` must return a `{type}` on every path, but can reach its end"
+)
+MISPLACED_JUMP = _error("E0302", "`{stmt}` is not allowed inside {place}")
+JUMP_OUTSIDE_LOOP = _error("E0303", "`{stmt}` outside a loop{where}")
+BREAK_IN_PARALLEL = _error(
+    "E0304", "`break` cannot leave a parallel loop; use `fail` to stop it, or `continue`"
+)
+YIELD_OUTSIDE_VALUE_LOOP = _error(
+    "E0305",
+    "`yield` is only allowed in a loop used as a value (`let xs = for x in ... {{ yield ... }}`)",
+)
+LOOP_NEVER_YIELDS = _error("E0306", "this loop is used as a value but never `yield`s")
+MISPLACED_CLAUSE = _error("E0307", "`{clause}` is not a {place} clause; it belongs to {home}")
+DUPLICATE_CLAUSE = _error("E0308", "`{clause}` is given twice")
+SEVERAL_BODIES = _error("E0309", "a step has one body: use only one of `json`, `form` and `body`")
+AUTH_ARITY = _error("E0310", "`auth {scheme}` takes {expected} value(s), found {found}")
+CALL_RESULT_TYPE = _error(
+    "E0311", "a `call` step's type is the called flow's result; remove `-> ...`"
+)
+BAD_ARGUMENT = _error("E0312", "bad call of flow `{flow}`: {problem}")
+
+# --------------------------------------------------------------------------- E04xx secrets, races
+
+SECRET_LEAK = _error("E0401", "a secret must not reach {sink}")
+SECRET_IN_URL = _error(
+    "E0402", "a secret must not be part of a URL or its query string; send it in a header"
+)
+DATA_RACE = _error(
+    "E0403", "`{name}` is assigned inside parallel code but declared outside it (a data race)"
+)
+
+# --------------------------------------------------------------------------- warnings
+
+UNUSED_BINDING = _warning("W0101", "{kind} `{name}` is never used")
+UNUSED_STEP = _warning("W0102", "the result of step `{name}` is never used")
+UNUSED_IMPORT = _warning("W0103", 'import "{path}" is never used')
+UNREACHABLE = _warning("W0201", "unreachable code")
+WHILE_WITHOUT_MAX = _warning("W0301", "`while` without `max`")
+RETRY_NOT_IDEMPOTENT = _warning(
+    "W0302", "{method} step `{step}` may be retried ({source}) but has no `idempotency_key`"
+)
+DEADLINE_EXCEEDED = _warning(
+    "W0303", "{what} can take {worst} in the worst case, more than its timeout of {limit}"
+)

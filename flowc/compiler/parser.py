@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -49,6 +50,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from flowc.compiler import ast, messages
 from flowc.compiler.ast_builder import AstBuilder
 from flowc.compiler.diagnostics import Diagnostic, ParseFailure
+from flowc.grammar.keywords import RESERVED
 
 MAX_DEPTH: Final = 256
 GRAMMAR_PATH: Final = Path(__file__).resolve().parent.parent / "grammar" / "flow.lark"
@@ -169,15 +171,26 @@ class _Parser:
                 return messages.UNEXPECTED_EOF(
                     span, expected=expected, help=_eof_help(error.expected)
                 )
-            found = _describe_token(token)
-            return messages.UNEXPECTED_TOKEN(
-                builder.token_span(token), found=found, expected=expected
-            )
+            return self._unexpected_token(error, text, builder, expected)
         if isinstance(error, UnexpectedEOF):
             return messages.UNEXPECTED_EOF(
                 builder.end_span(), expected=self.describe_expected(error.expected)
             )
         return messages.UNEXPECTED_CHARACTER(builder.end_span(), char="?")
+
+    def _unexpected_token(
+        self, error: UnexpectedToken, text: str, builder: AstBuilder, expected: str
+    ) -> Diagnostic:
+        token = error.token
+        span = builder.token_span(token)
+        word = str(token)
+        help_text = None
+        if _previous_word(text, token.start_pos or 0) == "return":
+            help_text = "a `return` without a value must be the last statement of its block"
+        elif word in RESERVED and "NAME" in error.expected:
+            return messages.RESERVED_WORD(span, word=word)
+        found = _describe_token(token)
+        return messages.UNEXPECTED_TOKEN(span, found=found, expected=expected, help=help_text)
 
     def describe_expected(self, names: Sequence[str] | set[str]) -> str:
         shown = sorted({self.display_terminal(n) for n in names})
@@ -207,6 +220,15 @@ def _describe_token(token: Token) -> str:
     if token.type in _TOKEN_NAMES:
         return f"{_TOKEN_NAMES[token.type]} `{_shorten(str(token))}`"
     return f"`{_shorten(str(token))}`"
+
+
+def _previous_word(text: str, position: int) -> str:
+    """The identifier-like word just before ``position`` (skipping spaces)."""
+    match = _WORD_BEFORE.search(text, 0, position)
+    return match.group(1) if match else ""
+
+
+_WORD_BEFORE: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*$")
 
 
 def _shorten(text: str) -> str:

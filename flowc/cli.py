@@ -1,0 +1,78 @@
+"""The ``flowc`` command line.
+
+Each sub-command imports what it needs inside its function, so that
+``flowc check`` never pays for trio or httpx and start-up stays small.
+
+Exit codes are the same everywhere: 0 success, 1 check errors or a failed
+flow, 2 usage or input errors (a missing file, bad JSON input, a bad flag),
+130 when interrupted.  Diagnostics and progress go to stderr; only a command's
+result (a flow's JSON result, ``--format json`` output, formatted source with
+``-``) goes to stdout.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import NoReturn
+
+import click
+
+from flowc import __version__
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def use_colour(stream: object) -> bool:
+    """Colour only on a terminal, and never when ``NO_COLOR`` is set."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def fail_usage(message: str) -> NoReturn:
+    click.echo(f"flowc: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="flowc")
+def main() -> None:
+    """flowc — check and run `.flow` programs that orchestrate HTTP APIs."""
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+    help="How to print diagnostics: for people, or as JSON for editors and CI.",
+)
+@click.option("-W", "warnings_as", type=click.Choice(["error"]), help="-W error: treat warnings as errors.")
+@click.option("--emit", type=click.Choice(["ir"]), help="Also print the lowered IR of each flow.")
+def check(files: tuple[str, ...], output_format: str, warnings_as: str | None, emit: str | None) -> None:
+    """Parse and type-check FILES (and what they import)."""
+    from flowc.commands.check import run_check
+
+    sys.exit(run_check(files, output_format, warnings_as == "error", emit))
+
+
+def _register_optional_commands() -> None:
+    """Sub-commands that live in their own modules (added as they are built)."""
+    import importlib
+
+    for name in ("run", "fmt", "lsp", "demo", "graph"):
+        try:
+            module = importlib.import_module(f"flowc.commands.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"flowc.commands.{name}":
+                raise
+            continue
+        main.add_command(module.command)
+
+
+_register_optional_commands()

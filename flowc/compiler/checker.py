@@ -1,0 +1,208 @@
+"""The checker: from a loaded program to diagnostics and semantic facts.
+
+``check_program`` runs the resolver and type checker over every module of a
+``loader.Program`` and collects *all* diagnostics in one run.  It proceeds in
+phases so that each phase can rely on the previous one being complete:
+
+1. **Collect** every module's declarations (``symbols.ModuleSymbols``),
+   dependencies before dependents, and connect imports.
+2. **Resolve** named types; check constants in declaration order; resolve
+   flow signatures (parameter types, defaults, declared results); check
+   service clauses.
+3. **Check flow bodies** (``stmtcheck.FlowChecker``).  A flow without a
+   declared result type gets the type inferred from its ``return``s, and a
+   caller needs it, so bodies are checked callees-first (a depth-first walk of
+   the call graph; a recursive flow sees ``json`` for itself).
+4. **Deadline budget** (``budget``): worst-case durations against enclosing
+   timeouts.
+5. **Unused imports.**
+
+The result, ``CheckResult``, bundles the program, the module environments and
+the ``CheckInfo`` facts (expression types, references, overloads) for the
+lowering pass and the language server.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from flowc.compiler import ast, messages
+from flowc.compiler.clausecheck import ClauseChecker
+from flowc.compiler.diagnostics import DiagnosticSink
+from flowc.compiler.exprcheck import ExprChecker
+from flowc.compiler.loader import Program
+from flowc.compiler.scope import CheckInfo, Scope, Symbol
+from flowc.compiler.stmtcheck import FlowChecker
+from flowc.compiler.symbols import FlowInfo, ModuleSymbols, ParamInfo
+from flowc.compiler.typerel import assignable, contains_secret
+from flowc.compiler.types import ERROR, NULL, STRING, Type
+
+
+@attrs.define(eq=False)
+class CheckResult:
+    program: Program
+    modules: dict[str, ModuleSymbols]
+    info: CheckInfo
+    sink: DiagnosticSink
+
+    @property
+    def root(self) -> ModuleSymbols | None:
+        return self.modules.get(self.program.root)
+
+    @property
+    def ok(self) -> bool:
+        return not self.sink.has_errors
+
+
+def check_program(program: Program, sink: DiagnosticSink) -> CheckResult:
+    info = CheckInfo(sink)
+    modules = _collect(program, info)
+    exprs = ExprChecker(info)
+    for module in modules.values():
+        module.resolve_all_types()
+        _check_consts(module, exprs)
+        _check_signatures(module, exprs)
+        _check_services(module, exprs)
+    for module in modules.values():
+        for flow in module.flows.values():
+            _check_flow(flow, exprs)
+    from flowc.compiler.budget import check_budgets
+
+    check_budgets(modules, info)
+    for module in modules.values():
+        _report_unused_imports(module, info)
+    return CheckResult(program, modules, info, sink)
+
+
+def _collect(program: Program, info: CheckInfo) -> dict[str, ModuleSymbols]:
+    modules: dict[str, ModuleSymbols] = {}
+    for path in program.order:
+        loaded = program.modules[path]
+        if loaded.module is None:
+            continue
+        if not loaded.module.decls:
+            start = ast.Span(loaded.module.span.file, 1, 1, 1, 2)
+            info.sink.add(messages.EMPTY_FILE(start))
+        module = ModuleSymbols(path, loaded.module, info)
+        targets = {
+            key: modules[target] for key, target in loaded.imports.items() if target in modules
+        }
+        module.collect(targets)
+        modules[path] = module
+    return modules
+
+
+def _check_consts(module: ModuleSymbols, exprs: ExprChecker) -> None:
+    scope = Scope(module)
+    for decl in module.module.decls:
+        if not isinstance(decl, ast.ConstDecl):
+            continue
+        found = exprs.check(decl.value, scope)
+        if decl.annotation is not None:
+            declared = module.resolve_type(decl.annotation)
+            exprs.info.annotation_types[id(decl.annotation)] = declared
+            if not assignable(found, declared):
+                exprs.error(
+                    messages.TYPE_MISMATCH(
+                        decl.value.span,
+                        what=f"constant `{decl.name}`",
+                        expected=declared,
+                        found=found,
+                    )
+                )
+            found = declared
+        module.declare_const(
+            Symbol(decl.name, "const", found, ast.name_span_of(decl), module.path, node=decl, uses=1)
+        )
+
+
+def _check_signatures(module: ModuleSymbols, exprs: ExprChecker) -> None:
+    for flow in module.flows.values():
+        decl = flow.decl
+        seen: set[str] = set()
+        for param in decl.params:
+            if param.name in seen:
+                exprs.error(messages.DUPLICATE_BINDING(param.span, name=param.name))
+            seen.add(param.name)
+            flow.params.append(_param_info(param, module, exprs))
+        if decl.result is not None:
+            flow.declared_result = module.resolve_type(decl.result)
+            exprs.info.annotation_types[id(decl.result)] = flow.declared_result
+            flow.result = flow.declared_result
+
+
+def _param_info(param: ast.Param, module: ModuleSymbols, exprs: ExprChecker) -> ParamInfo:
+    declared = module.resolve_type(param.type)
+    exprs.info.annotation_types[id(param.type)] = declared
+    if param.default is not None:
+        found = exprs.check(param.default, Scope(module))
+        if not assignable(found, declared) and found != ERROR:
+            exprs.error(
+                messages.TYPE_MISMATCH(
+                    param.default.span,
+                    what=f"the default of `{param.name}`",
+                    expected=declared,
+                    found=found,
+                )
+            )
+    return ParamInfo(param.name, declared, param.default, param.span)
+
+
+def _check_services(module: ModuleSymbols, exprs: ExprChecker) -> None:
+    clauses = ClauseChecker(exprs)
+    for service in module.services.values():
+        scope = Scope(module)
+        found = exprs.check(service.decl.base_url, scope)
+        if not assignable(found, STRING) and found != ERROR:
+            exprs.error(
+                messages.TYPE_MISMATCH(
+                    service.decl.base_url.span,
+                    what="a service's base URL",
+                    expected=STRING,
+                    found=found,
+                )
+            )
+        if contains_secret(found):
+            exprs.error(messages.SECRET_IN_URL(service.decl.base_url.span))
+        service.clauses = clauses.check_clauses(service.decl.clauses, "service", scope)
+
+
+def _check_flow(flow: FlowInfo, exprs: ExprChecker) -> None:
+    if flow.state != "new":
+        return
+    flow.state = "checking"
+    for callee in _callees(flow):
+        _check_flow(callee, exprs)
+    module = flow.module
+    scope = Scope(module)
+    checker = FlowChecker(module, flow, exprs)
+    for param, info in zip(flow.decl.params, flow.params, strict=True):
+        symbol = Symbol(param.name, "param", info.type, ast.name_span_of(param), module.path, node=param, uses=1)
+        scope.declare(symbol)
+        exprs.info.symbols.append(symbol)
+    ClauseChecker(exprs).check_clauses(flow.decl.clauses, "flow", scope)
+    inner = scope.child()
+    flow.result = checker.check_body(inner)
+    flow.state = "done"
+
+
+def _callees(flow: FlowInfo) -> list[FlowInfo]:
+    """Flows this flow calls whose result types are not declared."""
+    found: list[FlowInfo] = []
+    for node in ast.walk(flow.decl):
+        if isinstance(node, ast.CallAction):
+            target = flow.module.find_flow(node.flow, node.module)
+            if target is not None and target.declared_result is None and target is not flow:
+                found.append(target)
+    return found
+
+
+def _report_unused_imports(module: ModuleSymbols, info: CheckInfo) -> None:
+    for entry in module.imports:
+        used = entry.used or (entry.symbol is not None and entry.symbol.uses > 0)
+        if not used:
+            info.sink.add(messages.UNUSED_IMPORT(entry.decl.span, path=entry.decl.path))
+
+
+def flow_result_type(flow: FlowInfo) -> Type:
+    return flow.result if flow.result is not None else NULL

@@ -1,0 +1,286 @@
+"""Checking clauses: the settings of services, steps and flows.
+
+One grammar rule parses every clause everywhere, so that a misplaced clause
+gets a precise message ("`circuit_breaker` belongs to a service") instead of a
+syntax error.  ``ClauseChecker.check_clauses`` therefore first checks that
+each clause is allowed where it appears and appears once, then checks the
+types of its expressions:
+
+=================  ==============================================
+clause             expression types
+=================  ==============================================
+headers, form      a map or record of scalars (secrets allowed)
+query              a map or record of scalars or lists of them, no secrets
+json               anything
+body               ``string``, ``bytes`` or ``secret``
+timeout            ``duration``
+idempotency_key    ``string``
+concurrency        ``int``
+auth               ``bearer T`` / ``basic U, P`` / ``header NAME, VALUE``
+retry              ``int``; backoff ``duration``s; ``when`` a ``bool``
+                   with ``error`` in scope
+circuit_breaker    ``int`` failures, ``duration`` window and cooldown
+rate_limit         ``int`` per ``duration``
+=================  ==============================================
+
+``fallback``, ``compensate`` and ``on error`` depend on the step and are
+checked by the statement checker; this module only places them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from flowc.compiler import ast, messages
+from flowc.compiler.exprcheck import ExprChecker
+from flowc.compiler.scope import Scope, Symbol
+from flowc.compiler.typerel import contains_secret, is_json, strip_optional
+from flowc.compiler.types import (
+    BOOL,
+    BYTES,
+    DURATION,
+    ERROR,
+    ERROR_RECORD,
+    FLOAT,
+    INT,
+    JSON,
+    SECRET,
+    STRING,
+    UINT,
+    ListT,
+    MapT,
+    RecordT,
+    Type,
+)
+
+SERVICE_CLAUSES: Final = frozenset(
+    {
+        "headers",
+        "query",
+        "auth",
+        "timeout",
+        "retry",
+        "circuit_breaker",
+        "rate_limit",
+        "concurrency",
+        "accept",
+    }
+)
+HTTP_STEP_CLAUSES: Final = frozenset(
+    {
+        "headers",
+        "query",
+        "json",
+        "form",
+        "body",
+        "auth",
+        "timeout",
+        "retry",
+        "accept",
+        "idempotency_key",
+        "fallback",
+        "compensate",
+        "on error",
+    }
+)
+CALL_STEP_CLAUSES: Final = frozenset({"timeout", "retry", "fallback", "compensate", "on error"})
+FLOW_CLAUSES: Final = frozenset({"timeout"})
+BODY_CLAUSES: Final = ("json", "form", "body")
+
+SCALARS: Final = frozenset({STRING, INT, UINT, FLOAT, BOOL, SECRET, JSON, ERROR})
+
+_PLACES: Final = {
+    "service": SERVICE_CLAUSES,
+    "step": HTTP_STEP_CLAUSES,
+    "call step": CALL_STEP_CLAUSES,
+    "flow": FLOW_CLAUSES,
+}
+
+
+def clause_keyword(clause: ast.Clause) -> str:
+    if isinstance(clause, ast.ValueClause):
+        return clause.keyword
+    return {
+        ast.AuthClause: "auth",
+        ast.RetryClause: "retry",
+        ast.CircuitBreakerClause: "circuit_breaker",
+        ast.RateLimitClause: "rate_limit",
+        ast.AcceptClause: "accept",
+        ast.OnErrorClause: "on error",
+        ast.CompensateClause: "compensate",
+    }[type(clause)]
+
+
+def _home_of(keyword: str) -> str:
+    homes = [place for place, allowed in _PLACES.items() if keyword in allowed]
+    return " or ".join(f"a {h}" for h in homes)
+
+
+class ClauseChecker:
+    def __init__(self, exprs: ExprChecker) -> None:
+        self.exprs = exprs
+
+    def add(self, diagnostic: object) -> None:
+        self.exprs.error(diagnostic)
+
+    def check_clauses(
+        self, clauses: tuple[ast.Clause, ...], place: str, scope: Scope
+    ) -> dict[str, ast.Clause]:
+        """Check placement, uniqueness and types; return the clauses by keyword."""
+        by_keyword: dict[str, ast.Clause] = {}
+        allowed = _PLACES[place]
+        for clause in clauses:
+            keyword = clause_keyword(clause)
+            if keyword not in allowed:
+                self.add(
+                    messages.MISPLACED_CLAUSE(
+                        clause.span, clause=keyword, place=place, home=_home_of(keyword)
+                    )
+                )
+                continue
+            if keyword in by_keyword:
+                note = messages.note(by_keyword[keyword].span, "first given here")
+                self.add(messages.DUPLICATE_CLAUSE(clause.span, clause=keyword, notes=[note]))
+                continue
+            by_keyword[keyword] = clause
+            self._check_clause(clause, scope)
+        self._check_single_body(by_keyword)
+        return by_keyword
+
+    def _check_single_body(self, by_keyword: dict[str, ast.Clause]) -> None:
+        bodies = [by_keyword[k] for k in BODY_CLAUSES if k in by_keyword]
+        if len(bodies) > 1:
+            self.add(messages.SEVERAL_BODIES(bodies[1].span))
+
+    def _check_clause(self, clause: ast.Clause, scope: Scope) -> None:
+        if isinstance(clause, ast.ValueClause):
+            self._check_value_clause(clause, scope)
+        elif isinstance(clause, ast.AuthClause):
+            self._check_auth(clause, scope)
+        elif isinstance(clause, ast.RetryClause):
+            self.check_retry_policy(clause.policy, scope)
+        elif isinstance(clause, ast.CircuitBreakerClause):
+            self._expect_int(clause.failures, scope, "the failure count")
+            self._expect_duration(clause.window, scope, "the failure window")
+            self._expect_duration(clause.cooldown, scope, "the cooldown")
+        elif isinstance(clause, ast.RateLimitClause):
+            self._expect_int(clause.count, scope, "the rate limit")
+            self._expect_duration(clause.per, scope, "the rate-limit period")
+
+    def _check_value_clause(self, clause: ast.ValueClause, scope: Scope) -> None:
+        keyword = clause.keyword
+        if keyword in ("headers", "form", "query"):
+            self._check_field_map(clause, scope)
+        elif keyword == "body":
+            found = self.exprs.check(clause.value, scope)
+            if found not in (STRING, BYTES, SECRET, JSON, ERROR):
+                self.add(
+                    messages.TYPE_MISMATCH(
+                        clause.value.span, what="`body`", expected="string or bytes", found=found
+                    )
+                )
+        elif keyword == "timeout":
+            self._expect_duration(clause.value, scope, "`timeout`")
+        elif keyword == "idempotency_key":
+            self.exprs.expect(clause.value, scope, STRING, "`idempotency_key`")
+        elif keyword == "concurrency":
+            self._expect_int(clause.value, scope, "`concurrency`")
+        elif keyword == "json":
+            self.exprs.check(clause.value, scope)
+
+    def _check_field_map(self, clause: ast.ValueClause, scope: Scope) -> None:
+        found = self.exprs.check(clause.value, scope)
+        values = _map_values(found)
+        if values is None:
+            self.add(
+                messages.TYPE_MISMATCH(
+                    clause.value.span,
+                    what=f"`{clause.keyword}`",
+                    expected="a map of strings",
+                    found=found,
+                )
+            )
+            return
+        lists_ok = clause.keyword == "query"
+        for value in values:
+            item = strip_optional(value)
+            if lists_ok and isinstance(item, ListT):
+                item = item.elem
+            if item not in SCALARS:
+                self.add(
+                    messages.TYPE_MISMATCH(
+                        clause.value.span,
+                        what=f"a value in `{clause.keyword}`",
+                        expected="a string, number or bool",
+                        found=value,
+                    )
+                )
+                return
+        if clause.keyword == "query" and contains_secret(found):
+            self.add(messages.SECRET_IN_URL(clause.value.span))
+
+    def _check_auth(self, clause: ast.AuthClause, scope: Scope) -> None:
+        expected = {"bearer": 1, "basic": 2, "header": 2}[clause.scheme]
+        if len(clause.args) != expected:
+            self.add(
+                messages.AUTH_ARITY(
+                    clause.span, scheme=clause.scheme, expected=expected, found=len(clause.args)
+                )
+            )
+        for arg in clause.args:
+            self.exprs.expect(arg, scope, STRING, f"`auth {clause.scheme}`")
+
+    def check_retry_policy(self, policy: ast.RetryPolicy, scope: Scope) -> None:
+        self._expect_int(policy.count, scope, "the retry count")
+        backoff = policy.backoff
+        if backoff is not None:
+            self._expect_duration(backoff.delay, scope, "the backoff delay")
+            if backoff.max is not None:
+                self._expect_duration(backoff.max, scope, "the backoff maximum")
+            if backoff.factor is not None:
+                found = self.exprs.check(backoff.factor, scope)
+                if found not in (INT, FLOAT, JSON, ERROR):
+                    self.add(
+                        messages.TYPE_MISMATCH(
+                            backoff.factor.span,
+                            what="the backoff factor",
+                            expected="a number",
+                            found=found,
+                        )
+                    )
+        if policy.when is not None:
+            self.exprs.expect(
+                policy.when, error_scope(scope, "error", policy.when.span), BOOL, "`when`"
+            )
+
+    def _expect_int(self, expr: ast.Expr, scope: Scope, what: str) -> None:
+        self.exprs.expect(expr, scope, INT, what)
+
+    def _expect_duration(self, expr: ast.Expr, scope: Scope, what: str) -> None:
+        found = self.exprs.check(expr, scope)
+        if found not in (DURATION, JSON, ERROR):
+            help_text = (
+                "write a duration such as `2s` or `250ms`" if found in (INT, FLOAT) else None
+            )
+            self.add(
+                messages.TYPE_MISMATCH(
+                    expr.span, what=what, expected=DURATION, found=found, help=help_text
+                )
+            )
+
+
+def error_scope(scope: Scope, name: str, span: ast.Span) -> Scope:
+    """A child scope in which ``name`` is the error record (``when``, ``catch``)."""
+    inner = scope.child()
+    inner.declare(Symbol(name, "catch", ERROR_RECORD, span, scope.module_path, uses=1))
+    return inner
+
+
+def _map_values(t: Type) -> list[Type] | None:
+    if is_json(t):
+        return []
+    if isinstance(t, RecordT):
+        return [f.type for f in t.fields]
+    if isinstance(t, MapT):
+        return [t.value]
+    return None

@@ -1,0 +1,593 @@
+"""Type inference and checking of expressions.
+
+``ExprChecker.check(expr, scope)`` returns the type of ``expr`` and records,
+for later phases, the type of every sub-expression, the symbol each name
+refers to, and the overload each call or operator resolved to (``CheckInfo``).
+
+The algorithm is CEL's checker, bottom-up:
+
+* Literals have their obvious types; a string with interpolations is a
+  ``string`` (a ``secret`` if any interpolated part is one).
+* Names resolve through the scope chain (locals, then the module's consts and
+  imports, then built-in identifiers such as ``int`` used as type values).
+  A dotted chain whose root is unknown is tried as one qualified name
+  (``a.b.c``), as CEL's container rules do.
+* Field selection reads a record's field (an optional field reads as ``T?``),
+  a ``map[string, V]``'s value, or anything from ``json``.  Reading through a
+  ``T?`` is an error unless the path has been *narrowed* by a null check
+  (``if x != null``, ``x != null && x.f``, ``has(x.f)``): ``Scope`` keeps the
+  narrowed types of paths such as ``user.body.email``.
+* Calls and operators pick an overload from the standard library registry
+  (``flowc.runtime.stdlib``) by unifying argument types with parameter types;
+  type parameters bind on first use.  A ``json`` argument matches anything, so
+  several overloads may remain: if they agree on the result type that is the
+  type, else ``json``, and the runtime dispatches by value.  Secrets may be
+  passed where strings are expected; a string-like result is then itself a
+  ``secret`` (taint propagation).
+* Macros (``has``, ``all``, ``exists``, ``exists_one``, ``map``, ``filter``)
+  bind their iteration variable in a child scope.
+* ``a ?? b`` strips the optional from ``a`` and joins with ``b``; ``?:``
+  joins its branches; list literals join their items; a map literal whose
+  keys are all field names or string literals is a *record*.
+
+Errors produce the type ``error``, which is compatible with everything, so
+one mistake is reported once rather than at every use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final
+
+from flowc.compiler import ast, messages
+from flowc.compiler.scope import CheckInfo, Scope, Symbol, suggest
+from flowc.compiler.typerel import (
+    assignable,
+    comparable,
+    contains_secret,
+    is_json,
+    join,
+    join_all,
+    make_optional,
+    strip_optional,
+)
+from flowc.compiler.types import (
+    BOOL,
+    BYTES,
+    DURATION,
+    ERROR,
+    FLOAT,
+    INT,
+    JSON,
+    NULL,
+    SECRET,
+    STRING,
+    TYPE,
+    UINT,
+    Field,
+    ListT,
+    MapT,
+    OptionalT,
+    RecordT,
+    Type,
+    TypeParam,
+)
+
+if TYPE_CHECKING:
+    from flowc.runtime.stdlib_core import Overload
+
+INT_MAX: Final = 2**63 - 1
+UINT_MAX: Final = 2**64 - 1
+
+LITERAL_TYPES: Final[dict[str, Type]] = {
+    "int": INT,
+    "uint": UINT,
+    "float": FLOAT,
+    "string": STRING,
+    "bytes": BYTES,
+    "bool": BOOL,
+    "null": NULL,
+}
+
+OPERATOR_FUNCTIONS: Final = {
+    "+": "_+_",
+    "-": "_-_",
+    "*": "_*_",
+    "/": "_/_",
+    "%": "_%_",
+    "<": "_<_",
+    "<=": "_<=_",
+    ">": "_>_",
+    ">=": "_>=_",
+    "in": "@in",
+}
+
+MACROS: Final = frozenset({"all", "exists", "exists_one", "map", "filter"})
+BOOL_MACROS: Final = frozenset({"all", "exists", "exists_one"})
+
+
+def _overloads_for(name: str, receiver: bool) -> tuple[Overload, ...]:
+    from flowc.runtime.stdlib import overloads_for
+
+    return overloads_for(name, receiver)
+
+
+class ExprChecker:
+    """Checks expressions against a scope; one instance per module."""
+
+    def __init__(self, info: CheckInfo) -> None:
+        self.info = info
+
+    def error(self, diagnostic: object) -> Type:
+        self.info.sink.add(diagnostic)  # type: ignore[arg-type]
+        return ERROR
+
+    def check(self, expr: ast.Expr, scope: Scope) -> Type:
+        method = getattr(self, "_check_" + type(expr).__name__)
+        result: Type = method(expr, scope)
+        self.info.expr_types[id(expr)] = result
+        return result
+
+    def expect(self, expr: ast.Expr, scope: Scope, wanted: Type, what: str) -> Type:
+        """Check ``expr`` and report if its type does not fit ``wanted``."""
+        found = self.check(expr, scope)
+        if not assignable(found, wanted) and not (found == SECRET and wanted == STRING):
+            self.error(
+                messages.TYPE_MISMATCH(
+                    expr.span,
+                    what=what,
+                    expected=wanted,
+                    found=found,
+                    help=_mismatch_help(found, wanted),
+                )
+            )
+        return found
+
+    # ----------------------------------------------------------- leaves
+
+    def _check_Literal(self, expr: ast.Literal, scope: Scope) -> Type:
+        if expr.kind == "int" and isinstance(expr.value, int) and expr.value > INT_MAX:
+            if not (expr.value == INT_MAX + 1 and id(expr) in self.info.negated_literals):
+                return self.error(messages.INT_OUT_OF_RANGE(expr.span, kind="int"))
+        if expr.kind == "uint" and isinstance(expr.value, int) and expr.value > UINT_MAX:
+            return self.error(messages.INT_OUT_OF_RANGE(expr.span, kind="uint"))
+        return LITERAL_TYPES[expr.kind]
+
+    def _check_DurationLit(self, expr: ast.DurationLit, scope: Scope) -> Type:
+        return DURATION
+
+    def _check_Template(self, expr: ast.Template, scope: Scope) -> Type:
+        tainted = False
+        for part in expr.parts:
+            if isinstance(part, ast.Expr):
+                tainted = contains_secret(self.check(part, scope)) or tainted
+        return SECRET if tainted else STRING
+
+    def _check_Name(self, expr: ast.Name, scope: Scope) -> Type:
+        symbol = scope.lookup(expr.id)
+        if symbol is None:
+            return self._unknown_name(expr, scope)
+        return self._use(expr, symbol, scope)
+
+    def _use(self, expr: ast.Expr, symbol: Symbol, scope: Scope) -> Type:
+        symbol.uses += 1
+        self.info.references[id(expr)] = symbol
+        if symbol.kind == "module":
+            return self.error(messages.MODULE_AS_VALUE(expr.span, name=symbol.name))
+        narrowed = scope.narrowed(symbol.name)
+        return narrowed if narrowed is not None else symbol.type
+
+    def _unknown_name(self, expr: ast.Name, scope: Scope) -> Type:
+        hint = suggest(expr.id, scope.visible_names())
+        help_text = f"did you mean `{hint}`?" if hint else None
+        return self.error(messages.UNKNOWN_NAME(expr.span, name=expr.id, help=help_text))
+
+    # ----------------------------------------------------------- member access
+
+    def _check_Select(self, expr: ast.Select, scope: Scope) -> Type:
+        qualified = self._qualified_symbol(expr, scope)
+        if qualified is not None:
+            return self._use(expr, qualified, scope)
+        operand = self.check(expr.operand, scope)
+        path = _path_of(expr)
+        narrowed = scope.narrowed(path) if path else None
+        if narrowed is not None:
+            return narrowed
+        return self.select_type(expr, operand, expr.field)
+
+    def _qualified_symbol(self, expr: ast.Select, scope: Scope) -> Symbol | None:
+        """``alias.NAME`` of an import, or a dotted name declared as one binding."""
+        root, dotted = _dotted(expr)
+        if root is None:
+            return None
+        root_symbol = scope.lookup(root.id)
+        if root_symbol is None:
+            return scope.lookup(dotted)
+        if root_symbol.kind != "module" or expr.operand is not root:
+            return None
+        root_symbol.uses += 1
+        self.info.references[id(root)] = root_symbol
+        member = scope.module_member(root.id, expr.field)
+        if member is None:
+            self.error(messages.UNKNOWN_MEMBER(expr.span, module=root.id, name=expr.field))
+            return Symbol(expr.field, "error", ERROR, expr.span, "")
+        return member
+
+    def select_type(self, expr: ast.Expr, operand: Type, field: str) -> Type:
+        if operand == ERROR or is_json(operand):
+            return JSON if operand == JSON else ERROR
+        if isinstance(operand, OptionalT):
+            return self.error(
+                messages.SELECT_ON_OPTIONAL(
+                    expr.span,
+                    field=field,
+                    type=operand,
+                    help="check for null first (`if x != null { ... }`) or give a default with `??`",
+                )
+            )
+        if isinstance(operand, RecordT):
+            return self._record_field(expr, operand, field)
+        if isinstance(operand, MapT):
+            if not assignable(STRING, operand.key):
+                return self.error(messages.NO_FIELDS(expr.span, type=operand, field=field))
+            return operand.value
+        return self.error(messages.NO_FIELDS(expr.span, type=operand, field=field))
+
+    def _record_field(self, expr: ast.Expr, record: RecordT, name: str) -> Type:
+        found = record.field(name)
+        if found is None:
+            names = [f.name for f in record.fields]
+            hint = suggest(name, names)
+            listed = ", ".join(f"`{n}`" for n in names) or "none"
+            help_text = f"did you mean `{hint}`?" if hint else f"the fields are {listed}"
+            return self.error(
+                messages.UNKNOWN_FIELD(expr.span, field=name, type=record, help=help_text)
+            )
+        return make_optional(found.type) if found.optional else found.type
+
+    def _check_Index(self, expr: ast.Index, scope: Scope) -> Type:
+        operand = self.check(expr.operand, scope)
+        index = self.check(expr.index, scope)
+        base = operand
+        if isinstance(base, OptionalT):
+            return self.error(
+                messages.SELECT_ON_OPTIONAL(expr.span, field="[...]", type=operand, help=None)
+            )
+        if base in (JSON, ERROR):
+            return base
+        if isinstance(base, ListT):
+            if not assignable(index, INT) and index not in (UINT, FLOAT):
+                self.error(messages.BAD_INDEX(expr.index.span, type=base, index=index))
+            return base.elem
+        if isinstance(base, MapT):
+            if not comparable(index, base.key):
+                self.error(messages.BAD_INDEX(expr.index.span, type=base, index=index))
+            return base.value
+        if isinstance(base, RecordT):
+            return self._record_index(expr, base, index)
+        return self.error(messages.NOT_INDEXABLE(expr.span, type=base))
+
+    def _record_index(self, expr: ast.Index, record: RecordT, index: Type) -> Type:
+        key = expr.index
+        if isinstance(key, ast.Literal) and key.kind == "string":
+            return self._record_field(expr, record, str(key.value))
+        if not assignable(index, STRING):
+            return self.error(messages.BAD_INDEX(key.span, type=record, index=index))
+        return join_all([f.type for f in record.fields])
+
+    # ----------------------------------------------------------- operators
+
+    def _check_Unary(self, expr: ast.Unary, scope: Scope) -> Type:
+        if expr.op == "-" and isinstance(expr.operand, ast.Literal):
+            self.info.negated_literals.add(id(expr.operand))
+        operand = self.check(expr.operand, scope)
+        name = "!_" if expr.op == "!" else "-_"
+        return self.apply(expr, name, False, [operand], [expr.operand])
+
+    def _check_Binary(self, expr: ast.Binary, scope: Scope) -> Type:
+        op = expr.op
+        if op in ("&&", "||"):
+            return self._logical(expr, scope)
+        if op == "??":
+            return self._nullish(expr, scope)
+        left = self.check(expr.left, scope)
+        right = self.check(expr.right, scope)
+        if op in ("==", "!="):
+            return self._equality(expr, left, right)
+        return self.apply(
+            expr, OPERATOR_FUNCTIONS[op], False, [left, right], [expr.left, expr.right]
+        )
+
+    def _logical(self, expr: ast.Binary, scope: Scope) -> Type:
+        self.expect(expr.left, scope, BOOL, f"the left operand of `{expr.op}`")
+        facts = scope.facts(expr.left, positive=expr.op == "&&", checker=self)
+        self.expect(expr.right, scope.narrow(facts), BOOL, f"the right operand of `{expr.op}`")
+        return BOOL
+
+    def _nullish(self, expr: ast.Binary, scope: Scope) -> Type:
+        left = self.check(expr.left, scope)
+        right = self.check(expr.right, scope)
+        if left in (ERROR, JSON) or right == ERROR:
+            return right if left == JSON and right != NULL else (JSON if left == JSON else ERROR)
+        return join(strip_optional(left), right)
+
+    def _equality(self, expr: ast.Binary, left: Type, right: Type) -> Type:
+        if ERROR not in (left, right) and not comparable(left, right):
+            self.error(messages.NEVER_EQUAL(expr.span, left=left, right=right, op=expr.op))
+        return BOOL
+
+    def _check_Conditional(self, expr: ast.Conditional, scope: Scope) -> Type:
+        self.expect(expr.cond, scope, BOOL, "the condition of `?:`")
+        then = self.check(expr.then, scope.narrow(scope.facts(expr.cond, True, self)))
+        orelse = self.check(expr.orelse, scope.narrow(scope.facts(expr.cond, False, self)))
+        return join(then, orelse)
+
+    # ----------------------------------------------------------- literals of collections
+
+    def _check_ListLit(self, expr: ast.ListLit, scope: Scope) -> Type:
+        items = [self.check(item, scope) for item in expr.items]
+        return ListT(join_all(items))
+
+    def _check_MapLit(self, expr: ast.MapLit, scope: Scope) -> Type:
+        if all(_is_field_key(e) for e in expr.entries):
+            return self._record_literal(expr, scope)
+        keys = [self.check(e.key, scope) for e in expr.entries]
+        values = [self.check(e.value, scope) for e in expr.entries]
+        for entry, key in zip(expr.entries, keys, strict=True):
+            if key not in (STRING, INT, UINT, BOOL, SECRET, JSON, ERROR):
+                self.error(messages.BAD_MAP_KEY(entry.key.span, type=key))
+        return MapT(join_all(keys), join_all(values))
+
+    def _record_literal(self, expr: ast.MapLit, scope: Scope) -> Type:
+        fields: list[Field] = []
+        seen: dict[str, ast.MapEntry] = {}
+        for entry in expr.entries:
+            self.check(entry.key, scope)
+            name = str(entry.key.value)  # type: ignore[attr-defined]
+            if name in seen:
+                self.error(messages.DUPLICATE_KEY(entry.key.span, key=name))
+                continue
+            seen[name] = entry
+            fields.append(Field(name, self.check(entry.value, scope)))
+        return RecordT(tuple(fields))
+
+    # ----------------------------------------------------------- calls
+
+    def _check_Call(self, expr: ast.Call, scope: Scope) -> Type:
+        if expr.target is None:
+            return self._global_call(expr, scope)
+        namespaced = self._namespaced_function(expr, scope)
+        if namespaced is not None:
+            args = [self.check(a, scope) for a in expr.args]
+            return self.apply(expr, namespaced, False, args, list(expr.args))
+        if expr.func in MACROS and _macro_shape(expr):
+            return self._macro(expr, scope)
+        receiver = self.check(expr.target, scope)
+        args = [receiver, *(self.check(a, scope) for a in expr.args)]
+        return self.apply(expr, expr.func, True, args, [expr.target, *expr.args])
+
+    def _namespaced_function(self, expr: ast.Call, scope: Scope) -> str | None:
+        root, dotted = _dotted(expr.target) if expr.target is not None else (None, "")
+        if root is None or scope.lookup(root.id) is not None:
+            return None
+        name = f"{dotted}.{expr.func}"
+        return name if _overloads_for(name, False) else None
+
+    def _global_call(self, expr: ast.Call, scope: Scope) -> Type:
+        name = expr.func.lstrip(".")
+        if name == "has":
+            return self._has(expr, scope)
+        if name == "dyn" and len(expr.args) == 1:
+            self.check(expr.args[0], scope)
+            return JSON
+        args = [self.check(a, scope) for a in expr.args]
+        if name == "type" and len(args) == 1:
+            return TYPE
+        return self.apply(expr, name, False, args, list(expr.args))
+
+    def _has(self, expr: ast.Call, scope: Scope) -> Type:
+        arg = expr.args[0] if len(expr.args) == 1 else None
+        if not isinstance(arg, ast.Select):
+            return self.error(messages.BAD_HAS(expr.span))
+        operand = self.check(arg.operand, scope)
+        if isinstance(operand, RecordT | MapT | OptionalT) or operand in (JSON, ERROR):
+            return BOOL
+        return self.error(messages.NO_FIELDS(arg.span, type=operand, field=arg.field))
+
+    def _macro(self, expr: ast.Call, scope: Scope) -> Type:
+        assert expr.target is not None
+        target = self.check(expr.target, scope)
+        var = expr.args[0]
+        assert isinstance(var, ast.Name)
+        element = _element_type(target)
+        if element is None:
+            return self.error(messages.NOT_ITERABLE(expr.target.span, type=target))
+        inner = scope.child()
+        inner.declare(Symbol(var.id, "macro", element, var.span, scope.module_path))
+        self.info.expr_types[id(var)] = element
+        if expr.func in BOOL_MACROS or expr.func == "filter":
+            self.expect(expr.args[1], inner, BOOL, f"the predicate of `{expr.func}`")
+            return BOOL if expr.func != "filter" else ListT(element)
+        if len(expr.args) == 3:
+            self.expect(expr.args[1], inner, BOOL, "the filter of `map`")
+        return ListT(self.check(expr.args[-1], inner))
+
+    # ----------------------------------------------------------- overload resolution
+
+    def apply(
+        self,
+        expr: ast.Expr,
+        name: str,
+        receiver: bool,
+        args: list[Type],
+        arg_nodes: Sequence[ast.Expr],
+    ) -> Type:
+        """The result type of calling ``name`` on ``args``, recording the overload."""
+        if ERROR in args:
+            return ERROR
+        candidates = [o for o in _overloads_for(name, receiver) if o.accepts_count(len(args))]
+        if not candidates and not _overloads_for(name, receiver):
+            return self._unknown_function(expr, name, receiver)
+        matches = [(o, r) for o in candidates if (r := _match(o, args)) is not None]
+        if not matches:
+            return self._no_overload(expr, name, receiver, args)
+        results = {r for _, r in matches}
+        result = results.pop() if len(results) == 1 else JSON
+        if len(matches) == 1 and not any(is_json(a) for a in args):
+            self.info.overloads[id(expr)] = matches[0][0]
+        if SECRET in args and not contains_secret(result):
+            result = _taint(result)
+        return result
+
+    def _unknown_function(self, expr: ast.Expr, name: str, receiver: bool) -> Type:
+        from flowc.runtime.stdlib import REGISTRY
+
+        known = [n for n in REGISTRY if not n.startswith(("_", "@", "!", "-"))]
+        hint = suggest(name, known)
+        help_text = f"did you mean `{hint}`?" if hint else None
+        return self.error(messages.UNKNOWN_FUNCTION(expr.span, name=name, help=help_text))
+
+    def _no_overload(self, expr: ast.Expr, name: str, receiver: bool, args: list[Type]) -> Type:
+        shown = _display_name(name)
+        listed = [o.signature() for o in _overloads_for(name, receiver) if not o.dynamic_only]
+        help_text = "defined for: " + "; ".join(listed[:6]) if listed else None
+        arg_text = ", ".join(str(a) for a in args)
+        return self.error(
+            messages.NO_OVERLOAD(expr.span, name=shown, args=arg_text, help=help_text)
+        )
+
+
+def _match(overload: Overload, args: list[Type]) -> Type | None:
+    if overload.dynamic_only:
+        return None
+    bindings: dict[str, Type] = {}
+    for index, arg in enumerate(args):
+        param = overload.param_at(index)
+        if not _unify(
+            param, SECRET if arg == SECRET and param == SECRET else _unsecret(arg), bindings
+        ):
+            return None
+    return _substitute(overload.result, bindings)
+
+
+def _unsecret(t: Type) -> Type:
+    return STRING if t == SECRET else t
+
+
+def _unify(param: Type, arg: Type, bindings: dict[str, Type]) -> bool:
+    if is_json(arg) or is_json(param):
+        return True
+    if isinstance(param, TypeParam):
+        bound = bindings.get(param.name)
+        if bound is None or is_json(bound):
+            bindings[param.name] = arg
+            return True
+        if assignable(arg, bound) or assignable(bound, arg):
+            bindings[param.name] = join(bound, arg)
+            return True
+        return False
+    if isinstance(param, ListT):
+        return isinstance(arg, ListT) and _unify(param.elem, arg.elem, bindings)
+    if isinstance(param, MapT):
+        if isinstance(arg, RecordT):
+            arg = MapT(STRING, join_all([f.type for f in arg.fields]))
+        if not isinstance(arg, MapT):
+            return False
+        return _unify(param.key, arg.key, bindings) and _unify(param.value, arg.value, bindings)
+    return assignable(arg, param)
+
+
+def _substitute(t: Type, bindings: dict[str, Type]) -> Type:
+    if isinstance(t, TypeParam):
+        return bindings.get(t.name, JSON)
+    if isinstance(t, ListT):
+        return ListT(_substitute(t.elem, bindings))
+    if isinstance(t, MapT):
+        return MapT(_substitute(t.key, bindings), _substitute(t.value, bindings))
+    if isinstance(t, OptionalT):
+        return make_optional(_substitute(t.inner, bindings))
+    return t
+
+
+def _taint(t: Type) -> Type:
+    if t == STRING:
+        return SECRET
+    if isinstance(t, ListT) and t.elem == STRING:
+        return ListT(SECRET)
+    return t
+
+
+def _element_type(t: Type) -> Type | None:
+    if t in (JSON, ERROR):
+        return t
+    if isinstance(t, ListT):
+        return t.elem
+    if isinstance(t, MapT):
+        return t.key
+    if isinstance(t, RecordT):
+        return STRING
+    return None
+
+
+def _macro_shape(expr: ast.Call) -> bool:
+    if not expr.args or not isinstance(expr.args[0], ast.Name):
+        return False
+    if expr.func == "map":
+        return len(expr.args) in (2, 3)
+    return len(expr.args) == 2
+
+
+def _is_field_key(entry: ast.MapEntry) -> bool:
+    key = entry.key
+    return entry.key_style == "field" or (
+        entry.key_style == "literal" and isinstance(key, ast.Literal) and key.kind == "string"
+    )
+
+
+def _dotted(expr: ast.Expr) -> tuple[ast.Name | None, str]:
+    """For ``a.b.c`` made only of names: the root ``Name`` and ``"a.b.c"``."""
+    parts: list[str] = []
+    while isinstance(expr, ast.Select):
+        parts.append(expr.field)
+        expr = expr.operand
+    if not isinstance(expr, ast.Name):
+        return None, ""
+    parts.append(expr.id)
+    return expr, ".".join(reversed(parts))
+
+
+def _path_of(expr: ast.Expr) -> str | None:
+    root, dotted = _dotted(expr)
+    return dotted if root is not None else None
+
+
+def _display_name(name: str) -> str:
+    for op, function in OPERATOR_FUNCTIONS.items():
+        if function == name:
+            return f"operator `{op}`"
+    if name in ("!_", "-_"):
+        return f"operator `{name[0]}`"
+    return f"`{name}`"
+
+
+def _mismatch_help(found: Type, wanted: Type) -> str | None:
+    if isinstance(found, OptionalT) and assignable(found.inner, wanted):
+        return "the value may be null: check for null first or give a default with `??`"
+    if found == INT and wanted == FLOAT:
+        return "ints do not convert to floats implicitly: write `1.0` or `double(x)`"
+    if found == SECRET and wanted != SECRET:
+        return (
+            "a secret may only be sent to an API (headers, auth, body); declare the type `secret`"
+        )
+    if isinstance(found, RecordT) and isinstance(wanted, RecordT):
+        from flowc.compiler.typerel import missing_fields
+
+        missing = missing_fields(found, wanted)
+        if missing:
+            return (
+                "missing field"
+                + ("s" if len(missing) > 1 else "")
+                + ": "
+                + ", ".join(f"`{m}`" for m in missing)
+            )
+    return None

@@ -1,0 +1,192 @@
+"""Loading a program: a root file and everything it imports.
+
+``load_program`` reads and parses the root file, then follows its ``import``
+declarations depth first.  Paths are relative to the importing file's
+directory and are normalised, so ``./a.flow`` and ``a.flow`` are one module,
+and each file is parsed once however many files import it.
+
+Import cycles are found with the classic three-colour depth-first search: a
+module is *in progress* while its imports are being loaded, and meeting an
+in-progress module again means a cycle, which is reported once at the import
+that closes it, with the whole chain in the message.
+
+The loader reads files through a ``SourceReader`` so that the language server
+can supply unsaved editor buffers, and it accepts a ``ParseCache`` keyed by
+path and text so that an edit re-parses only the file that changed.
+
+Problems a user can cause — a missing or unreadable import, a file that is not
+UTF-8, a syntax error — become diagnostics; the loader never raises for them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Final
+
+import attrs
+
+from flowc.compiler import ast, messages
+from flowc.compiler.diagnostics import Diagnostic, DiagnosticSink, ParseFailure
+from flowc.compiler.parser import parse_module
+
+MAX_SOURCE_BYTES: Final = 4 * 1024 * 1024
+
+
+class SourceError(Exception):
+    """A file could not be read as `.flow` source (a one-line message)."""
+
+
+SourceReader = Callable[[str], str]
+
+
+def read_source_file(path: str) -> str:
+    """Read a `.flow` file from disk, or raise ``SourceError`` saying why not."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SOURCE_BYTES + 1)
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SourceError(f"{path}: is a directory, not a .flow file") from None
+    except OSError as error:
+        raise SourceError(f"{path}: cannot read: {error.strerror or error}") from None
+    return decode_source(path, data)
+
+
+def decode_source(path: str, data: bytes) -> str:
+    if len(data) > MAX_SOURCE_BYTES:
+        limit = MAX_SOURCE_BYTES // (1024 * 1024)
+        raise SourceError(f"{path}: file is larger than {limit} MiB; not a .flow source file?")
+    if b"\x00" in data:
+        raise SourceError(f"{path}: file contains NUL bytes; is it a binary file?")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise SourceError(f"{path}:{line}: file is not valid UTF-8 (byte {error.start})") from None
+    return text.removeprefix("\ufeff")
+
+
+@attrs.define
+class LoadedModule:
+    path: str
+    source: str
+    module: ast.Module | None
+    imports: dict[int, str] = attrs.field(factory=dict)  # id(ImportDecl) -> path
+
+
+@attrs.define
+class Program:
+    root: str
+    modules: dict[str, LoadedModule] = attrs.field(factory=dict)
+    order: list[str] = attrs.field(factory=list)  # dependencies before dependents
+
+    def module(self, path: str) -> LoadedModule:
+        return self.modules[path]
+
+
+class ParseCache:
+    """Parsed modules by (path, text), so unchanged files are not re-parsed."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[str, ast.Module | None, Diagnostic | None]] = {}
+
+    def parse(self, path: str, text: str) -> tuple[ast.Module | None, Diagnostic | None]:
+        entry = self._entries.get(path)
+        if entry is not None and entry[0] == text:
+            return entry[1], entry[2]
+        try:
+            result: tuple[ast.Module | None, Diagnostic | None] = (parse_module(text, path), None)
+        except ParseFailure as failure:
+            result = (None, failure.diagnostic)
+        self._entries[path] = (text, *result)
+        return result
+
+
+def normalise(path: str) -> str:
+    return os.path.normpath(os.path.abspath(path)) if path not in ("-", "<stdin>") else path
+
+
+def display_path(path: str) -> str:
+    """A path as diagnostics show it: relative to the working directory when shorter."""
+    if path.startswith("<"):
+        return path
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return path
+    return relative if not relative.startswith("../../") else path
+
+
+class _Loader:
+    def __init__(self, reader: SourceReader, sink: DiagnosticSink, cache: ParseCache) -> None:
+        self.reader = reader
+        self.sink = sink
+        self.cache = cache
+        self.in_progress: list[str] = []
+
+    def load(self, program: Program, path: str, text: str) -> None:
+        if path in program.modules:
+            return
+        module, failure = self.cache.parse(display_path(path), text)
+        loaded = LoadedModule(path, text, module)
+        program.modules[path] = loaded
+        if failure is not None:
+            self.sink.add(failure)
+        if module is not None:
+            self.in_progress.append(path)
+            self._load_imports(program, loaded, module)
+            self.in_progress.pop()
+        program.order.append(path)
+
+    def _load_imports(self, program: Program, loaded: LoadedModule, module: ast.Module) -> None:
+        base = os.path.dirname(loaded.path)
+        for decl in module.decls:
+            if not isinstance(decl, ast.ImportDecl):
+                continue
+            target = normalise(os.path.join(base, decl.path))
+            if target in self.in_progress:
+                self._report_cycle(decl, target)
+                continue
+            if target not in program.modules:
+                text = self._read_import(decl, target)
+                if text is None:
+                    continue
+                self.load(program, target, text)
+            loaded.imports[id(decl)] = target
+
+    def _read_import(self, decl: ast.ImportDecl, target: str) -> str | None:
+        try:
+            return self.reader(target)
+        except SourceError as error:
+            reason = str(error).split(": ", 1)[-1]
+            self.sink.add(messages.IMPORT_UNREADABLE(decl.span, path=decl.path, reason=reason))
+            return None
+
+    def _report_cycle(self, decl: ast.ImportDecl, target: str) -> None:
+        start = self.in_progress.index(target)
+        chain = [*self.in_progress[start:], target]
+        shown = " -> ".join(os.path.basename(p) for p in chain)
+        self.sink.add(messages.IMPORT_CYCLE(decl.span, chain=shown))
+
+
+def load_program(
+    root: str,
+    *,
+    sink: DiagnosticSink,
+    source: str | None = None,
+    reader: SourceReader = read_source_file,
+    cache: ParseCache | None = None,
+) -> Program:
+    """Load ``root`` and its imports.  ``source`` overrides reading the root file.
+
+    Raises ``SourceError`` only when the root file itself cannot be read.
+    """
+    path = normalise(root)
+    program = Program(path)
+    loader = _Loader(reader, sink, cache or ParseCache())
+    if source is None:
+        source = reader(path)
+    loader.load(program, path, source)
+    return program
