@@ -206,3 +206,39 @@ def _report_unused_imports(module: ModuleSymbols, info: CheckInfo) -> None:
 
 def flow_result_type(flow: FlowInfo) -> Type:
     return flow.result if flow.result is not None else NULL
+
+
+class _ExpressionEnv:
+    """The environment of a stand-alone expression: its bindings and the built-ins."""
+
+    def __init__(self, bindings: dict[str, Type]) -> None:
+        from flowc.compiler.symbols import builtin_values
+
+        self.path = "<expr>"
+        self.values = builtin_values()
+        for name, type_ in bindings.items():
+            self.values[name] = Symbol(name, "param", type_, ast.NO_SPAN, self.path, uses=1)
+
+    def lookup_value(self, name: str) -> Symbol | None:
+        return self.values.get(name)
+
+    def member(self, alias: str, name: str) -> Symbol | None:
+        return None
+
+    def value_names(self) -> list[str]:
+        return list(self.values)
+
+
+def check_expression(
+    expr: ast.Expr, bindings: dict[str, Type], sink: DiagnosticSink | None = None
+) -> tuple[Type, CheckInfo]:
+    """Type-check one expression with the given variable types.
+
+    Used by ``flowc.evaluate`` and the CEL conformance runner.  The returned
+    ``CheckInfo`` carries the expression types, references (``Symbol.kind`` is
+    ``"param"`` for a binding) and chosen overloads for the evaluator.
+    """
+    info = CheckInfo(sink if sink is not None else DiagnosticSink())
+    checker = ExprChecker(info)
+    result = checker.check(expr, Scope(_ExpressionEnv(bindings)))
+    return result, info

@@ -117,6 +117,9 @@ class ExprChecker:
 
     def __init__(self, info: CheckInfo) -> None:
         self.info = info
+        # Inside the left operand of `??`, reading through null is allowed and
+        # yields null (the `??` then supplies its default), as `a?.b ?? c` in JS.
+        self.null_safe = False
 
     def error(self, diagnostic: object) -> Type:
         self.info.sink.add(diagnostic)  # type: ignore[arg-type]
@@ -216,6 +219,8 @@ class ExprChecker:
     def select_type(self, expr: ast.Expr, operand: Type, field: str) -> Type:
         if operand == ERROR or is_json(operand):
             return JSON if operand == JSON else ERROR
+        if isinstance(operand, OptionalT) and self.null_safe:
+            return make_optional(self.select_type(expr, operand.inner, field))
         if isinstance(operand, OptionalT):
             return self.error(
                 messages.SELECT_ON_OPTIONAL(
@@ -249,6 +254,8 @@ class ExprChecker:
         operand = self.check(expr.operand, scope)
         index = self.check(expr.index, scope)
         base = operand
+        if isinstance(base, OptionalT) and self.null_safe:
+            base = base.inner
         if isinstance(base, OptionalT):
             return self.error(
                 messages.SELECT_ON_OPTIONAL(expr.span, field="[...]", type=operand, help=None)
@@ -305,7 +312,11 @@ class ExprChecker:
         return BOOL
 
     def _nullish(self, expr: ast.Binary, scope: Scope) -> Type:
-        left = self.check(expr.left, scope)
+        saved, self.null_safe = self.null_safe, True
+        try:
+            left = self.check(expr.left, scope)
+        finally:
+            self.null_safe = saved
         right = self.check(expr.right, scope)
         if left in (ERROR, JSON) or right == ERROR:
             return right if left == JSON and right != NULL else (JSON if left == JSON else ERROR)

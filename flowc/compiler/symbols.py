@@ -105,7 +105,7 @@ class ImportInfo:
     used: bool = False
 
 
-def _builtin_values() -> dict[str, Symbol]:
+def builtin_values() -> dict[str, Symbol]:
     span = ast.NO_SPAN
     values = {name: Symbol(name, "builtin", TYPE, span, "") for name in BUILTIN_TYPE_VALUES}
     values["run"] = Symbol("run", "builtin", RUN_RECORD, span, "")
@@ -125,7 +125,7 @@ class ModuleSymbols:
         self.flows: dict[str, FlowInfo] = {}
         self.imports: list[ImportInfo] = []
         self.aliases: dict[str, ImportInfo] = {}
-        self.builtins = _builtin_values()
+        self.builtins = builtin_values()
 
     # ----------------------------------------------------------- collecting
 
