@@ -66,7 +66,8 @@ few places where the same word means different things:
   So ``json`` and ``null`` are types there, while in a step body ``json`` is
   the clause word and ``null`` the literal.
 * *parameters* — ``flow NAME(`` pushes ``params`` so that parameter names are
-  definitions and a default value may contain nested parentheses.
+  definitions and a default value may contain nested parentheses and
+  ``{key: value}`` maps.
 
 Clause words stay usable as names (the contextual lexer of the compiler
 allows ``let retry = 3`` and ``cfg.timeout``), so a name being declared, a
@@ -78,6 +79,7 @@ as a name before any keyword rule is tried.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from pygments.lexer import RegexLexer, bygroups, default, include
@@ -117,8 +119,11 @@ _Rule = Any
 IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 #: Nothing that could continue an identifier or a number follows.
 _END = r"(?![A-Za-z0-9_])"
-_DIGITS = r"[0-9](?:_?[0-9])*"
-_HEX = r"0[xX][0-9a-fA-F](?:_?[0-9a-fA-F])*"
+#: Number forms follow the tokens of ``flowc/grammar/flow.lark``.
+_DIGITS = r"[0-9][0-9_]*"
+_HEX = r"0[xX][0-9a-fA-F][0-9a-fA-F_]*"
+_EXPONENT = r"[eE][+-]?[0-9]+"
+_DURATION = r"(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|\u00b5s|ms|s|m|h))+"
 #: The prefixes that make a string raw (``r``, ``br``, ``rb`` in any case)
 #: and the one that makes it bytes.
 _RAW_PREFIX = r"(?:[rR][bB]?|[bB][rR])"
@@ -126,7 +131,20 @@ _BYTES_PREFIX = r"[bB]"
 #: Where a string literal starts, prefix included.
 _STRING_START = r"(?:[rRbB]{1,2})?[\"']"
 #: The escapes of LANGUAGE.md and CEL, plus ``\$`` for a literal dollar.
-_ESCAPE = r"\\(?:[abfnrtv\\\"'`?$]|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-3][0-7]{2})"
+_ESCAPE = (
+    r"\\(?:[abfnrtv\\\"'`?$]"
+    r"|[xX][0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-3][0-7]{2})"
+)
+
+
+#: What ``bygroups`` returns: a callback yielding one token per group.
+_Callback = Callable[..., Iterator[tuple[int, _TokenType, str]]]
+
+
+def _groups(*tokens: _TokenType | None) -> _Callback:
+    """``bygroups`` with a type (the Pygments stubs leave it untyped)."""
+    callback: _Callback = bygroups(*tokens)  # type: ignore[no-untyped-call]
+    return callback
 
 
 def _alt(words: tuple[str, ...] | frozenset[str] | list[str]) -> str:
@@ -152,18 +170,20 @@ def _string_rules(
     rules: list[_Rule] = [(re.escape(close), token, "#pop")]
     if escapes:
         rules += [(_ESCAPE, String.Escape), (r"\\.", Error)]
+    else:
+        # A raw string keeps its backslashes, but `\"` does not end it.
+        rules.append((r"\\.", token))
     if interpolation:
         rules.append((r"\$\{", String.Interpol, "interpolation"))
-    stop = "\\\\" if escapes else ""
-    stop += "$" if interpolation else ""
+    stop = "\\\\" + ("$" if interpolation else "")
     if triple:
         rules += [(rf"[^{quote}{stop}]+", token), (quote, token)]
     else:
         rules += [(rf"[^{quote}{stop}\n]+", token), (r"\n", Error, "#pop")]
     if interpolation:
         rules.append((r"\$", token))
-    if escapes:
-        rules.append((r"\\", Error))  # a backslash ending a line escapes nothing
+    # A backslash that ends a line escapes nothing (a raw string keeps it).
+    rules.append((r"\\", Error if escapes else token))
     return rules
 
 
@@ -175,7 +195,7 @@ def _string_entries() -> list[_Rule]:
             token = String.Double if opener[0] == '"' else String.Single
             target = f"{kind}-{state}" if kind else state
             if prefix:
-                rules.append((f"({prefix})({opener})", bygroups(String.Affix, token), target))
+                rules.append((f"({prefix})({opener})", _groups(String.Affix, token), target))
             else:
                 rules.append((opener, token, target))
     return rules
@@ -203,7 +223,7 @@ def _type_start(then: tuple[str, ...]) -> list[_Rule]:
         (_alt(BUILTIN_TYPES), Keyword.Type, (*then, "type-suffix")),
         (
             rf"({IDENT})(\.)({IDENT})",
-            bygroups(Name.Namespace, Punctuation, Name.Class),
+            _groups(Name.Namespace, Punctuation, Name.Class),
             (*then, "type-suffix"),
         ),
         (IDENT, Name.Class, (*then, "type-suffix")),
@@ -232,54 +252,54 @@ class FlowLexer(RegexLexer):
             include("declarations"),
             include("names"),
             include("words"),
-            include("operators"),
             include("numbers"),
+            include("operators"),
             (IDENT, Name),
             (r".", Error),
         ],
         "declarations": [
             (
                 rf"\b(flow)(\s+)({IDENT})(\s+)?(\()",
-                bygroups(Keyword.Declaration, Whitespace, Name.Function, Whitespace, Punctuation),
+                _groups(Keyword.Declaration, Whitespace, Name.Function, Whitespace, Punctuation),
                 "params",
             ),
             (
                 rf"\b(flow)(\s+)({IDENT})",
-                bygroups(Keyword.Declaration, Whitespace, Name.Function),
+                _groups(Keyword.Declaration, Whitespace, Name.Function),
             ),
-            (rf"\b(step)(\s+)({IDENT})", bygroups(Keyword.Declaration, Whitespace, Name.Label)),
+            (rf"\b(step)(\s+)({IDENT})", _groups(Keyword.Declaration, Whitespace, Name.Label)),
             (
                 rf"\b(service)(\s+)({IDENT})",
-                bygroups(Keyword.Declaration, Whitespace, Name.Namespace),
+                _groups(Keyword.Declaration, Whitespace, Name.Namespace),
             ),
             (
                 rf"\b(type)(\s+)({IDENT})(\s+)?(=)",
-                bygroups(Keyword.Declaration, Whitespace, Name.Class, Whitespace, Operator),
+                _groups(Keyword.Declaration, Whitespace, Name.Class, Whitespace, Operator),
                 "type",
             ),
             (
                 rf"\b(const)(\s+)({IDENT})(\s+)?(:)",
-                bygroups(Keyword.Declaration, Whitespace, Name.Constant, Whitespace, Punctuation),
+                _groups(Keyword.Declaration, Whitespace, Name.Constant, Whitespace, Punctuation),
                 "type",
             ),
             (
                 rf"\b(const)(\s+)({IDENT})",
-                bygroups(Keyword.Declaration, Whitespace, Name.Constant),
+                _groups(Keyword.Declaration, Whitespace, Name.Constant),
             ),
             (
                 rf"\b(let|var)(\s+)({IDENT})(\s+)?(:)",
-                bygroups(Keyword.Declaration, Whitespace, Name.Variable, Whitespace, Punctuation),
+                _groups(Keyword.Declaration, Whitespace, Name.Variable, Whitespace, Punctuation),
                 "type",
             ),
             (
                 rf"\b(let|var)(\s+)({IDENT})",
-                bygroups(Keyword.Declaration, Whitespace, Name.Variable),
+                _groups(Keyword.Declaration, Whitespace, Name.Variable),
             ),
-            (rf"\b(as)(\s+)({IDENT})", bygroups(Keyword.Namespace, Whitespace, Name.Namespace)),
-            (rf"\b(catch)(\s+)({IDENT})", bygroups(Keyword, Whitespace, Name.Variable)),
+            (rf"\b(as)(\s+)({IDENT})", _groups(Keyword.Namespace, Whitespace, Name.Namespace)),
+            (rf"\b(catch)(\s+)({IDENT})", _groups(Keyword, Whitespace, Name.Variable)),
             (
                 rf"\b(for)(\s+)({IDENT})(\s+)?(,)(\s+)?({IDENT})(\s+)(in)\b",
-                bygroups(
+                _groups(
                     Keyword,
                     Whitespace,
                     Name.Variable,
@@ -293,15 +313,15 @@ class FlowLexer(RegexLexer):
             ),
             (
                 rf"\b(for)(\s+)({IDENT})(\s+)(in)\b",
-                bygroups(Keyword, Whitespace, Name.Variable, Whitespace, Operator.Word),
+                _groups(Keyword, Whitespace, Name.Variable, Whitespace, Operator.Word),
             ),
             (
                 rf"\b(call)(\s+)(?:({IDENT})(\.))?({IDENT})",
-                bygroups(Keyword.Pseudo, Whitespace, Name.Namespace, Punctuation, Name.Function),
+                _groups(Keyword.Pseudo, Whitespace, Name.Namespace, Punctuation, Name.Function),
             ),
             (
                 rf"({_alt(HTTP_METHODS)})(\s+)({IDENT})(?=\s*{_STRING_START})",
-                bygroups(Keyword.Reserved, Whitespace, Name.Namespace),
+                _groups(Keyword.Reserved, Whitespace, Name.Namespace),
             ),
         ],
         # Names that a keyword rule must not claim.
@@ -309,14 +329,14 @@ class FlowLexer(RegexLexer):
             (r"\.\.", Operator),
             (
                 rf"(\.)(\s+)?({_alt(BUILTIN_FUNCTIONS)})(?=\s*\()",
-                bygroups(Punctuation, Whitespace, Name.Builtin),
+                _groups(Punctuation, Whitespace, Name.Builtin),
             ),
-            (rf"(\.)(\s+)?({IDENT})(?=\s*\()", bygroups(Punctuation, Whitespace, Name.Function)),
-            (rf"(\.)(\s+)?({IDENT})", bygroups(Punctuation, Whitespace, Name.Attribute)),
+            (rf"(\.)(\s+)?({IDENT})(?=\s*\()", _groups(Punctuation, Whitespace, Name.Function)),
+            (rf"(\.)(\s+)?({IDENT})", _groups(Punctuation, Whitespace, Name.Attribute)),
             (rf"{_alt(BUILTIN_FUNCTIONS)}(?=\s*\()", Name.Builtin),
             (
                 rf"(?!{_alt(LITERAL_KEYWORDS)})({IDENT})(:)(?!:)",
-                bygroups(Name.Attribute, Punctuation),
+                _groups(Name.Attribute, Punctuation),
             ),
             (rf"(?!{_alt(LITERAL_KEYWORDS)}){IDENT}(?=\s*(?:\.(?!\.)|=(?!=)))", Name),
         ],
@@ -336,12 +356,14 @@ class FlowLexer(RegexLexer):
             (r"[(){}\[\],:.]", Punctuation),
         ],
         "numbers": [
-            (rf"(?:{_DIGITS}(?:\.{_DIGITS})?(?:ns|us|ms|s|m|h))+{_END}", Duration),
+            (rf"{_DURATION}{_END}", Duration),
             (rf"{_HEX}[uU]?{_END}", Number.Hex),
             (
-                rf"(?:{_DIGITS}\.{_DIGITS}(?:[eE][+-]?{_DIGITS})?|{_DIGITS}[eE][+-]?{_DIGITS}){_END}",
+                rf"(?:{_DIGITS}\.[0-9][0-9_]*(?:{_EXPONENT})?|{_DIGITS}{_EXPONENT}){_END}",
                 Number.Float,
             ),
+            # `.5`, but not the `.5` of a (meaningless) `x.5`.
+            (rf"(?<![A-Za-z0-9_)\]}}])\.[0-9][0-9_]*(?:{_EXPONENT})?{_END}", Number.Float),
             (rf"{_DIGITS}[uU]?{_END}", Number.Integer),
         ],
         # -- parameters of `flow NAME(...)` ---------------------------------
@@ -349,12 +371,20 @@ class FlowLexer(RegexLexer):
             include("whitespace"),
             (r"\)", Punctuation, "#pop"),
             (r"\(", Punctuation, "parens"),
-            (rf"({IDENT})(\s+)?(:)", bygroups(Name.Variable, Whitespace, Punctuation), "type"),
+            (r"\{", Punctuation, "braces"),
+            (rf"({IDENT})(\s+)?(:)", _groups(Name.Variable, Whitespace, Punctuation), "type"),
             include("code"),
         ],
+        # A default value's own parentheses and `{key: value}` maps.
         "parens": [
             (r"\)", Punctuation, "#pop"),
             (r"\(", Punctuation, "#push"),
+            (r"\{", Punctuation, "braces"),
+            include("code"),
+        ],
+        "braces": [
+            (r"\}", Punctuation, "#pop"),
+            (r"\{", Punctuation, "#push"),
             include("code"),
         ],
         # -- types -----------------------------------------------------------
@@ -382,7 +412,7 @@ class FlowLexer(RegexLexer):
             (r",", Punctuation),
             (
                 rf"({IDENT})(\s+)?(\?)?(\s+)?(:)",
-                bygroups(Name.Attribute, Whitespace, Operator, Whitespace, Punctuation),
+                _groups(Name.Attribute, Whitespace, Operator, Whitespace, Punctuation),
                 "type",
             ),
             *_string_entries(),
@@ -393,12 +423,7 @@ class FlowLexer(RegexLexer):
         **_string_states(),
         "interpolation": [
             (r"\}", String.Interpol, "#pop"),
-            (r"\{", Punctuation, "interpolation-braces"),
-            include("code"),
-        ],
-        "interpolation-braces": [
-            (r"\}", Punctuation, "#pop"),
-            (r"\{", Punctuation, "#push"),
+            (r"\{", Punctuation, "braces"),
             include("code"),
         ],
     }

@@ -1,0 +1,2 @@
+" *.flow files are flowc's HTTP orchestration language.
+autocmd BufRead,BufNewFile *.flow setfiletype flow
