@@ -1,9 +1,59 @@
 """flowc: a compiled language for orchestrating HTTP APIs.
 
-The Python API is loaded lazily so that importing ``flowc`` (and starting the
+The Python API (see ``flowc.api`` and the README)::
+
+    flowc.compile_file(path) -> Program          # CompileError on errors
+    flowc.compile_source(text) -> Program
+    await program.run("flow", {"x": 1})          # inside your trio program
+    flowc.run_file(path, "flow", {"x": 1})       # from synchronous code
+    flowc.evaluate("size(xs) > 2", xs=[1, 2, 3])
+
+Names are loaded lazily so that importing ``flowc`` (and starting the
 ``flowc`` command) stays cheap.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "CompileError",
+    "EvalError",
+    "ExpressionError",
+    "FlowError",
+    "InputError",
+    "Program",
+    "__version__",
+    "compile_expression",
+    "compile_file",
+    "compile_source",
+    "evaluate",
+    "run_file",
+]
+
+_LAZY = {
+    "CompileError": "flowc.api",
+    "InputError": "flowc.api",
+    "Program": "flowc.api",
+    "compile_file": "flowc.api",
+    "compile_source": "flowc.api",
+    "run_file": "flowc.api",
+    "FlowError": "flowc.runtime.errors",
+    "EvalError": "flowc.runtime.values",
+    "evaluate": "flowc.runtime.expressions",
+    "compile_expression": "flowc.runtime.expressions",
+    "ExpressionError": "flowc.runtime.expressions",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'flowc' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value

@@ -23,6 +23,7 @@ from flowc import __version__
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in flowc, never a user mistake
 
 
 def use_colour(stream: object) -> bool:
@@ -78,5 +79,30 @@ def _register_optional_commands() -> None:
 _register_optional_commands()
 
 
+def entry() -> None:
+    """The console script: ``main`` with a last line of defence against tracebacks.
+
+    User mistakes are all reported by the commands themselves; anything that
+    escapes is a bug in flowc, reported in one line (``FLOWC_DEBUG=1`` shows
+    the traceback).
+    """
+    try:
+        main(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        click.echo("flowc: interrupted", err=True)
+        sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - the last line of defence
+        if os.environ.get("FLOWC_DEBUG"):
+            raise
+        click.echo(
+            f"flowc: internal error: {type(error).__name__}: {error} "
+            "(this is a bug in flowc; FLOWC_DEBUG=1 shows the traceback)",
+            err=True,
+        )
+        sys.exit(EXIT_INTERNAL)
+
+
 if __name__ == "__main__":
-    main()
+    entry()

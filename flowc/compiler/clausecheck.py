@@ -33,7 +33,7 @@ from typing import Final
 
 from flowc.compiler import ast, messages
 from flowc.compiler.exprcheck import ExprChecker
-from flowc.compiler.scope import Scope, Symbol
+from flowc.compiler.scope import CheckInfo, Scope, Symbol
 from flowc.compiler.typerel import contains_secret, is_json, strip_optional
 from flowc.compiler.types import (
     BOOL,
@@ -250,7 +250,7 @@ class ClauseChecker:
                     )
         if policy.when is not None:
             self.exprs.expect(
-                policy.when, error_scope(scope, "error", policy.when.span), BOOL, "`when`"
+                policy.when, error_scope(scope, "error", policy, self.exprs.info), BOOL, "`when`"
             )
 
     def _expect_int(self, expr: ast.Expr, scope: Scope, what: str) -> None:
@@ -269,10 +269,16 @@ class ClauseChecker:
             )
 
 
-def error_scope(scope: Scope, name: str, span: ast.Span) -> Scope:
-    """A child scope in which ``name`` is the error record (``when``, ``catch``)."""
+def error_scope(scope: Scope, name: str, owner: ast.Node, info: CheckInfo) -> Scope:
+    """A child scope in which ``name`` is the error record (``when``, ``catch``).
+
+    The symbol is recorded under ``owner`` (the retry policy or try statement)
+    so that lowering can give it a slot.
+    """
     inner = scope.child()
-    inner.declare(Symbol(name, "catch", ERROR_RECORD, span, scope.module_path, uses=1))
+    symbol = Symbol(name, "catch", ERROR_RECORD, ast.name_span_of(owner), scope.module_path, uses=1)
+    inner.declare(symbol)
+    info.error_symbols[id(owner)] = symbol
     return inner
 
 

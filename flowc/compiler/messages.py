@@ -75,7 +75,6 @@ UNKNOWN_GENERIC = _error("E0008", "`{name}[...]` is not a type; the generic type
 GENERIC_ARITY = _error("E0009", "`{name}` takes {expected} type argument{s}, found {found}")
 BAD_STATUS_RANGE = _error("E0010", "invalid status range {low}..{high}")
 BAD_INTERPOLATION = _error("E0011", "invalid interpolation: {problem}")
-BAD_NUMBER = _error("E0012", "invalid number literal `{text}`")
 BAD_STRING_KIND = _error("E0013", "{what} must be a plain string literal")
 EMPTY_FILE = _error("E0014", "the file is empty: it declares no flow, service, type or constant")
 

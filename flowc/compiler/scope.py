@@ -74,6 +74,8 @@ class CheckInfo:
     step_body_types: dict[int, Type] = attrs.field(factory=dict)  # id(StepStmt) -> body type
     loop_types: dict[int, Type] = attrs.field(factory=dict)  # id(loop used as a value) -> list[T]
     call_arg_names: dict[int, str] = attrs.field(factory=dict)  # id(Arg) -> parameter name
+    error_symbols: dict[int, Symbol] = attrs.field(factory=dict)  # id(RetryPolicy/TryStmt) -> `error`
+    type_references: dict[int, ast.TypeDecl] = attrs.field(factory=dict)  # id(TypeName) -> its declaration
 
     def type_of(self, expr: ast.Expr) -> Type | None:
         return self.expr_types.get(id(expr))

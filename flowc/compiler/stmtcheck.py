@@ -391,6 +391,8 @@ class FlowChecker:
     def _for_header(self, loop: ast.ForLoop, scope: Scope, inner: Scope, frame: Frame) -> None:
         iterable = self.exprs.check(loop.iterable, scope)
         index_type, item_type = _iteration_types(iterable)
+        if loop.index_var is None and isinstance(iterable, MapT | RecordT):
+            item_type = index_type  # `for k in m` iterates keys; `for k, v in m` keys and values
         if item_type is None:
             self.error(messages.NOT_ITERABLE(loop.iterable.span, type=iterable))
             index_type, item_type = ERROR, ERROR
@@ -436,7 +438,7 @@ class FlowChecker:
         reach = body
         if stmt.catch_body is not None:
             name = stmt.catch_name or "error"
-            caught = self.block(stmt.catch_body, error_scope(scope, name, stmt.span))
+            caught = self.block(stmt.catch_body, error_scope(scope, name, stmt, self.info))
             reach = combine([body, caught])
         if (
             stmt.finally_body is not None

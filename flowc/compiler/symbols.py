@@ -287,6 +287,7 @@ class ModuleSymbols:
         entry = owner.types.get(texpr.name)
         if entry is None:
             return owner._unknown_type(texpr, None)
+        self.info.type_references[id(texpr)] = entry.decl
         if entry.resolved is not None:
             return entry.resolved
         if entry.resolving:

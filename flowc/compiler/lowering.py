@@ -1,0 +1,492 @@
+"""Lowering: from the checked AST to the IR the runtime executes.
+
+``lower_program`` walks every flow of a ``CheckResult`` once.  For each flow a
+``_FlowLowerer``:
+
+1. gives every symbol the flow uses a *slot* — parameters first, then each
+   binding, step, loop and catch variable as it is met, plus ``run`` — so a
+   flow invocation is a Python list (the frame) and a name is an index;
+2. compiles every expression exactly once with the evaluator
+   (``flowc.runtime.evaluator.compile_expr``), handing it a resolver that
+   turns symbols into frame reads, module constants into lazily evaluated
+   cells, and macro variables into fresh slots;
+3. records for every node the slots it reads and writes and its effect, and
+   computes each block's schedule (``_schedule``): dependency edges between
+   nodes — a node waits for every earlier node that writes a slot it reads,
+   or reads or writes a slot it writes; a ``log`` waits for everything before
+   it, so logs keep their order — and the *segments*, maximal runs of pure
+   computations and safe (GET/HEAD/OPTIONS) steps holding at least two steps,
+   inside which the runtime overlaps independent nodes.
+
+Services become ``ServiceIR`` (their clause expressions compiled against the
+module's constants) and are shared by every step that names them.  Call steps
+refer to their callee by key; ``ProgramIR`` holds every flow of every module.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flowc.compiler import ast, ir
+from flowc.compiler.checker import CheckResult
+from flowc.compiler.clausecheck import clause_keyword
+from flowc.compiler.printer import print_expr
+from flowc.compiler.scope import CheckInfo, Symbol
+from flowc.compiler.symbols import FlowInfo, ModuleSymbols, ServiceInfo
+from flowc.grammar.keywords import SAFE_HTTP_METHODS
+
+
+class ConstCell:
+    """A module constant, evaluated the first time a run reads it."""
+
+    _UNSET: Any = object()
+
+    def __init__(self, name: str, compute: Callable[[], Any]) -> None:
+        self.name = name
+        self._compute = compute
+        self._value: Any = ConstCell._UNSET
+
+    def get(self, _frame: ir.Frame | None = None) -> Any:
+        if self._value is ConstCell._UNSET:
+            self._value = self._compute()
+        return self._value
+
+
+class _ModuleConsts:
+    """The constants of every module, as lazily evaluated cells."""
+
+    def __init__(self, info: CheckInfo) -> None:
+        self.info = info
+        self.cells: dict[int, ConstCell] = {}  # id(Symbol) -> cell
+
+    def add_module(self, module: ModuleSymbols) -> None:
+        from flowc.runtime.evaluator import compile_expr
+
+        for symbol in module.consts.values():
+            decl = symbol.node
+            assert isinstance(decl, ast.ConstDecl)
+            resolver = _ConstResolver(self)
+            compiled = compile_expr(decl.value, self.info, resolver)
+            size = len(resolver.extra)
+            self.cells[id(symbol)] = ConstCell(symbol.name, lambda c=compiled, n=size: c([None] * n))
+
+    def read(self, symbol: Symbol) -> ir.Compiled | None:
+        cell = self.cells.get(id(symbol))
+        return cell.get if cell is not None else None
+
+
+class _ConstResolver:
+    """Names in constant and service expressions: only other constants."""
+
+    def __init__(self, consts: _ModuleConsts) -> None:
+        self.consts = consts
+        self.extra: list[Symbol] = []
+
+    def read(self, symbol: Symbol) -> ir.Compiled | None:
+        found = self.consts.read(symbol)
+        if found is not None:
+            return found
+        if symbol.kind == "builtin":
+            return None
+        return operator.itemgetter(self.slot(symbol))
+
+    def slot(self, symbol: Symbol) -> int:
+        if symbol not in self.extra:
+            self.extra.append(symbol)
+        return self.extra.index(symbol)
+
+
+def _compile(expr: ast.Expr, info: CheckInfo, resolver: Any) -> ir.Expr:
+    from flowc.runtime.evaluator import compile_expr
+
+    compiled = compile_expr(expr, info, resolver)
+    return ir.Expr(print_expr(expr), compiled, expr.span)
+
+
+# --------------------------------------------------------------------------- services
+
+
+def _lower_service(service: ServiceInfo, info: CheckInfo, consts: _ModuleConsts) -> ir.ServiceIR:
+    resolver = _ConstResolver(consts)
+
+    def compile_(expr: ast.Expr) -> ir.Expr:
+        return _compile(expr, info, resolver)
+
+    lowered = ir.ServiceIR(service.name, service.module.path, compile_(service.decl.base_url))
+    _apply_common_clauses(lowered, service.clauses, compile_, info, resolver.slot)
+    breaker = service.clauses.get("circuit_breaker")
+    if isinstance(breaker, ast.CircuitBreakerClause):
+        lowered.circuit_breaker = (compile_(breaker.failures), compile_(breaker.window), compile_(breaker.cooldown))
+    limit = service.clauses.get("rate_limit")
+    if isinstance(limit, ast.RateLimitClause):
+        lowered.rate_limit = (compile_(limit.count), compile_(limit.per))
+    concurrency = service.clauses.get("concurrency")
+    if isinstance(concurrency, ast.ValueClause):
+        lowered.concurrency = compile_(concurrency.value)
+    lowered.frame_size = len(resolver.extra)
+    return lowered
+
+
+def _apply_common_clauses(
+    target: ir.ServiceIR | ir.StepNode,
+    clauses: dict[str, ast.Clause],
+    compile_: Callable[[ast.Expr], ir.Expr],
+    info: CheckInfo,
+    slot_of: Callable[[Symbol], int] | None = None,
+) -> None:
+    for keyword in ("headers", "query", "timeout"):
+        clause = clauses.get(keyword)
+        if isinstance(clause, ast.ValueClause):
+            setattr(target, keyword, compile_(clause.value))
+    auth = clauses.get("auth")
+    if isinstance(auth, ast.AuthClause):
+        target.auth = (auth.scheme, tuple(compile_(a) for a in auth.args))
+    retry = clauses.get("retry")
+    if isinstance(retry, ast.RetryClause):
+        target.retry = lower_retry(retry.policy, compile_, info, slot_of)
+    accept = clauses.get("accept")
+    if isinstance(accept, ast.AcceptClause):
+        target.accept = tuple((r.low, r.high) for r in accept.ranges)
+
+
+def lower_retry(
+    policy: ast.RetryPolicy,
+    compile_: Callable[[ast.Expr], ir.Expr],
+    info: CheckInfo,
+    slot_of: Callable[[Symbol], int] | None,
+) -> ir.RetrySpec:
+    backoff = None
+    if policy.backoff is not None:
+        b = policy.backoff
+        backoff = ir.Backoff(
+            b.kind,
+            compile_(b.delay),
+            compile_(b.max) if b.max is not None else None,
+            compile_(b.factor) if b.factor is not None else None,
+        )
+    error_symbol = info.error_symbols.get(id(policy))
+    error_slot = None
+    if error_symbol is not None:
+        error_slot = slot_of(error_symbol) if slot_of is not None else 0
+    when = compile_(policy.when) if policy.when is not None else None
+    return ir.RetrySpec(compile_(policy.count), backoff, policy.jitter, when, error_slot)
+
+
+# --------------------------------------------------------------------------- flows
+
+
+class _FlowLowerer:
+    def __init__(self, flow: FlowInfo, result: CheckResult, consts: _ModuleConsts, services: dict[str, ir.ServiceIR]) -> None:
+        self.flow = flow
+        self.info = result.info
+        self.consts = consts
+        self.services = services
+        self.slots: dict[int, int] = {}  # id(Symbol) -> slot
+        self.slot_names: list[str] = []
+        self.declared = _declarations(result.info.symbols)
+
+    # ----------------------------------------------------------- slots and expressions
+
+    def slot(self, symbol: Symbol) -> int:
+        key = id(symbol)
+        if key not in self.slots:
+            self.slots[key] = len(self.slot_names)
+            self.slot_names.append(symbol.name)
+        return self.slots[key]
+
+    def read(self, symbol: Symbol) -> ir.Compiled | None:
+        const = self.consts.read(symbol)
+        if const is not None:
+            return const
+        if symbol.kind == "builtin" and symbol.name != "run":
+            return None
+        return operator.itemgetter(self.slot(symbol))
+
+    def decl_slot(self, node: ast.Node, name: str) -> int:
+        return self.slot(self.declared[(id(node), name)])
+
+    def expr(self, expr: ast.Expr) -> ir.Expr:
+        lowered = _compile(expr, self.info, self)
+        lowered.reads = frozenset(self._reads(expr))
+        return lowered
+
+    def _reads(self, expr: ast.Node) -> Iterable[int]:
+        for node in ast.walk(expr):
+            symbol = self.info.references.get(id(node))
+            if symbol is not None and id(symbol) in self.slots:
+                yield self.slots[id(symbol)]
+
+    # ----------------------------------------------------------- entry
+
+    def lower(self) -> ir.FlowIR:
+        decl = self.flow.decl
+        params = []
+        for param, info in zip(decl.params, self.flow.params, strict=True):
+            slot = self.decl_slot(param, param.name)
+            default = self.expr(param.default) if param.default is not None else None
+            params.append(ir.ParamIR(param.name, slot, info.type, default))
+        run_symbol = self.flow.module.builtins["run"]
+        run_slot = self.slot(run_symbol)
+        body = self.block(decl.body)
+        timeout = None
+        for clause in decl.clauses:
+            if isinstance(clause, ast.ValueClause) and clause.keyword == "timeout":
+                timeout = self.expr(clause.value)
+        return ir.FlowIR(
+            decl.name,
+            self.flow.module.path,
+            decl.span,
+            params,
+            self.flow.declared_result,
+            body,
+            frame_size=len(self.slot_names),
+            run_slot=run_slot,
+            timeout=timeout,
+            slot_names=self.slot_names,
+        )
+
+    def block(self, stmts: tuple[ast.Stmt, ...]) -> ir.Block:
+        nodes = [self.stmt(s) for s in stmts]
+        return _schedule(nodes)
+
+    def stmt(self, stmt: ast.Stmt) -> ir.Node:
+        method = getattr(self, "_" + type(stmt).__name__)
+        node: ir.Node = method(stmt)
+        return node
+
+    # ----------------------------------------------------------- bindings
+
+    def _LetStmt(self, stmt: ast.LetStmt) -> ir.Node:
+        slot = self.decl_slot(stmt, stmt.name)
+        return self._assign(stmt, slot, stmt.name, stmt.value)
+
+    def _AssignStmt(self, stmt: ast.AssignStmt) -> ir.Node:
+        symbol = self.info.references[id(stmt)]
+        return self._assign(stmt, self.slot(symbol), stmt.name, stmt.value)
+
+    def _assign(self, stmt: ast.Stmt, slot: int, name: str, value: ast.Value) -> ir.Node:
+        if isinstance(value, ast.ForLoop | ast.WhileLoop):
+            loop = self.loop(value, collect_slot=slot)
+            return ir.LoopValueNode(stmt.span, loop, slot, reads=loop.reads, writes=frozenset({slot}))
+        compiled = self.expr(value)
+        return ir.Compute(stmt.span, slot, name, compiled, reads=compiled.reads, writes=frozenset({slot}), effect="pure")
+
+    # ----------------------------------------------------------- steps
+
+    def _StepStmt(self, stmt: ast.StepStmt) -> ir.Node:
+        slot = self.decl_slot(stmt, stmt.name)
+        clauses = {clause_keyword(c): c for c in stmt.clauses}
+        node = ir.StepNode(stmt.span, stmt.name, slot, "CALL", writes=frozenset({slot}))
+        if isinstance(stmt.action, ast.HttpAction):
+            self._http_action(node, stmt.action)
+        else:
+            self._call_action(node, stmt.action)
+        _apply_common_clauses(node, clauses, self.expr, self.info, self.slot)
+        self._step_clauses(node, clauses)
+        body_type = self.info.step_body_types.get(id(stmt))
+        node.result_type = body_type if stmt.result_type is not None else None
+        node.reads = frozenset(self._node_reads(node))
+        return node
+
+    def _http_action(self, node: ir.StepNode, action: ast.HttpAction) -> None:
+        node.method = action.method
+        node.effect = "safe" if action.method in SAFE_HTTP_METHODS else "unsafe"
+        node.target = self.expr(action.target)
+        target = self.info.step_targets.get(id(action))
+        if isinstance(target, ServiceInfo):
+            node.service = self.services[_service_key(target)]
+
+    def _call_action(self, node: ir.StepNode, action: ast.CallAction) -> None:
+        node.effect = "unsafe"
+        callee = self.info.step_targets.get(id(action))
+        if isinstance(callee, FlowInfo):
+            node.flow_key = f"{callee.module.path}::{callee.name}"
+        args = []
+        for arg in action.args:
+            name = self.info.call_arg_names.get(id(arg), arg.name or "")
+            args.append((name, self.expr(arg.value)))
+        node.args = tuple(args)  # type: ignore[assignment]
+
+    def _step_clauses(self, node: ir.StepNode, clauses: dict[str, ast.Clause]) -> None:
+        for keyword in ("json", "form", "body"):
+            clause = clauses.get(keyword)
+            if isinstance(clause, ast.ValueClause):
+                node.body_kind, node.body = keyword, self.expr(clause.value)
+        for keyword in ("idempotency_key", "fallback"):
+            clause = clauses.get(keyword)
+            if isinstance(clause, ast.ValueClause):
+                setattr(node, keyword, self.expr(clause.value))
+        on_error = clauses.get("on error")
+        node.skip_on_error = isinstance(on_error, ast.OnErrorClause) and on_error.action == "skip"
+        compensate = clauses.get("compensate")
+        if isinstance(compensate, ast.CompensateClause):
+            node.compensate = self.block(compensate.body)
+
+    def _node_reads(self, node: ir.StepNode) -> Iterable[int]:
+        exprs: list[ir.Expr | None] = [node.target, node.headers, node.query, node.body, node.timeout, node.idempotency_key, node.fallback]
+        exprs += [value for _, value in node.args]
+        if node.auth is not None:
+            exprs += list(node.auth[1])
+        if node.retry is not None:
+            exprs += [node.retry.count, node.retry.when]
+        for expr in exprs:
+            if expr is not None:
+                yield from expr.reads
+
+    # ----------------------------------------------------------- control flow
+
+    def _IfStmt(self, stmt: ast.IfStmt) -> ir.Node:
+        arms = [(self.expr(arm.cond), self.block(arm.body)) for arm in stmt.arms]
+        orelse = self.block(stmt.orelse) if stmt.orelse is not None else None
+        reads = set().union(*(cond.reads for cond, _ in arms))
+        return ir.IfNode(stmt.span, arms, orelse, reads=frozenset(reads))
+
+    def _LoopStmt(self, stmt: ast.LoopStmt) -> ir.Node:
+        return self.loop(stmt.loop, collect_slot=None)
+
+    def loop(self, loop: ast.Loop, collect_slot: int | None) -> ir.ForNode | ir.WhileNode:
+        if isinstance(loop, ast.WhileLoop):
+            cond = self.expr(loop.cond)
+            limit = self.expr(loop.max) if loop.max is not None else None
+            return ir.WhileNode(loop.span, cond, self.block(loop.body), limit, collect_slot, reads=cond.reads)
+        iterable = self.expr(loop.iterable)
+        var_slot = self.decl_slot(loop, loop.var)
+        index_slot = self.decl_slot(loop, loop.index_var) if loop.index_var is not None else None
+        limit = self.expr(loop.limit) if loop.limit is not None else None
+        return ir.ForNode(
+            loop.span, var_slot, iterable, self.block(loop.body), index_slot, loop.parallel, limit,
+            collect_slot, reads=iterable.reads,
+        )
+
+    def _ParallelStmt(self, stmt: ast.ParallelStmt) -> ir.Node:
+        return ir.ParallelNode(stmt.span, [self.block(b.body) for b in stmt.branches])
+
+    def _TryStmt(self, stmt: ast.TryStmt) -> ir.Node:
+        body = self.block(stmt.body)
+        catch_slot = None
+        catch = None
+        if stmt.catch_body is not None:
+            symbol = self.info.error_symbols.get(id(stmt))
+            catch_slot = self.slot(symbol) if symbol is not None else None
+            catch = self.block(stmt.catch_body)
+        finally_ = self.block(stmt.finally_body) if stmt.finally_body is not None else None
+        return ir.TryNode(stmt.span, body, catch_slot, catch, finally_)
+
+    def _RetryStmt(self, stmt: ast.RetryStmt) -> ir.Node:
+        spec = lower_retry(stmt.policy, self.expr, self.info, self.slot)
+        return ir.RetryNode(stmt.span, spec, self.block(stmt.body))
+
+    def _TimeoutStmt(self, stmt: ast.TimeoutStmt) -> ir.Node:
+        return ir.TimeoutNode(stmt.span, self.expr(stmt.duration), self.block(stmt.body))
+
+    # ----------------------------------------------------------- simple statements
+
+    def _SleepStmt(self, stmt: ast.SleepStmt) -> ir.Node:
+        return ir.SleepNode(stmt.span, self.expr(stmt.duration))
+
+    def _LogStmt(self, stmt: ast.LogStmt) -> ir.Node:
+        value = self.expr(stmt.value)
+        return ir.LogNode(stmt.span, value, reads=value.reads, effect="pure")
+
+    def _AssertStmt(self, stmt: ast.AssertStmt) -> ir.Node:
+        message = self.expr(stmt.message) if stmt.message is not None else None
+        return ir.AssertNode(stmt.span, self.expr(stmt.cond), message, print_expr(stmt.cond))
+
+    def _FailStmt(self, stmt: ast.FailStmt) -> ir.Node:
+        return ir.FailNode(stmt.span, self.expr(stmt.value))
+
+    def _ReturnStmt(self, stmt: ast.ReturnStmt) -> ir.Node:
+        if isinstance(stmt.value, ast.ForLoop | ast.WhileLoop):
+            return ir.ReturnNode(stmt.span, None, self.loop(stmt.value, collect_slot=None))
+        value = self.expr(stmt.value) if stmt.value is not None else None
+        return ir.ReturnNode(stmt.span, value)
+
+    def _BreakStmt(self, stmt: ast.BreakStmt) -> ir.Node:
+        return ir.BreakNode(stmt.span)
+
+    def _ContinueStmt(self, stmt: ast.ContinueStmt) -> ir.Node:
+        return ir.ContinueNode(stmt.span)
+
+    def _YieldStmt(self, stmt: ast.YieldStmt) -> ir.Node:
+        return ir.YieldNode(stmt.span, self.expr(stmt.value))
+
+
+def _declarations(symbols: list[Symbol]) -> dict[tuple[int, str], Symbol]:
+    return {(id(s.node), s.name): s for s in symbols if s.node is not None}
+
+
+def _service_key(service: ServiceInfo) -> str:
+    return f"{service.module.path}::{service.name}"
+
+
+# --------------------------------------------------------------------------- scheduling
+
+
+def _schedule(nodes: list[ir.Node]) -> ir.Block:
+    """Dependency edges and overlappable segments of one block (see the module doc)."""
+    block = ir.Block(nodes)
+    block.deps = [_dependencies(nodes, i) for i in range(len(nodes))]
+    start = 0
+    while start < len(nodes):
+        end = start
+        while end < len(nodes) and nodes[end].effect in ("pure", "safe"):
+            end += 1
+        steps = sum(1 for n in nodes[start:end] if n.effect == "safe")
+        if steps >= 2:
+            block.segments.append((start, end))
+        start = max(end, start + 1)
+    return block
+
+
+def _dependencies(nodes: list[ir.Node], index: int) -> tuple[int, ...]:
+    node = nodes[index]
+    found = []
+    for earlier in range(index - 1, -1, -1):
+        other = nodes[earlier]
+        if other.effect not in ("pure", "safe"):
+            break
+        if isinstance(node, ir.LogNode) or _conflict(node, other):
+            found.append(earlier)
+    return tuple(sorted(found))
+
+
+def _conflict(later: ir.Node, earlier: ir.Node) -> bool:
+    return bool(later.reads & earlier.writes or later.writes & (earlier.reads | earlier.writes))
+
+
+# --------------------------------------------------------------------------- program
+
+
+def lower_program(result: CheckResult) -> ir.ProgramIR:
+    """Lower every flow of a checked program (which must have no errors)."""
+    info = result.info
+    consts = _ModuleConsts(info)
+    services: dict[str, ir.ServiceIR] = {}
+    for module in result.modules.values():
+        consts.add_module(module)
+    for module in result.modules.values():
+        for service in module.services.values():
+            services[_service_key(service)] = _lower_service(service, info, consts)
+    flows: dict[str, ir.FlowIR] = {}
+    for module in result.modules.values():
+        for flow in module.flows.values():
+            lowered = _FlowLowerer(flow, result, consts, services).lower()
+            flows[lowered.key] = lowered
+    _link_calls(flows)
+    return ir.ProgramIR(result.program.root, flows, services)
+
+
+def _link_calls(flows: dict[str, ir.FlowIR]) -> None:
+    for flow in flows.values():
+        for node in _all_nodes(flow.body):
+            if isinstance(node, ir.StepNode) and node.method == "CALL":
+                node.flow = flows.get(node.flow_key)
+
+
+def _all_nodes(block: ir.Block) -> Iterable[ir.Node]:
+    for node in block.nodes:
+        yield node
+        for _, child in ir._children(node):
+            yield from _all_nodes(child)

@@ -1,0 +1,93 @@
+"""Run-time failures of flows.
+
+Every failure a flow can observe — an HTTP status that is not accepted, a
+timeout, a connection that could not be made, a body that does not match its
+declared type, an open circuit, an expression error, ``assert`` and ``fail`` —
+is a ``FlowError``.  It carries the fields of the language's ``Error`` record
+(``kind``, ``message``, ``step``, ``status``, ``attempt``; LANGUAGE.md §5) plus
+where it happened (the flow and the source span) so the CLI can name the
+place without a traceback.  ``record()`` is the value a ``catch`` block or a
+``retry ... when`` predicate sees.
+
+Messages never contain secrets: values are rendered with ``values.to_text``,
+which redacts them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from flowc.compiler.ast import Span
+
+STATUS: Final = "status"
+TIMEOUT: Final = "timeout"
+CONNECT: Final = "connect"
+PROTOCOL: Final = "protocol"
+DECODE: Final = "decode"
+CIRCUIT_OPEN: Final = "circuit_open"
+RATE_LIMITED: Final = "rate_limited"
+CANCELLED: Final = "cancelled"
+ASSERT: Final = "assert"
+FAIL: Final = "fail"
+EVAL: Final = "eval"
+LOOP_LIMIT: Final = "loop_limit"
+INVALID_REQUEST: Final = "invalid_request"
+
+
+class FlowError(Exception):
+    """A failure inside a flow, as the language sees it."""
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        step: str = "",
+        status: int = 0,
+        attempt: int = 0,
+        span: Span | None = None,
+        flow: str = "",
+        value: object = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.step = step
+        self.status = status
+        self.attempt = attempt
+        self.span = span
+        self.flow = flow
+        self.value = value
+
+    def record(self) -> dict[str, object]:
+        """The ``Error`` record a ``catch`` block or ``when`` predicate sees."""
+        return {
+            "kind": self.kind,
+            "message": self.message,
+            "step": self.step,
+            "status": self.status,
+            "attempt": self.attempt,
+        }
+
+    def located(self, span: Span, flow: str) -> FlowError:
+        """Fill in where the error happened, if not known yet."""
+        if self.span is None:
+            self.span = span
+        if not self.flow:
+            self.flow = flow
+        return self
+
+    def describe(self) -> str:
+        """A one-line description for the CLI: flow, step, place, kind, status, attempts."""
+        parts = [f"flow `{self.flow}` failed" if self.flow else "flow failed"]
+        if self.step:
+            parts.append(f"at step `{self.step}`")
+        if self.span is not None:
+            parts.append(f"({self.span})")
+        head = " ".join(parts)
+        detail = f"{self.kind}: {self.message}"
+        if self.status and f"HTTP {self.status}" not in self.message:
+            detail += f" (HTTP {self.status})"
+        if self.attempt > 1:
+            detail += f" after {self.attempt} attempts"
+        return f"{head}: {detail}"
