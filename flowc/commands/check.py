@@ -74,6 +74,7 @@ def _unique(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def _emit_ir(compilation: object) -> None:
-    from flowc.compiler.lowering import lower_program, format_ir
+    from flowc.compiler.ir import format_ir
+    from flowc.compiler.lowering import lower_program
 
     click.echo(format_ir(lower_program(compilation.result)))  # type: ignore[attr-defined]

@@ -183,22 +183,33 @@ class StringDecoder:
         return ParseFailure(messages.INVALID_ESCAPE(span, escape=escape))
 
     def _interpolation(self, i: int) -> tuple[ast.Expr, int]:
-        end = _matching_brace(self.text, i + 2)
-        inner = self.text[i + 2 : end]
+        end = _matching_brace(self.text, i + 2, self.stop)
         line, col, pos = self.builder.absolute_position(self.token, i + 2)
-        if not inner.strip():
-            span = ast.Span(self.builder.file, line, col - 2, line, col + 1, pos - 2, pos + 1)
+        opening = ast.Span(self.builder.file, line, col - 2, line, col, pos - 2, pos)
+        if end < 0:
+            quote = self.text[self.stop]
+            other = "'" if quote == '"' else '"'
             raise ParseFailure(
-                messages.BAD_INTERPOLATION(span, problem="`${}` holds no expression")
+                messages.BAD_INTERPOLATION(
+                    opening,
+                    problem="this `${` is never closed",
+                    help=f"add the `}}`; strings inside `${{...}}` of a {quote}...{quote} string "
+                    f"use {other}...{other}",
+                )
+            )
+        inner = self.text[i + 2 : end]
+        if not inner.strip():
+            raise ParseFailure(
+                messages.BAD_INTERPOLATION(opening, problem="`${}` holds no expression")
             )
         return self.builder.parse_embedded(inner, line, col, pos), end + 1
 
 
-def _matching_brace(text: str, i: int) -> int:
-    """Index of the ``}`` closing an interpolation whose body starts at ``i``."""
+def _matching_brace(text: str, i: int, stop: int) -> int:
+    """Index of the ``}`` closing an interpolation whose body starts at ``i``, or -1."""
     depth = 0
     quote = ""
-    while i < len(text):
+    while i < stop:
         ch = text[i]
         if quote:
             if ch == "\\":
@@ -214,7 +225,7 @@ def _matching_brace(text: str, i: int) -> int:
                 return i
             depth -= 1
         i += 1
-    return len(text) - 1
+    return -1
 
 
 def _merge_text(parts: list[str | ast.Expr | bytes]) -> list[str | ast.Expr]:

@@ -29,7 +29,7 @@ from flowc.compiler.ast import Span
 from flowc.runtime import errors
 from flowc.runtime.errors import FlowError
 from flowc.runtime.executor import FlowRun, seconds
-from flowc.runtime.journal import Journal, MemoryJournal, Tracer
+from flowc.runtime.journal import Journal, MemoryJournal, StepOutcome, Tracer
 from flowc.runtime.values import Timestamp, format_timestamp, parse_timestamp, to_text
 
 if TYPE_CHECKING:
@@ -74,10 +74,17 @@ class ServiceState:
             self._base_url = value.reveal() if hasattr(value, "reveal") else str(value)
         return self._base_url
 
-    async def before_call(self, step: _StepExecution, deadline: float) -> None:
+    async def before_call(self, step: _StepExecution, deadline: float) -> bool:
+        """Ask the breaker and the rate limiter; True when this call is the half-open trial.
+
+        The caller of a trial that ends without an outcome (cancelled) must call
+        ``call_cancelled`` so that the breaker admits the next trial.
+        """
         from flowc.runtime.policies import CircuitOpen, RateLimited
 
+        trial = False
         if self.breaker is not None:
+            trial = self.breaker.state == "half_open"
             try:
                 self.breaker.before_call()
             except CircuitOpen:
@@ -86,11 +93,26 @@ class ServiceState:
             try:
                 await self.rate.acquire(deadline)
             except RateLimited:
+                self.call_cancelled(trial)
                 raise step.fail(errors.RATE_LIMITED, f"the rate limit of service `{self.ir.name}` leaves no room before the timeout") from None
+            except trio.Cancelled:
+                self.call_cancelled(trial)
+                raise
+        return trial
+
+    def call_cancelled(self, trial: bool) -> None:
+        """A call admitted by the breaker ended without an outcome."""
+        if trial and self.breaker is not None:
+            self.breaker.record_cancelled()
 
     def record_failure(self) -> None:
         if self.breaker is not None:
             self.breaker.record_failure()
+
+    def record_cancelled(self) -> None:
+        """An admitted call ended without an outcome (its scope was cancelled)."""
+        if self.breaker is not None:
+            self.breaker.record_cancelled()
 
     def record_outcome(self, status: int) -> None:
         """Count a response: server errors and 429 are failures, the rest successes."""
@@ -170,6 +192,26 @@ class RunSession:
         self._log = log
         self.attempt = attempt
         self.services: dict[int, ServiceState] = {}
+        self._settled: set[str] = set()  # step keys executed or replayed in this session
+
+    def replayed_step(self, key: str) -> StepOutcome | None:
+        """The journaled outcome of step ``key`` from an earlier attempt of this run.
+
+        Only a step this session has not executed (or replayed) yet is replayed: a
+        step key met again in the same session — a ``retry`` block's next try, a
+        sub-flow called twice, a retried ``call`` — is run again, not answered
+        with the outcome of its previous execution.
+        """
+        if key in self._settled:
+            return None
+        outcome = self.journal.completed_step(self.run_id, key)
+        if outcome is not None:
+            self._settled.add(key)
+        return outcome
+
+    def step_completed(self, outcome: StepOutcome) -> None:
+        self._settled.add(outcome.key)
+        self.journal.step_completed(self.run_id, outcome)
 
     def service_state(self, service: ir.ServiceIR) -> ServiceState:
         state = self.services.get(id(service))

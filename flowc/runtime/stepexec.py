@@ -107,7 +107,7 @@ def _non_negative(value: Any, what: str) -> int:
 async def run_step(run: FlowRun, node: ir.StepNode, frame: list[Any], place: Place) -> None:
     key = place.step_key(node.name)
     session = run.session
-    replayed = session.journal.completed_step(session.run_id, key)
+    replayed = session.replayed_step(key)
     if replayed is not None:
         frame[node.slot] = replayed.value
         _register_compensation(run, node, frame, place, replayed.ok)
@@ -115,7 +115,7 @@ async def run_step(run: FlowRun, node: ir.StepNode, frame: list[Any], place: Pla
     step = _StepExecution(run, node, frame, key)
     value = await step.execute()
     frame[node.slot] = value
-    session.journal.step_completed(session.run_id, StepOutcome(key, run.flow.name, value["ok"], value["attempts"], value, value["error"]))
+    session.step_completed(StepOutcome(key, run.flow.name, value["ok"], value["attempts"], value, value["error"]))
     _register_compensation(run, node, frame, place, value["ok"])
 
 
@@ -228,14 +228,24 @@ class _StepExecution:
         with trio.move_on_after(timeout) as scope:
             try:
                 if service is not None:
-                    await service.before_call(self, trio.current_time() + timeout)
-                response = await self._send(request)
+                    trial = await service.before_call(self, trio.current_time() + timeout)
+                    try:
+                        response = await self._send(request)
+                    except trio.Cancelled:
+                        service.call_cancelled(trial)  # a timeout below still counts as a failure
+                        raise
+                else:
+                    response = await self._send(request)
             except TransportError as failure:
                 self._trace_attempt(request, attempt, started, None, failure.kind)
                 if service is not None and failure.kind != "invalid_request":
                     service.record_failure()
                 kind = errors.INVALID_REQUEST if failure.kind == "invalid_request" else failure.kind
                 raise self.fail(kind, failure.message, attempt=attempt) from None
+            except trio.Cancelled:
+                if service is not None:
+                    service.record_cancelled()
+                raise
         if response is None or scope.cancelled_caught:
             self._trace_attempt(request, attempt, started, None, errors.TIMEOUT)
             if service is not None:

@@ -1,0 +1,224 @@
+"""Runtime performance: flowc against hand-written trio + httpx, side by side.
+
+    python bench/runtime.py            # prints a table (medians of several rounds)
+
+Every row runs against the same local demo API (started in its own process)
+in the same run, so the two sides share the machine's state.  The targets
+(issue #3):
+
+* 200 sequential GET steps: flowc wall <= 1.15 x a hand-written loop;
+* a parallel loop over 1,000 items, limit 50: <= 1.0 x a hand-written script
+  sharing one ``httpx.AsyncClient``;
+* 20 independent GETs against 50 ms latency: auto-parallel wall <= 1/8 of
+  ``--sequential``;
+* a parallel loop over 10,000 items, limit 100: peak RSS <= 150 MB;
+* ``flowc run`` start-up to the first request on a small flow: <= 300 ms.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import trio
+
+import flowc
+from flowc.demo import start_demo_server
+
+ROUNDS = 5
+
+
+def sequential_flow(count: int) -> str:
+    steps = ['    step s0 = GET BASE + "/echo"']
+    for i in range(1, count):
+        steps.append(f'    step s{i} = GET BASE + "/echo?after=${{s{i - 1}.status}}"')
+    body = "\n".join(steps)
+    return f'const BASE = env("FLOWC_DEMO_URL")\n\nflow chain() -> int {{\n{body}\n    return s{count - 1}.status\n}}\n'
+
+
+FANOUT_FLOW = """const BASE = env("FLOWC_DEMO_URL")
+
+flow fanout(n: int, limit: int) -> int {
+    let statuses = for i in range(n) parallel limit {
+        step get = GET BASE + "/echo?i=${i}"
+        yield get.status
+    }
+    return size(statuses)
+}
+"""
+
+
+def independent_flow(count: int, delay_ms: int) -> str:
+    steps = "\n".join(f'    step g{i} = GET BASE + "/delay/{delay_ms}"' for i in range(count))
+    total = " + ".join(f"g{i}.status" for i in range(count))
+    return f'const BASE = env("FLOWC_DEMO_URL")\n\nflow independent() -> int {{\n{steps}\n    return {total}\n}}\n'
+
+
+def compile_text(text: str) -> flowc.Program:
+    directory = tempfile.mkdtemp(prefix="flowc-bench-")
+    path = Path(directory) / "bench.flow"
+    path.write_text(text, encoding="utf-8")
+    return flowc.compile_file(str(path))
+
+
+def timed(run: Callable[[], Awaitable[object]]) -> float:
+    async def main() -> float:
+        start = time.perf_counter()
+        await run()
+        return time.perf_counter() - start
+
+    return trio.run(main)
+
+
+# --------------------------------------------------------------------------- hand-written sides
+
+
+async def handwritten_sequential(base: str, count: int) -> None:
+    async with httpx.AsyncClient() as client:
+        status = 0
+        for i in range(count):
+            url = f"{base}/echo" if i == 0 else f"{base}/echo?after={status}"
+            response = await client.get(url)
+            status = response.status_code
+            response.json()
+
+
+async def handwritten_fanout(base: str, count: int, limit: int) -> None:
+    results: list[int] = [0] * count
+    limiter = trio.CapacityLimiter(limit)
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=limit)) as client:
+
+        async def one(i: int) -> None:
+            async with limiter:
+                response = await client.get(f"{base}/echo?i={i}")
+                response.json()
+                results[i] = response.status_code
+
+        async with trio.open_nursery() as nursery:
+            for i in range(count):
+                nursery.start_soon(one, i)
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+def median_of(function: Callable[[], float], rounds: int = ROUNDS) -> float:
+    return statistics.median(function() for _ in range(rounds))
+
+
+def measure_sequential(base: str) -> tuple[float, float]:
+    program = compile_text(sequential_flow(200))
+    timed(lambda: program.run("chain"))  # warm up
+    flow_side = median_of(lambda: timed(lambda: program.run("chain")))
+    hand_side = median_of(lambda: timed(lambda: handwritten_sequential(base, 200)))
+    return flow_side, hand_side
+
+
+def measure_fanout(base: str) -> tuple[float, float]:
+    program = compile_text(FANOUT_FLOW)
+    inputs = {"n": 1000, "limit": 50}
+    timed(lambda: program.run("fanout", inputs))
+    flow_side = median_of(lambda: timed(lambda: program.run("fanout", inputs)))
+    hand_side = median_of(lambda: timed(lambda: handwritten_fanout(base, 1000, 50)))
+    return flow_side, hand_side
+
+
+def measure_auto_parallel() -> tuple[float, float]:
+    program = compile_text(independent_flow(20, 50))
+    parallel = median_of(lambda: timed(lambda: program.run("independent")))
+    sequential = median_of(lambda: timed(lambda: program.run("independent", sequential=True)), 3)
+    return parallel, sequential
+
+
+def measure_peak_rss(base: str) -> float:
+    directory = tempfile.mkdtemp(prefix="flowc-bench-")
+    path = Path(directory) / "fanout.flow"
+    path.write_text(FANOUT_FLOW, encoding="utf-8")
+    script = (
+        "import resource, flowc\n"
+        f"flowc.run_file({str(path)!r}, 'fanout', {{'n': 10000, 'limit': 100}})\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    env = dict(os.environ, FLOWC_DEMO_URL=base)
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    return int(output.stdout.strip().splitlines()[-1]) / 1024  # KiB -> MiB
+
+
+class FirstRequestClock:
+    """A tiny HTTP server that notes when the first request arrives."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.first: float | None = None
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            connection, _ = self.listener.accept()
+            with connection:
+                connection.recv(65536)
+                if self.first is None:
+                    self.first = time.perf_counter()
+                body = b'{"ok": true}'
+                connection.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+
+
+def measure_startup() -> float:
+    clock = FirstRequestClock()
+    directory = tempfile.mkdtemp(prefix="flowc-bench-")
+    path = Path(directory) / "small.flow"
+    path.write_text(
+        'flow small() -> bool {\n    step s = GET env("TARGET") + "/x" -> {ok: bool}\n    return s.body.ok\n}\n',
+        encoding="utf-8",
+    )
+    exe = str(Path(sys.executable).with_name("flowc"))
+    env = dict(os.environ, TARGET=f"http://127.0.0.1:{clock.port}")
+    timings = []
+    for _ in range(5):
+        clock.first = None
+        start = time.perf_counter()
+        subprocess.run([exe, "run", str(path)], env=env, check=True, capture_output=True)
+        assert clock.first is not None
+        timings.append((clock.first - start) * 1000)
+    return statistics.median(timings)
+
+
+def main() -> None:
+    with start_demo_server() as base:
+        os.environ["FLOWC_DEMO_URL"] = base
+        seq_flow, seq_hand = measure_sequential(base)
+        fan_flow, fan_hand = measure_fanout(base)
+        auto, sequential = measure_auto_parallel()
+        rss = measure_peak_rss(base)
+    startup = measure_startup()
+    rows = [
+        ("200 sequential GETs", f"flowc {seq_flow * 1000:.0f} ms / hand {seq_hand * 1000:.0f} ms", f"{seq_flow / seq_hand:.2f}x", "<= 1.15x"),
+        ("parallel loop 1,000 items, limit 50", f"flowc {fan_flow * 1000:.0f} ms / hand {fan_hand * 1000:.0f} ms", f"{fan_flow / fan_hand:.2f}x", "<= 1.0x"),
+        ("20 independent GETs, 50 ms latency", f"auto {auto * 1000:.0f} ms / sequential {sequential * 1000:.0f} ms", f"1/{sequential / auto:.1f}", "<= 1/8"),
+        ("parallel loop 10,000 items, limit 100", f"peak RSS {rss:.0f} MiB", "", "<= 150 MiB"),
+        ("flowc run start-up to first request", f"{startup:.0f} ms", "", "<= 300 ms"),
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    print(f"{'measure':<{widths[0]}}  {'median wall':<{widths[1]}}  {'ratio':<{widths[2]}}  target")
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+if __name__ == "__main__":
+    main()
