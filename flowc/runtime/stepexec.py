@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
@@ -43,7 +44,7 @@ from flowc.runtime import errors
 from flowc.runtime.errors import FlowError
 from flowc.runtime.executor import FlowRun, Place, seconds
 from flowc.runtime.journal import StepOutcome
-from flowc.runtime.values import Duration, EvalError, to_text
+from flowc.runtime.values import Duration, EvalError, Secret, to_text
 
 if TYPE_CHECKING:
     from flowc.runtime.http import HttpRequest, HttpResponse
@@ -145,6 +146,7 @@ class _StepExecution:
         self.session = run.session
         self.service = None if node.service is None else self.session.service_state(node.service)
         self.started = time.perf_counter()
+        self.sensitive: set[str] = set()  # secret texts this step's request carries
 
     def evaluate(self, expr: ir.Expr) -> Any:
         return self.run.evaluate(expr, self.frame)
@@ -245,6 +247,8 @@ class _StepExecution:
             except trio.Cancelled:
                 if service is not None:
                     service.record_cancelled()
+                if not scope.cancel_called:  # cancelled from outside, not our timeout
+                    self._trace_attempt(request, attempt, started, None, errors.CANCELLED)
                 raise
         if response is None or scope.cancelled_caught:
             self._trace_attempt(request, attempt, started, None, errors.TIMEOUT)
@@ -268,7 +272,7 @@ class _StepExecution:
         if not any(low <= status <= high for low, high in accepted):
             if self.service is not None:
                 self.service.record_outcome(status)
-            error = self.fail(errors.STATUS, _status_message(response), status=status, attempt=attempt)
+            error = self.fail(errors.STATUS, _status_message(response, self.sensitive), status=status, attempt=attempt)
             error.retry_after = _retry_after(response)  # type: ignore[attr-defined]
             raise error
         if self.service is not None:
@@ -347,11 +351,13 @@ def _headers(step: _StepExecution) -> dict[str, tuple[str, str]]:
             continue
         for name, value in _pairs(step.run.evaluate(expr, frame)):
             merged[name.lower()] = (name, text_of(value))
+            _note_secrets(step, value)
     auth = step.node.auth or (service.ir.auth if service else None)
     if auth is not None:
         frame = step.frame if step.node.auth is not None else service.new_frame()  # type: ignore[union-attr]
         name, value = _auth_header(auth, step, frame)
         merged[name.lower()] = (name, value)
+        _note_secrets(step, Secret(value))  # credentials, even when written as plain text
     if step.node.idempotency_key is not None:
         merged["idempotency-key"] = ("Idempotency-Key", text_of(step.evaluate(step.node.idempotency_key)))
     return merged
@@ -361,7 +367,10 @@ def _auth_header(auth: tuple[str, tuple[ir.Expr, ...]], step: _StepExecution, fr
     from flowc.runtime.decode import text_of
 
     scheme, exprs = auth
-    values = [text_of(step.run.evaluate(e, frame)) for e in exprs]
+    evaluated = [step.run.evaluate(e, frame) for e in exprs]
+    for value in evaluated[1:] if scheme == "header" else evaluated:
+        _note_secrets(step, value)
+    values = [text_of(value) for value in evaluated]
     if scheme == "bearer":
         return "Authorization", f"Bearer {values[0]}"
     if scheme == "basic":
@@ -397,6 +406,7 @@ def _content(step: _StepExecution, headers: dict[str, tuple[str, str]]) -> bytes
     if node.body is None:
         return None
     value = step.evaluate(node.body)
+    _note_secrets(step, value)
     if node.body_kind == "json":
         headers.setdefault("content-type", ("Content-Type", "application/json"))
         return to_request_json(value)
@@ -426,7 +436,32 @@ def _header_map(response: HttpResponse) -> dict[str, str]:
     return headers
 
 
-def _status_message(response: HttpResponse) -> str:
+def _note_secrets(step: _StepExecution, value: Any) -> None:
+    """Remember the text of every secret in ``value`` (and its words) for redaction."""
+    if isinstance(value, Secret):
+        text = value.reveal()
+        step.sensitive.update(word for word in _WORDS.split(text) if len(word) >= 4)
+        if text:
+            step.sensitive.add(text)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _note_secrets(step, item)
+    elif isinstance(value, list):
+        for item in value:
+            _note_secrets(step, item)
+
+
+_WORDS: Final = re.compile(r"[\s:=,;]+")
+
+
+def _redact(text: str, sensitive: Collection[str]) -> str:
+    """``text`` with every secret (longest first) replaced by ``***``."""
+    for secret in sorted(sensitive, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _status_message(response: HttpResponse, sensitive: Collection[str] = ()) -> str:
     from http import HTTPStatus
 
     try:
@@ -434,7 +469,9 @@ def _status_message(response: HttpResponse) -> str:
     except ValueError:
         reason = "unknown status"
     message = f"HTTP {response.status} {reason}"
-    snippet = response.body[:200].decode("utf-8", "replace").strip()
+    # A server may echo what it received (a rejected token, say): redact the secrets
+    # this request carried before quoting the start of the body.
+    snippet = _redact(response.body[:4096].decode("utf-8", "replace"), sensitive)[:200].strip()
     if snippet and response.status >= 400 and snippet.isprintable():
         message += f": {snippet}"
     return message
