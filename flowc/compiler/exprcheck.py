@@ -24,8 +24,12 @@ The algorithm is CEL's checker, bottom-up:
   type, else ``json``, and the runtime dispatches by value.  Secrets may be
   passed where strings are expected; a string-like result is then itself a
   ``secret`` (taint propagation).
-* Macros (``has``, ``all``, ``exists``, ``exists_one``, ``map``, ``filter``)
-  bind their iteration variable in a child scope.
+* Macros (``has``, ``all``, ``exists``, ``exists_one``, ``map``, ``filter``,
+  CEL's two-variable ``all``/``exists``/``existsOne``/``transformList``/
+  ``transformMap``, and ``cel.bind``) bind their variables in a child scope;
+  the variable's own node is recorded in ``references`` so that the evaluator
+  can give it a frame slot.
+* A name written with a leading dot (``.y``) skips local scopes.
 * ``a ?? b`` strips the optional from ``a`` and joins with ``b``; ``?:``
   joins its branches; list literals join their items; a map literal whose
   keys are all field names or string literals is a *record*.
@@ -104,6 +108,14 @@ OPERATOR_FUNCTIONS: Final = {
 
 MACROS: Final = frozenset({"all", "exists", "exists_one", "map", "filter"})
 BOOL_MACROS: Final = frozenset({"all", "exists", "exists_one"})
+# CEL's two-variable comprehensions (cel-go ext.TwoVarComprehensions): argument counts.
+TWO_VAR_MACROS: Final = {
+    "all": (3,),
+    "exists": (3,),
+    "existsOne": (3,),
+    "transformList": (3, 4),
+    "transformMap": (3, 4),
+}
 
 
 def _overloads_for(name: str, receiver: bool) -> tuple[Overload, ...]:
@@ -141,7 +153,7 @@ class ExprChecker:
                     what=what,
                     expected=wanted,
                     found=found,
-                    help=_mismatch_help(found, wanted),
+                    help=mismatch_help(found, wanted),
                 )
             )
         return found
@@ -167,7 +179,7 @@ class ExprChecker:
         return SECRET if tainted else STRING
 
     def _check_Name(self, expr: ast.Name, scope: Scope) -> Type:
-        symbol = scope.lookup(expr.id)
+        symbol = _lookup_root(scope, expr.id) if expr.leading_dot else scope.lookup(expr.id)
         if symbol is None:
             return self._unknown_name(expr, scope)
         return self._use(expr, symbol, scope)
@@ -203,9 +215,11 @@ class ExprChecker:
         root, dotted = _dotted(expr)
         if root is None:
             return None
+        if root.leading_dot:  # `.a.b`: only the root scope, never a local
+            return _lookup_root(scope, dotted)
         root_symbol = scope.lookup(root.id)
         if root_symbol is None:
-            return scope.lookup(dotted)
+            return scope.lookup(dotted) or _type_name_symbol(dotted)
         if root_symbol.kind != "module" or expr.operand is not root:
             return None
         root_symbol.uses += 1
@@ -373,6 +387,10 @@ class ExprChecker:
             return self.apply(expr, namespaced, False, args, list(expr.args))
         if expr.func in MACROS and _macro_shape(expr):
             return self._macro(expr, scope)
+        if two_var_macro_shape(expr):
+            return self._two_var_macro(expr, scope)
+        if is_bind_call(expr) and scope.lookup("cel") is None:
+            return self._bind(expr, scope)
         receiver = self.check(expr.target, scope)
         args = [receiver, *(self.check(a, scope) for a in expr.args)]
         return self.apply(expr, expr.func, True, args, [expr.target, *expr.args])
@@ -414,14 +432,47 @@ class ExprChecker:
         if element is None:
             return self.error(messages.NOT_ITERABLE(expr.target.span, type=target))
         inner = scope.child()
-        inner.declare(Symbol(var.id, "macro", element, var.span, scope.module_path))
-        self.info.expr_types[id(var)] = element
+        self._declare_variable(inner, var, element)
         if expr.func in BOOL_MACROS or expr.func == "filter":
             self.expect(expr.args[1], inner, BOOL, f"the predicate of `{expr.func}`")
             return BOOL if expr.func != "filter" else ListT(element)
         if len(expr.args) == 3:
             self.expect(expr.args[1], inner, BOOL, "the filter of `map`")
         return ListT(self.check(expr.args[-1], inner))
+
+    def _declare_variable(self, inner: Scope, var: ast.Expr, type_: Type) -> None:
+        """Declare a macro's variable; its node's reference is the evaluator's slot."""
+        assert isinstance(var, ast.Name)
+        symbol = Symbol(var.id, "macro", type_, var.span, inner.module_path, node=var)
+        inner.declare(symbol)
+        self.info.references[id(var)] = symbol
+        self.info.expr_types[id(var)] = type_
+
+    def _two_var_macro(self, expr: ast.Call, scope: Scope) -> Type:
+        """``l.all(i, v, p)``, ``m.transformMap(k, v, [p,] e)`` ...: index or key, and value."""
+        assert expr.target is not None
+        target = self.check(expr.target, scope)
+        pair = _pair_types(target)
+        if pair is None:
+            return self.error(messages.NOT_ITERABLE(expr.target.span, type=target))
+        inner = scope.child()
+        self._declare_variable(inner, expr.args[0], pair[0])
+        self._declare_variable(inner, expr.args[1], pair[1])
+        body = expr.args[2:]
+        if expr.func not in ("transformList", "transformMap"):
+            self.expect(body[0], inner, BOOL, f"the predicate of `{expr.func}`")
+            return BOOL
+        if len(body) == 2:
+            self.expect(body[0], inner, BOOL, f"the filter of `{expr.func}`")
+        result = self.check(body[-1], inner)
+        return ListT(result) if expr.func == "transformList" else MapT(pair[0], result)
+
+    def _bind(self, expr: ast.Call, scope: Scope) -> Type:
+        """``cel.bind(x, init, body)``: ``body`` with ``x`` bound to ``init``."""
+        var, init, body = expr.args
+        inner = scope.child()
+        self._declare_variable(inner, var, self.check(init, scope))
+        return self.check(body, inner)
 
     # ----------------------------------------------------------- overload resolution
 
@@ -500,7 +551,9 @@ def _unify(param: Type, arg: Type, bindings: dict[str, Type]) -> bool:
     if isinstance(param, ListT):
         return isinstance(arg, ListT) and _unify(param.elem, arg.elem, bindings)
     if isinstance(param, MapT):
-        if isinstance(arg, RecordT):
+        if isinstance(arg, RecordT) and not arg.fields:
+            arg = MapT(JSON, JSON)  # `{}` is also the empty map of any key type
+        elif isinstance(arg, RecordT):
             arg = MapT(STRING, join_all([f.type for f in arg.fields]))
         if not isinstance(arg, MapT):
             return False
@@ -540,6 +593,43 @@ def _element_type(t: Type) -> Type | None:
     return None
 
 
+def _pair_types(t: Type) -> tuple[Type, Type] | None:
+    """The (index or key, value) types a two-variable comprehension iterates."""
+    if t in (JSON, ERROR):
+        return t, t
+    if isinstance(t, ListT):
+        return INT, t.elem
+    if isinstance(t, MapT):
+        return t.key, t.value
+    if isinstance(t, RecordT):
+        return STRING, join_all([f.type for f in t.fields])
+    return None
+
+
+def two_var_macro_shape(expr: ast.Call) -> bool:
+    """Whether a receiver call is a two-variable comprehension (two names first)."""
+    counts = TWO_VAR_MACROS.get(expr.func)
+    return (
+        counts is not None
+        and expr.target is not None
+        and len(expr.args) in counts
+        and all(isinstance(a, ast.Name) for a in expr.args[:2])
+    )
+
+
+def is_bind_call(expr: ast.Call) -> bool:
+    """Whether a call has the shape of ``cel.bind(name, init, body)``."""
+    target = expr.target
+    return (
+        expr.func == "bind"
+        and isinstance(target, ast.Name)
+        and target.id == "cel"
+        and not target.leading_dot
+        and len(expr.args) == 3
+        and isinstance(expr.args[0], ast.Name)
+    )
+
+
 def _macro_shape(expr: ast.Call) -> bool:
     if not expr.args or not isinstance(expr.args[0], ast.Name):
         return False
@@ -553,6 +643,23 @@ def _is_field_key(entry: ast.MapEntry) -> bool:
     return entry.key_style == "field" or (
         entry.key_style == "literal" and isinstance(key, ast.Literal) and key.kind == "string"
     )
+
+
+def _type_name_symbol(dotted: str) -> Symbol | None:
+    """A dotted type identifier (``google.protobuf.Timestamp``) used as a value."""
+    from flowc.runtime.values import TYPE_IDENTIFIERS
+
+    if dotted not in TYPE_IDENTIFIERS:
+        return None
+    return Symbol(dotted, "builtin", TYPE, ast.NO_SPAN, "")
+
+
+def _lookup_root(scope: Scope, name: str) -> Symbol | None:
+    """A name written with a leading dot (``.y``): resolved in the root scope
+    only, skipping locals such as a macro variable of the same name.  An
+    environment may give absolute names (``".y"``) a meaning of their own, as
+    the CEL conformance runner's container-aware environment does."""
+    return scope.env.lookup_value("." + name) or scope.env.lookup_value(name)
 
 
 def _dotted(expr: ast.Expr) -> tuple[ast.Name | None, str]:
@@ -581,7 +688,7 @@ def _display_name(name: str) -> str:
     return f"`{name}`"
 
 
-def _mismatch_help(found: Type, wanted: Type) -> str | None:
+def mismatch_help(found: Type, wanted: Type) -> str | None:
     if isinstance(found, OptionalT) and assignable(found.inner, wanted):
         return "the value may be null: check for null first or give a default with `??`"
     if found == INT and wanted == FLOAT:

@@ -55,6 +55,8 @@ from flowc.grammar.keywords import RESERVED
 MAX_DEPTH: Final = 256
 GRAMMAR_PATH: Final = Path(__file__).resolve().parent.parent / "grammar" / "flow.lark"
 
+_EXPRESSION_STARTS: Final = frozenset({"NAME", "INT", "UINT", "STRING", "FLOAT", "DURATION"})
+
 _TOKEN_NAMES: Final = {
     "NAME": "a name",
     "STRING": "a string",
@@ -193,7 +195,13 @@ class _Parser:
         return messages.UNEXPECTED_TOKEN(span, found=found, expected=expected, help=help_text)
 
     def describe_expected(self, names: Sequence[str] | set[str]) -> str:
+        names = set(names)
+        expression = names >= _EXPRESSION_STARTS
+        if expression:
+            names -= _EXPRESSION_STARTS | {"LPAR", "LSQB", "LBRACE", "BANG", "MINUS", "DOT", "TRUE", "FALSE", "NULL"}
         shown = sorted({self.display_terminal(n) for n in names})
+        if expression:
+            shown.insert(0, "an expression")
         if not shown:
             return "nothing more"
         if len(shown) > 8:

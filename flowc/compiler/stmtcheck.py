@@ -229,7 +229,12 @@ class FlowChecker:
 
     def check_assignable(self, node: ast.Node, found: Type, wanted: Type, what: str) -> None:
         if not assignable(found, wanted):
-            self.error(messages.TYPE_MISMATCH(node.span, what=what, expected=wanted, found=found))
+            from flowc.compiler.exprcheck import mismatch_help
+
+            help_text = mismatch_help(found, wanted)
+            self.error(
+                messages.TYPE_MISMATCH(node.span, what=what, expected=wanted, found=found, help=help_text)
+            )
 
     def _AssignStmt(self, stmt: ast.AssignStmt, scope: Scope) -> Reach:
         found = self.value(stmt.value, scope)
@@ -293,7 +298,7 @@ class FlowChecker:
         node = stmt.value if stmt.value is not None else stmt
         self.no_secret(node, found, "a flow's result")
         declared = self.flow.declared_result
-        if declared is not None:
+        if declared is not None and not contains_secret(found):
             self.check_assignable(node, found, declared, f"the result of `{self.flow.name}`")
         self.returns.append(found)
         return Reach.NORMAL if misplaced else Reach.EXITS

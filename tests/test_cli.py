@@ -1,0 +1,185 @@
+"""`flowc check` and the CLI's contract: exit codes, output formats, bad input.
+
+Bad input must get a diagnostic (or a one-line message for unreadable files)
+and exit 1 or 2 — never a traceback.  Most tests drive the click command in
+process; a few run the real console entry point in a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from flowc import __version__
+from flowc.cli import main
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+GOOD = 'flow ok() -> int {\n    return 1\n}\n'
+BAD = 'flow bad() -> int {\n    return "x"\n}\n'
+WARNING = 'flow warn() {\n    let unused = 1\n}\n'
+
+
+def check(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["check", *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def write(tmp_path: Path, text: str | bytes, name: str = "f.flow") -> str:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert __version__ in result.stdout
+
+
+def test_clean_file_exits_0_silently(tmp_path: Path) -> None:
+    code, out, err = check(write(tmp_path, GOOD))
+    assert (code, out, err) == (0, "", "")
+
+
+def test_errors_exit_1_with_position_and_summary(tmp_path: Path) -> None:
+    path = write(tmp_path, BAD)
+    code, _, err = check(path)
+    assert code == 1
+    assert f"{Path(path).name}:2:12: error[E0201]:" in err
+    assert err.rstrip().endswith("flowc: 1 error")
+
+
+def test_warnings_exit_0_unless_promoted(tmp_path: Path) -> None:
+    path = write(tmp_path, WARNING)
+    code, _, err = check(path)
+    assert code == 0 and "warning[W0101]" in err
+    code, _, err = check("-W", "error", path)
+    assert code == 1 and "error[W0101]" in err
+
+
+def test_json_format(tmp_path: Path) -> None:
+    code, out, _ = check("--format", "json", write(tmp_path, BAD))
+    assert code == 1
+    payload = json.loads(out)
+    assert payload["errors"] == 1 and payload["warnings"] == 0
+    (diagnostic,) = payload["diagnostics"]
+    assert diagnostic["code"] == "E0201"
+    assert (diagnostic["line"], diagnostic["column"]) == (2, 12)
+    assert diagnostic["severity"] == "error"
+
+
+def test_several_files_and_the_worst_exit_code(tmp_path: Path) -> None:
+    good = write(tmp_path, GOOD, "good.flow")
+    bad = write(tmp_path, BAD, "bad.flow")
+    assert check(good, bad)[0] == 1
+    assert check(good, str(tmp_path / "missing.flow"))[0] == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe\x00bad", "binary"),
+        (b"flow f() { log \"\xe9\" }", "not valid UTF-8"),
+        (b"x" * (5 * 1024 * 1024), "larger than"),
+    ],
+    ids=["binary", "latin1", "5MB"],
+)
+def test_unreadable_sources_get_one_line_and_exit_2(tmp_path: Path, content: bytes, message: str) -> None:
+    code, out, err = check(write(tmp_path, content))
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err + out
+
+
+def test_missing_file_and_directory_exit_2(tmp_path: Path) -> None:
+    code, _, err = check(str(tmp_path / "nope.flow"))
+    assert code == 2 and "no such file" in err
+    code, _, err = check(str(tmp_path))
+    assert code == 2
+
+
+def test_bad_flag_is_a_usage_error() -> None:
+    result = CliRunner().invoke(main, ["check", "--frobnicate", "x.flow"])
+    assert result.exit_code == 2
+    assert "No such option" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        ("", "E0014"),
+        ("# only a comment\n", "E0014"),
+        ("}", "E0001"),
+        ('flow f() { log "unterminated }\n', "E0003"),
+        ('flow f() { log "a ${x" }\n', "E0011"),
+        ('flow f() { log "${}" }\n', "E0011"),
+        ("flow f() { log size(" + "[" * 10_000 + "1" + "]" * 10_000 + ") }\n", "E0007"),
+        ("flow f() { log " + "-" * 10_000 + "1 }\n", "E0007"),
+        ("flow f() { log " + " + ".join(["1"] * 10_000) + " }\n", "E0007"),
+        ("flow f() { log 1 ยง }\n", "E0002"),
+    ],
+    ids=["empty", "comment", "lone-brace", "unterminated", "open-interp", "empty-interp", "deep-lists", "deep-unary", "long-chain", "bad-char"],
+)
+def test_bad_programs_get_a_positioned_diagnostic(tmp_path: Path, source: str, code: str) -> None:
+    exit_code, _, err = check(write(tmp_path, source))
+    assert exit_code == 1
+    assert f"error[{code}]" in err
+    assert "Traceback" not in err
+
+
+def test_deep_parentheses_are_harmless(tmp_path: Path) -> None:
+    source = "flow f() { log " + "(" * 10_000 + "1" + ")" * 10_000 + " }\n"
+    assert check(write(tmp_path, source))[0] == 0
+
+
+def test_no_color_and_tty_colour(tmp_path: Path) -> None:
+    from flowc.cli import use_colour
+
+    class Tty:
+        def isatty(self) -> bool:
+            return True
+
+    assert use_colour(Tty()) is True or "NO_COLOR" in __import__("os").environ
+    assert use_colour(object()) is False
+
+
+def test_no_color_env_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowc.cli import use_colour
+
+    class Tty:
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert use_colour(Tty()) is False
+
+
+def test_emit_ir_prints_slots_and_segments() -> None:
+    result = CliRunner().invoke(main, ["check", "--emit", "ir", str(EXAMPLES / "parallel_branches.flow")])
+    assert result.exit_code == 0
+    assert "flow dashboard(" in result.stdout
+    assert "parallel" in result.stdout
+
+
+def test_console_entry_point_in_a_subprocess(tmp_path: Path) -> None:
+    path = write(tmp_path, BAD)
+    done = subprocess.run(
+        [sys.executable, "-m", "flowc.cli", "check", path],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "error[E0201]" in done.stderr
+    assert done.stdout == ""
