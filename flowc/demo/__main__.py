@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from flowc.demo.server import base_url, listening_socket, run_server
-
 DEFAULT_PORT = 8081
 
 
@@ -41,6 +39,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        from flowc.demo.server import base_url, listening_socket, run_server
+    except ImportError as exc:
+        print(
+            f"flowc demo: the demo server needs the 'demo' extra ({exc.name} is missing): "
+            "pip install 'flowc[demo]'",
+            file=sys.stderr,
+        )
+        return 2
     try:
         sock = listening_socket(args.host, args.port)
     except OSError as exc:

@@ -18,26 +18,31 @@ Endpoints
 ---------
 Users ("check then create" registration)
     GET    /users/check?user_id=U   200 {"exists": bool}; 400 without user_id
-    POST   /users                   json {user_id, name, email?} -> 201 {id, user_id, name[, email]}
-                                    409 {"error", "id"} when user_id exists; 400 on a bad body
+    POST   /users                   json {user_id, name, email?}
+                                    -> 201 {id, user_id, name[, email]}; ids are 1, 2, ...
+                                    409 {"error", "id"} when user_id exists; 400/422 bad body
     GET    /users/{id}              200 user | 404
     DELETE /users/{id}              204 | 404
 
-Pagination over a fixed catalogue of 103 items
+Pagination over a fixed catalogue of 103 items {id, name, price_cents}
     GET    /items?cursor=&limit=10  200 {"items": [...], "next_cursor": "" | "..."}
                                     limit 1..100 (default 10); 400 on a bad cursor or limit
 
-Orders saga (each POST accepts `?fail=STATUS` to answer that error status with no effect)
-    POST   /orders                  json {item?, quantity?, amount?} -> 201 {id: "ord_N", status: "created", ...}
+Orders saga; each POST accepts `?fail=STATUS` to answer that status and change nothing,
+`&fail_times=N` to fail only the first N calls per (path, Idempotency-Key)
+    POST   /orders                  json {item?, quantity?, amount?}
+                                    -> 201 {id: "ord_N", status: "created", item, quantity, amount}
     GET    /orders/{id}             200 | 404
-    DELETE /orders/{id}             200 {..., status: "cancelled"}       (compensation)
-    POST   /payments                json {order_id, amount?} -> 201 {id: "pay_N", status: "captured", ...}
+    DELETE /orders/{id}             200 {..., status: "cancelled"}  (compensation)
+    POST   /payments                json {order_id, amount?}
+                                    -> 201 {id: "pay_N", order_id, amount, status: "captured"}
                                     404 when the order does not exist
     GET    /payments/{id}           200 | 404
-    POST   /payments/{id}/refund    200 {..., status: "refunded"}        (compensation)
-    POST   /shipments               json {order_id, address?} -> 201 {id: "shp_N", status: "scheduled"}
+    POST   /payments/{id}/refund    200 {..., status: "refunded"}   (compensation)
+    POST   /shipments               json {order_id, address?}
+                                    -> 201 {id: "shp_N", order_id, address, status: "scheduled"}
     GET    /shipments/{id}          200 | 404
-    DELETE /shipments/{id}          200 {..., status: "cancelled"}       (compensation)
+    DELETE /shipments/{id}          200 {..., status: "cancelled"}  (compensation)
 
 Idempotency: a POST to /users, /orders, /payments or /shipments carrying an
 `Idempotency-Key` header that was seen before on the same path replays the first
@@ -46,29 +51,31 @@ twice. Responses with status >= 500 are not remembered, so a retry can succeed.
 `/_stats` reports how many times each key was presented.
 
 Test helpers
-    ANY    /echo[/{path}]           200 {method, path, query, args, headers, body, json}
-                                    `?delay=MS` sleeps first; `?status=N` answers N
-    ANY    /delay/{ms}              sleeps ms (at most 60000) then 200 {"delayed_ms": ms}
-    ANY    /status/{code}           answers code with {"status": code}; `?retry_after=S` sets Retry-After
-    ANY    /flaky/{key}?fail=2&status=503[&retry_after=S]
-                                    the first `fail` calls for `key` answer `status`, later ones 200
-                                    {"key", "attempt", "ok"}; counts kept until /_reset
-    ANY    /reset                   reads the request, then resets the TCP connection (RST), no response
-    ANY    /truncated               sends headers and part of the body, then closes the connection
-    GET    /invalid-json            200 application/json whose body is not valid JSON
-    GET    /gzip, /deflate, /brotli a compressed JSON body with the matching Content-Encoding
-                                    (/brotli answers 501 when no brotli module is installed)
-    GET    /auth/bearer?token=demo-token               200 with `Authorization: Bearer <token>`, else 401
-    GET    /auth/basic?user=demo&password=demo-password 200 with matching basic auth, else 401
-    GET    /auth/header?name=X-Api-Key&value=demo-key  200 with that header value, else 401
+    ANY  /echo[/{path}]     200 {method, path, query, args, headers, body, json}: what arrived;
+                            `?delay=MS` sleeps first, `?status=N` answers N
+    ANY  /delay/{ms}        sleeps ms (at most 60000), then 200 {"delayed_ms": ms}; a delayed
+                            request whose client disconnects ends at once, counted as aborted
+    ANY  /status/{code}     answers code (200..599) with {"status": code};
+                            `?retry_after=S` adds a Retry-After header
+    ANY  /flaky/{key}       `?fail=2&status=503[&retry_after=S]`: the first `fail` calls for
+                            `key` answer `status`, later ones 200 {"key", "attempt", "ok"}
+    ANY  /reset             takes the request, then resets the TCP connection (RST)
+    ANY  /truncated         sends headers and 15 of 1000 promised bytes, then closes
+    GET  /invalid-json      200 application/json whose body is not valid JSON
+    GET  /gzip, /deflate    a compressed JSON body with the matching Content-Encoding;
+    GET  /brotli            also /brotli (501 when no brotli module is installed)
+    GET  /auth/bearer       200 with `Authorization: Bearer demo-token` (`?token=` changes it)
+    GET  /auth/basic        200 with basic auth demo:demo-password (`?user=&password=`)
+    GET  /auth/header       200 with `X-Api-Key: demo-key` (`?name=&value=`); all: 401 otherwise
 
-Instrumentation (not counted in the statistics)
-    GET    /_health                 200 {"ok": true}
-    GET    /_stats                  {in_flight, peak_in_flight, total, paths: {path: n}, connections,
-                                     idempotency_keys: {key: n}, flaky_attempts: {key: n}}
-    POST   /_stats/reset            zero the statistics (peak restarts from the current in-flight count)
-    POST   /_reset                  statistics and all resources, keys and flaky counters
-    GET    /_state                  every user, order, payment and shipment
+Instrumentation (these paths are not counted in the statistics)
+    GET  /_health           200 {"ok": true}
+    GET  /_stats            {in_flight, peak_in_flight, total, paths: {path: count},
+                             connections (distinct client TCP connections), aborted,
+                             idempotency_keys: {key: count}, flaky_attempts: {key: count}}
+    POST /_stats/reset      zero the statistics (the peak restarts from the current in-flight)
+    POST /_reset            the statistics and all users, orders, keys and flaky counters
+    GET  /_state            every user, order, payment and shipment
 """
 
 from __future__ import annotations
@@ -105,6 +112,7 @@ from flowc.demo.state import (
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 MAX_DELAY_MS = 60_000
+MAX_FAILURES = 1_000_000
 DEMO_TOKEN = "demo-token"
 DEMO_BASIC_USER = "demo"
 DEMO_BASIC_PASSWORD = "demo-password"
@@ -115,6 +123,8 @@ RAW_SEND_SCOPE_KEY = "flowc.demo.raw_send"
 """Where StatsMiddleware leaves the server's own `send`, to reach the TCP transport."""
 
 Handler = Callable[[Request], Awaitable[Response]]
+CLIENT_LEFT = Response(status_code=499)
+"""Answer to a request whose client disconnected (nginx's 499); nobody receives it."""
 
 
 class BadRequest(Exception):
@@ -198,7 +208,7 @@ class ConnectionReset:
 
 
 class TruncatedResponse:
-    """ASGI endpoint that promises 1000 bytes, sends 16 and closes the connection."""
+    """ASGI endpoint that promises 1000 bytes, sends 15 and closes the connection."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         transport = tcp_transport(scope)
@@ -281,14 +291,6 @@ def unauthorized(challenge: str) -> JSONResponse:
     )
 
 
-def injected_failure(request: Request) -> JSONResponse | None:
-    """The error response asked for with `?fail=STATUS`, if any."""
-    if "fail" not in request.query_params:
-        return None
-    status = int_param(request, "fail", 500, 400, 599)
-    return error("injected failure", status)
-
-
 class DemoApi:
     """Request handlers; one instance per server, sharing one DemoState."""
 
@@ -324,7 +326,8 @@ class DemoApi:
         return JSONResponse(user, status_code=201)
 
     async def get_user(self, request: Request) -> Response:
-        user = self.state.resources.users.get(request.path_params["id"])
+        user_number: int = request.path_params["id"]
+        user = self.state.resources.users.get(user_number)
         return JSONResponse(user) if user else error("no such user", 404)
 
     async def delete_user(self, request: Request) -> Response:
@@ -375,19 +378,22 @@ class DemoApi:
     # --- orders saga -------------------------------------------------------------------
 
     async def create_order(self, request: Request) -> Response:
-        return injected_failure(request) or await self.idempotent(request, self.insert_order)
+        return await self.idempotent(request, self.insert_order)
 
     async def insert_order(self, request: Request) -> Response:
+        if failure := self.injected_failure(request):
+            return failure
         body = await json_object(request)
         resources = self.state.resources
-        order = {
-            "id": f"ord_{resources.next_number('order')}",
+        order_id = f"ord_{resources.next_number('order')}"
+        order: JsonObject = {
+            "id": order_id,
             "status": "created",
             "item": body.get("item", "widget"),
             "quantity": body.get("quantity", 1),
             "amount": body.get("amount", 0),
         }
-        resources.orders[order["id"]] = order
+        resources.orders[order_id] = order
         return JSONResponse(order, status_code=201)
 
     async def get_order(self, request: Request) -> Response:
@@ -397,21 +403,24 @@ class DemoApi:
         return self.set_status(self.state.resources.orders, request, "order", "cancelled")
 
     async def create_payment(self, request: Request) -> Response:
-        return injected_failure(request) or await self.idempotent(request, self.insert_payment)
+        return await self.idempotent(request, self.insert_payment)
 
     async def insert_payment(self, request: Request) -> Response:
+        if failure := self.injected_failure(request):
+            return failure
         body = await json_object(request)
         order_id = required_string(body, "order_id")
         resources = self.state.resources
         if order_id not in resources.orders:
             return error("no such order", 404)
-        payment = {
-            "id": f"pay_{resources.next_number('payment')}",
+        payment_id = f"pay_{resources.next_number('payment')}"
+        payment: JsonObject = {
+            "id": payment_id,
             "order_id": order_id,
             "amount": body.get("amount", resources.orders[order_id]["amount"]),
             "status": "captured",
         }
-        resources.payments[payment["id"]] = payment
+        resources.payments[payment_id] = payment
         return JSONResponse(payment, status_code=201)
 
     async def get_payment(self, request: Request) -> Response:
@@ -421,21 +430,24 @@ class DemoApi:
         return self.set_status(self.state.resources.payments, request, "payment", "refunded")
 
     async def create_shipment(self, request: Request) -> Response:
-        return injected_failure(request) or await self.idempotent(request, self.insert_shipment)
+        return await self.idempotent(request, self.insert_shipment)
 
     async def insert_shipment(self, request: Request) -> Response:
+        if failure := self.injected_failure(request):
+            return failure
         body = await json_object(request)
         order_id = required_string(body, "order_id")
         resources = self.state.resources
         if order_id not in resources.orders:
             return error("no such order", 404)
-        shipment = {
-            "id": f"shp_{resources.next_number('shipment')}",
+        shipment_id = f"shp_{resources.next_number('shipment')}"
+        shipment: JsonObject = {
+            "id": shipment_id,
             "order_id": order_id,
             "address": body.get("address", ""),
             "status": "scheduled",
         }
-        resources.shipments[shipment["id"]] = shipment
+        resources.shipments[shipment_id] = shipment
         return JSONResponse(shipment, status_code=201)
 
     async def get_shipment(self, request: Request) -> Response:
@@ -443,6 +455,18 @@ class DemoApi:
 
     async def cancel_shipment(self, request: Request) -> Response:
         return self.set_status(self.state.resources.shipments, request, "shipment", "cancelled")
+
+    def injected_failure(self, request: Request) -> JSONResponse | None:
+        """The error asked for with `?fail=STATUS[&fail_times=N]`, if this call must fail."""
+        if "fail" not in request.query_params:
+            return None
+        status = int_param(request, "fail", 500, 400, 599)
+        times = int_param(request, "fail_times", MAX_FAILURES, 0, MAX_FAILURES)
+        key = f"{request.url.path} {request.headers.get('idempotency-key', '')}"
+        if self.state.injected_failures[key] >= times:
+            return None
+        self.state.injected_failures[key] += 1
+        return error("injected failure", status)
 
     @staticmethod
     def found(table: dict[str, JsonObject], request: Request, kind: str) -> Response:
@@ -464,9 +488,9 @@ class DemoApi:
     async def echo(self, request: Request) -> Response:
         delay_ms = int_param(request, "delay", 0, 0, MAX_DELAY_MS)
         status = int_param(request, "status", 200, 200, 599)
-        if delay_ms:
-            await asyncio.sleep(delay_ms / 1000)
         body = await request.body()
+        if delay_ms and not await self.sleep_unless_client_leaves(request, delay_ms / 1000):
+            return CLIENT_LEFT
         text = body.decode("utf-8", errors="replace")
         try:
             parsed: Any = json.loads(body) if body else None
@@ -487,8 +511,22 @@ class DemoApi:
         delay_ms: int = request.path_params["ms"]
         if delay_ms > MAX_DELAY_MS:
             raise BadRequest(f"delay must be at most {MAX_DELAY_MS} ms")
-        await asyncio.sleep(delay_ms / 1000)
+        if not await self.sleep_unless_client_leaves(request, delay_ms / 1000):
+            return CLIENT_LEFT
         return JSONResponse({"delayed_ms": delay_ms})
+
+    async def sleep_unless_client_leaves(self, request: Request, seconds: float) -> bool:
+        """Sleep, unless the client disconnects first: then count an abort, return False."""
+        await request.body()  # once the body is read, `receive` only reports a disconnect
+        sleeping = asyncio.ensure_future(asyncio.sleep(seconds))
+        leaving = asyncio.ensure_future(wait_for_disconnect(request.receive))
+        done, pending = await asyncio.wait({sleeping, leaving}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        if leaving in done:
+            self.state.stats.aborted += 1
+            return False
+        return True
 
     async def status(self, request: Request) -> Response:
         code: int = request.path_params["code"]
@@ -501,7 +539,7 @@ class DemoApi:
 
     async def flaky(self, request: Request) -> Response:
         key: str = request.path_params["key"]
-        failures = int_param(request, "fail", 2, 0, 1_000_000)
+        failures = int_param(request, "fail", 2, 0, MAX_FAILURES)
         status = int_param(request, "status", 503, 400, 599)
         self.state.flaky_attempts[key] += 1
         attempt = self.state.flaky_attempts[key]
@@ -644,14 +682,13 @@ def listening_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        if hasattr(socket, "SO_REUSEADDR") and sys.platform != "win32":
+        if sys.platform != "win32":  # restart at once on a port left in TIME_WAIT
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(LISTEN_BACKLOG)
     except OSError:
         sock.close()
         raise
-    sock.set_inheritable(True)
     return sock
 
 

@@ -61,6 +61,8 @@ class RequestStats:
     in_flight: int = 0
     peak_in_flight: int = 0
     total: int = 0
+    aborted: int = 0
+    """Delayed requests whose client disconnected before the answer."""
     by_path: Counter[str] = field(default_factory=Counter)
     connections: set[tuple[str, int]] = field(default_factory=set)
 
@@ -79,6 +81,7 @@ class RequestStats:
         """Zero everything except requests still in flight (they will finish later)."""
         self.peak_in_flight = self.in_flight
         self.total = 0
+        self.aborted = 0
         self.by_path.clear()
         self.connections.clear()
 
@@ -139,6 +142,7 @@ class DemoState:
     idempotency: IdempotencyLedger = field(default_factory=IdempotencyLedger)
     resources: Resources = field(default_factory=Resources)
     flaky_attempts: Counter[str] = field(default_factory=Counter)
+    injected_failures: Counter[str] = field(default_factory=Counter)
     items: list[JsonObject] = field(default_factory=make_items)
 
     def reset(self) -> None:
@@ -146,6 +150,7 @@ class DemoState:
         self.idempotency = IdempotencyLedger()
         self.resources = Resources()
         self.flaky_attempts.clear()
+        self.injected_failures.clear()
 
     def stats_snapshot(self) -> JsonObject:
         stats = self.stats
@@ -153,6 +158,7 @@ class DemoState:
             "in_flight": stats.in_flight,
             "peak_in_flight": stats.peak_in_flight,
             "total": stats.total,
+            "aborted": stats.aborted,
             "paths": dict(stats.by_path),
             "connections": len(stats.connections),
             "idempotency_keys": dict(self.idempotency.seen),
