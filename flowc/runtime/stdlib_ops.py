@@ -13,10 +13,12 @@ raises the overflow (including ``0u - 1u``).  Doubles follow IEEE 754:
 Durations and timestamps are integer nanoseconds; their constructors check
 the ranges, so ``timestamp + duration`` past 9999-12-31 is a range error.
 
-Ordering operators use Python's own comparisons, which already compare
-``int``, ``UInt`` and ``float`` exactly on one number line and make every
-comparison with NaN false; the mixed-kind overloads (``int < double``, ...) are
-declared as cel-go declares them, so that ``1 < 1.5`` type-checks.
+Ordering operators use Python's own comparisons (every comparison with NaN is
+false).  ``int`` against ``uint`` is exact; an integer against a ``double`` is
+compared after converting the integer to a double, as the conformance data
+requires (``9223372036854775807 < 9223372036854775808.0`` is false).  The
+mixed-kind overloads (``int < double``, ...) are declared as cel-go declares
+them, so that ``1 < 1.5`` type-checks.
 
 Equality is CEL's heterogeneous equality (``values.equals``) for every pair of
 kinds; the declared signature ``(A, A)`` is what the checker enforces.
@@ -38,7 +40,6 @@ from flowc.compiler.types import (
     DURATION,
     FLOAT,
     INT,
-    SECRET,
     STRING,
     TIMESTAMP,
     UINT,
@@ -58,10 +59,8 @@ from flowc.runtime.values import (
     OVERFLOW,
     Duration,
     EvalError,
-    Secret,
     Timestamp,
     UInt,
-    concat_text,
     equals,
     map_contains,
     map_lookup,
@@ -187,10 +186,6 @@ def add_list(left: list[object], right: list[object]) -> list[object]:
     return left + right
 
 
-def add_secret(left: str | Secret, right: str | Secret) -> str | Secret:
-    return concat_text(left, right)
-
-
 # --------------------------------------------------------------------------- time
 
 
@@ -244,6 +239,22 @@ def not_equals(left: object, right: object) -> bool:
 # --------------------------------------------------------------------------- index, in
 
 
+def less_lossy(left: float, right: float) -> bool:
+    return float(left) < float(right)
+
+
+def less_equals_lossy(left: float, right: float) -> bool:
+    return float(left) <= float(right)
+
+
+def greater_lossy(left: float, right: float) -> bool:
+    return float(left) > float(right)
+
+
+def greater_equals_lossy(left: float, right: float) -> bool:
+    return float(left) >= float(right)
+
+
 def index_list(items: list[object], index: int) -> object:
     if 0 <= index < len(items):
         return items[index]
@@ -260,6 +271,10 @@ def in_list(value: object, items: list[object]) -> bool:
     if type(value) is str:
         return value in items
     return any(equals(value, item) for item in items)
+
+
+def in_map(value: object, mapping: dict[object, object]) -> bool:
+    return map_contains(mapping, value)
 
 
 def size_of(value: str | bytes | list[object] | dict[object, object]) -> int:
@@ -292,9 +307,6 @@ def _arithmetic() -> list[Overload]:
             add_duration_timestamp,
         ),
         fn("add_duration_duration", "_+_", (DURATION, DURATION), DURATION, add_duration_duration),
-        fn("add_secret_string", "_+_", (SECRET, STRING), SECRET, add_secret),
-        fn("add_string_secret", "_+_", (STRING, SECRET), SECRET, add_secret),
-        fn("add_secret_secret", "_+_", (SECRET, SECRET), SECRET, add_secret),
         fn("subtract_int64", "_-_", (INT, INT), INT, subtract_int),
         fn("subtract_uint64", "_-_", (UINT, UINT), UINT, subtract_uint),
         fn("subtract_double", "_-_", (FLOAT, FLOAT), FLOAT, operator.sub),
@@ -356,12 +368,22 @@ _ORDERED_KINDS: Final = (
 )
 
 
+_LOSSY_OPERATORS: Final = {
+    "_<_": less_lossy,
+    "_<=_": less_equals_lossy,
+    "_>_": greater_lossy,
+    "_>=_": greater_equals_lossy,
+}
+
+
 def _comparisons() -> list[Overload]:
-    return [
-        fn(f"{prefix}_{suffix}", name, (left, right), BOOL, impl)
-        for name, prefix, impl in _ORDER_OPERATORS
-        for suffix, left, right in _ORDERED_KINDS
-    ]
+    result = []
+    for name, prefix, exact in _ORDER_OPERATORS:
+        for suffix, left, right in _ORDERED_KINDS:
+            mixed_double = left != right and FLOAT in (left, right)
+            impl = _LOSSY_OPERATORS[name] if mixed_double else exact
+            result.append(fn(f"{prefix}_{suffix}", name, (left, right), BOOL, impl))
+    return result
 
 
 def _logic_and_collections() -> list[Overload]:
@@ -377,7 +399,7 @@ def _logic_and_collections() -> list[Overload]:
         fn("index_list_uint64", "_[_]", (LIST_A, UINT), A, index_list, dynamic_only=True),
         fn("index_list_double", "_[_]", (LIST_A, FLOAT), A, index_list_double, dynamic_only=True),
         fn("in_list", "@in", (A, LIST_A), BOOL, in_list),
-        fn("in_map", "@in", (A, MAP_AB), BOOL, map_contains),
+        fn("in_map", "@in", (A, MAP_AB), BOOL, in_map),
         fn("size_string", "size", (STRING,), INT, size_of),
         fn("size_bytes", "size", (BYTES,), INT, size_of),
         fn("size_list", "size", (LIST_A,), INT, size_of),

@@ -60,9 +60,16 @@ Equality and ordering
 =====================
 
 ``equals`` is CEL's heterogeneous equality: numbers compare by value across
-``int``/``uint``/``double`` (Python compares ``int`` with ``float`` exactly, so
-``2**63 == 9223372036854775808.0`` is right and ``NaN`` equals nothing), lists
-and maps compare deeply, and values of different kinds are simply unequal.
+``int``/``uint``/``double``, lists and maps compare deeply, and values of
+different kinds are simply unequal.  ``int`` against ``uint`` is exact; an
+integer against a ``double`` is compared *after converting the integer to a
+double*, as cel-spec's conformance data requires (its cases named
+``..._lossy_double``: ``9223372036854775807 < 9223372036854775808.0`` is false
+and ``>=`` is true).  Equality uses the same rule, so the ordering laws
+(``a <= b`` iff ``a < b || a == b``) hold.  ``NaN`` equals nothing.  Map *lookups*
+stay exact (a ``dict`` lookup): ``{9223372036854775807: 1}[9223372036854775808.0]``
+is a missing key although the two numbers compare equal -- a corner case that
+only arises above 2**53.
 A ``Secret`` equals a ``str`` or ``Secret`` with the same characters.
 ``compare`` orders numbers across kinds and same-kind strings, bytes, bools,
 durations and timestamps; anything else is a ``no matching overload`` error.
@@ -122,7 +129,7 @@ MAX_SIZE: Final = 10_000_000
 #: Longest list an expression may produce.
 MAX_LIST_LENGTH: Final = 1_000_000
 #: Deepest nesting of lists/maps that rendering and JSON conversion accept.
-MAX_DEPTH: Final = 500
+MAX_DEPTH: Final = 100
 
 NANOS_PER_SECOND: Final = 1_000_000_000
 DURATION_MIN_NANOS: Final = INT64_MIN
@@ -569,7 +576,7 @@ def storage_key(key: object) -> object:
 
 def user_key(key: object) -> object:
     """The CEL value of a stored map key (unwraps ``BoolKey``)."""
-    return key.value if type(key) is BoolKey else key  # type: ignore[attr-defined]
+    return key.value if type(key) is BoolKey else key
 
 
 def build_map(entries: Iterable[tuple[object, object]]) -> dict[object, object]:
@@ -583,14 +590,12 @@ def build_map(entries: Iterable[tuple[object, object]]) -> dict[object, object]:
     return result
 
 
-def _lookup_key(key: object) -> object:
-    return (TRUE_KEY if key else FALSE_KEY) if type(key) is bool else key
-
-
 def map_contains(mapping: dict[object, object], key: object) -> bool:
     """CEL ``key in mapping``: numeric keys match across int/uint/double."""
+    if type(key) is bool:
+        key = TRUE_KEY if key else FALSE_KEY
     try:
-        return _lookup_key(key) in mapping
+        return key in mapping
     except TypeError:  # unhashable: a list or map is never a key
         return False
 
@@ -598,7 +603,7 @@ def map_contains(mapping: dict[object, object], key: object) -> bool:
 def map_lookup(mapping: dict[object, object], key: object) -> object:
     """CEL ``mapping[key]``; a missing key is ``EvalError("no such key")``."""
     try:
-        return mapping[_lookup_key(key)]
+        return mapping[key if type(key) is not bool else (TRUE_KEY if key else FALSE_KEY)]
     except (KeyError, TypeError):
         raise EvalError(NO_SUCH_KEY, f"no such key: {describe_value(key)}") from None
 
@@ -674,6 +679,16 @@ _NUMERIC_TYPES: Final = frozenset({int, UInt, float})
 def equals(left: object, right: object) -> bool:
     """CEL heterogeneous equality (``1 == 1u == 1.0``, ``NaN != NaN``, deep)."""
     left_type = type(left)
+    if left_type is type(right) and left_type is not list and left_type is not dict:
+        return left == right
+    try:
+        return _equals(left, right)
+    except RecursionError:
+        raise EvalError(LIMIT, "values nested too deeply to compare") from None
+
+
+def _equals(left: object, right: object) -> bool:
+    left_type = type(left)
     right_type = type(right)
     if left_type is right_type:
         if left_type is list:
@@ -682,20 +697,21 @@ def equals(left: object, right: object) -> bool:
             return _maps_equal(left, right)  # type: ignore[arg-type]
         return left == right
     if left_type in _NUMERIC_TYPES and right_type in _NUMERIC_TYPES:
+        if left_type is float or right_type is float:
+            return float(left) == float(right)  # type: ignore[arg-type]
         return left == right
     if left_type is Secret or right_type is Secret:
-        return (
-            (left_type is str or left_type is Secret)
-            and (right_type is str or right_type is Secret)
-            and left == right
+        textual = (left_type is str or left_type is Secret) and (
+            right_type is str or right_type is Secret
         )
+        return textual and left == right
     return False
 
 
 def _lists_equal(left: list[object], right: list[object]) -> bool:
     if len(left) != len(right):
         return False
-    return all(equals(a, b) for a, b in zip(left, right, strict=True))
+    return all(_equals(a, b) for a, b in zip(left, right, strict=True))
 
 
 def _maps_equal(left: dict[object, object], right: dict[object, object]) -> bool:
@@ -706,7 +722,7 @@ def _maps_equal(left: dict[object, object], right: dict[object, object]) -> bool
             other = right[key]
         except KeyError:
             return False
-        if not equals(value, other):
+        if not _equals(value, other):
             return False
     return True
 
@@ -725,8 +741,10 @@ def compare(left: object, right: object) -> int:
             NO_MATCHING_OVERLOAD,
             f"cannot order {describe_type(left)} and {describe_type(right)}",
         )
-    if numeric and (left != left or right != right):  # noqa: PLR0124 - NaN test
+    if numeric and (left != left or right != right):  # NaN is unordered
         raise EvalError(INVALID_ARGUMENT, "NaN values cannot be ordered")
+    if numeric and left_type is not right_type and (left_type is float or right_type is float):
+        left, right = float(left), float(right)  # type: ignore[arg-type]
     if left < right:  # type: ignore[operator]
         return -1
     if left > right:  # type: ignore[operator]
@@ -820,7 +838,7 @@ def check_size(size: int, what: str = "result") -> None:
 class _Budget:
     """Counts rendered output so that rendering stays bounded."""
 
-    __slots__ = ("remaining", "saw_secret", "reveal")
+    __slots__ = ("remaining", "reveal", "saw_secret")
 
     def __init__(self, reveal: bool) -> None:
         self.remaining = MAX_SIZE
@@ -846,7 +864,7 @@ def _scalar_text(value: object, budget: _Budget) -> str | None:
     if kind is str:
         return value  # type: ignore[return-value]
     if kind is int or kind is UInt:
-        return int.__repr__(value)  # type: ignore[arg-type]
+        return int.__repr__(value)
     if kind is bool:
         return "true" if value else "false"
     if value is None:
@@ -863,7 +881,7 @@ def _scalar_text(value: object, budget: _Budget) -> str | None:
         return value.name  # type: ignore[attr-defined, no-any-return]
     if kind is Secret:
         budget.saw_secret = True
-        return value.reveal() if budget.reveal else REDACTED  # type: ignore[attr-defined, no-any-return]
+        return value.reveal() if budget.reveal else REDACTED  # type: ignore[attr-defined]
     if kind is list or kind is dict:
         return None
     raise EvalError(TYPE_ERROR, f"not a .flow value: {kind.__name__}")
@@ -881,7 +899,7 @@ def to_text(value: object) -> str:
     """The text form of a value (interpolation and ``string()``); secrets show
     as ``REDACTED``."""
     if type(value) is str:
-        return value  # type: ignore[return-value]
+        return value
     return _render_text(value, _Budget(reveal=False))
 
 
@@ -908,17 +926,9 @@ def interpolate(parts: Sequence[object]) -> str | Secret:
     return text
 
 
-def concat_text(left: str | Secret, right: str | Secret) -> str | Secret:
-    """``left + right`` where either side may be a secret."""
-    left_text = left.reveal() if isinstance(left, Secret) else left
-    right_text = right.reveal() if isinstance(right, Secret) else right
-    check_size(len(left_text) + len(right_text), "string")
-    return Secret(left_text + right_text)
-
-
 # --------------------------------------------------------------------------- JSON
 
-JsonValue: TypeAlias = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
+JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 
 
 def _json_of(value: object, budget: _Budget, depth: int) -> JsonValue:
@@ -954,9 +964,9 @@ def _json_of(value: object, budget: _Budget, depth: int) -> JsonValue:
 
 def _json_key(key: object, budget: _Budget) -> str:
     if type(key) is str:
-        return key  # type: ignore[return-value]
+        return key
     if type(key) is BoolKey:
-        return "true" if key.value else "false"  # type: ignore[attr-defined]
+        return "true" if key.value else "false"
     text = _scalar_text(key, budget)
     assert text is not None
     return text

@@ -1,0 +1,74 @@
+"""Small closures and error helpers shared by the evaluator's modules.
+
+``constant`` and ``raiser`` are the two trivial compiled forms (a value known
+at compile time, an error known at compile time).  ``guarded`` wraps the
+outermost closure of an expression so that the only exception a caller ever
+sees is ``EvalError``: library code that meets a value it did not expect, a
+too-deep recursion or an allocation failure becomes an ``EvalError`` with a
+message that names the problem but never a value.
+"""
+
+from __future__ import annotations
+
+from typing import Final, NoReturn
+
+from flowc.compiler.ir import Compiled, Frame
+from flowc.runtime.values import (
+    LIMIT,
+    NO_MATCHING_OVERLOAD,
+    TYPE_ERROR,
+    EvalError,
+    describe_type,
+)
+
+#: Python exceptions that library code may raise on a hostile expression.
+_CONVERTED: Final = (
+    TypeError,
+    ValueError,
+    LookupError,
+    ArithmeticError,
+    AttributeError,
+    UnicodeError,
+)
+
+
+def constant(value: object) -> Compiled:
+    """A closure that always returns ``value``."""
+
+    def const(frame: Frame) -> object:
+        return value
+
+    return const
+
+
+def raiser(error: EvalError) -> Compiled:
+    """A closure that always raises ``error`` (a mistake found at compile time
+    in an expression the checker did not reject, or was not asked to check)."""
+
+    def fail(frame: Frame) -> NoReturn:
+        raise EvalError(error.kind, error.message)
+
+    return fail
+
+
+def guarded(run: Compiled) -> Compiled:
+    """``run``, with any non-``EvalError`` failure converted to ``EvalError``."""
+
+    def evaluate(frame: Frame) -> object:
+        try:
+            return run(frame)
+        except EvalError:
+            raise
+        except RecursionError:
+            raise EvalError(LIMIT, "expression evaluation nested too deeply") from None
+        except MemoryError:
+            raise EvalError(LIMIT, "expression evaluation ran out of memory") from None
+        except _CONVERTED as error:
+            raise EvalError(TYPE_ERROR, f"evaluation failed ({type(error).__name__})") from None
+
+    return evaluate
+
+
+def not_bool(value: object, where: str) -> EvalError:
+    """The error for a non-``bool`` where CEL requires one (``'a' && true``)."""
+    return EvalError(NO_MATCHING_OVERLOAD, f"{where} expects a bool, got {describe_type(value)}")
