@@ -939,3 +939,15 @@ class _Slots:
         if symbol not in self.allocated:
             self.allocated[symbol] = len(self.names) + len(self.allocated)
         return self.allocated[symbol]
+
+
+def test_nested_comprehensions_hit_the_iteration_budget_instead_of_hanging() -> None:
+    import time
+
+    from flowc.runtime.values import EvalError
+
+    started = time.monotonic()
+    with pytest.raises(EvalError, match="comprehension steps"):
+        flowc.evaluate("range(100000).map(x, range(1000).map(y, y)).size()")
+    assert time.monotonic() - started < 30
+    assert flowc.evaluate("range(1000).map(x, x * 2).size()") == 1000

@@ -47,7 +47,7 @@ from flowc.compiler import ast
 from flowc.compiler.ir import Compiled, Frame
 from flowc.compiler.typerel import strip_optional
 from flowc.compiler.types import OptionalT, RecordT
-from flowc.runtime.evaluator_support import not_bool, raiser
+from flowc.runtime.evaluator_support import not_bool, raiser, spend
 from flowc.runtime.values import (
     INVALID_ARGUMENT,
     NO_MATCHING_OVERLOAD,
@@ -143,7 +143,9 @@ def _comprehension(compiler: Compiler, expr: ast.Call, kind: str, variables: int
     macro = expr.func
 
     def comprehension(frame: Frame) -> object:
-        return loop(frame, iterate(target(frame), macro))
+        items = iterate(target(frame), macro)
+        spend(len(items))
+        return loop(frame, items)
 
     return comprehension
 

@@ -51,10 +51,29 @@ def raiser(error: EvalError) -> Compiled:
     return fail
 
 
+#: Macro iterations one evaluation may perform (nested comprehensions over big
+#: lists would otherwise run for hours): a clear error instead of a hang.
+MAX_ITERATIONS = 10_000_000
+_budget = [MAX_ITERATIONS]
+
+
+def spend(iterations: int) -> None:
+    """Charge ``iterations`` macro steps to the current evaluation's budget."""
+    left = _budget[0] - iterations
+    _budget[0] = left
+    if left < 0:
+        raise EvalError(LIMIT, f"evaluation exceeded {MAX_ITERATIONS:,} comprehension steps")
+
+
 def guarded(run: Compiled) -> Compiled:
-    """``run``, with any non-``EvalError`` failure converted to ``EvalError``."""
+    """``run``, with any non-``EvalError`` failure converted to ``EvalError``.
+
+    It also starts a fresh iteration budget: evaluation is synchronous (no
+    awaits), so one counter per process is exact even with many trio tasks.
+    """
 
     def evaluate(frame: Frame) -> object:
+        _budget[0] = MAX_ITERATIONS
         try:
             return run(frame)
         except EvalError:
