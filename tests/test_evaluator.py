@@ -944,6 +944,7 @@ class _Slots:
 def test_nested_comprehensions_hit_the_iteration_budget_instead_of_hanging() -> None:
     import time
 
+    import flowc
     from flowc.runtime.values import EvalError
 
     started = time.monotonic()
