@@ -11,7 +11,14 @@ import attrs
 
 from flowc.compiler.checker import CheckResult, check_program
 from flowc.compiler.diagnostics import Diagnostic, DiagnosticSink
-from flowc.compiler.loader import ParseCache, SourceError, display_path, load_program
+from flowc.compiler.loader import (
+    ParseCache,
+    SourceError,
+    SourceReader,
+    display_path,
+    load_program,
+    read_source_file,
+)
 
 __all__ = ["Compilation", "SourceError", "compile_file", "compile_source"]
 
@@ -28,7 +35,11 @@ class Compilation:
 
 
 def compile_file(
-    path: str, *, source: str | None = None, cache: ParseCache | None = None
+    path: str,
+    *,
+    source: str | None = None,
+    cache: ParseCache | None = None,
+    reader: SourceReader = read_source_file,
 ) -> Compilation:
     """Load, parse and check ``path`` and its imports.
 
@@ -36,7 +47,7 @@ def compile_file(
     problem is a diagnostic in the result.
     """
     sink = DiagnosticSink()
-    program = load_program(path, sink=sink, source=source, cache=cache)
+    program = load_program(path, sink=sink, source=source, cache=cache, reader=reader)
     result = check_program(program, sink)
     sources = {display_path(p): m.source for p, m in program.modules.items()}
     return Compilation(result, sink.sorted(), sources)

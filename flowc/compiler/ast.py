@@ -375,6 +375,7 @@ class ForLoop(Node):
     """
 
     name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
+    index_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     var: str
     iterable: Expr
     body: tuple[Stmt, ...]

@@ -17,9 +17,12 @@ about lark.
 
 from __future__ import annotations
 
+import bisect
+import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+import attrs
 import lark
 from lark import Token
 from lark.exceptions import UnexpectedInput
@@ -58,6 +61,7 @@ class AstBuilder:
         self._line0 = 1
         self._col0 = 1
         self._pos0 = 0
+        self._newline_cache: dict[int, tuple[Token, list[int]]] = {}
 
     # ----------------------------------------------------------- per-parse state
 
@@ -65,11 +69,13 @@ class AstBuilder:
         saved = (self.file, self.text, self._comments, self._line0, self._col0, self._pos0)
         self.file, self.text, self._comments = file, text, []
         self._line0, self._col0, self._pos0 = 1, 1, 0
+        self._newline_cache = {}
         return saved
 
     def end(self, saved: tuple[Any, ...]) -> list[ast.Comment]:
         comments = [ast.Comment(str(t), span=self.token_span(t)) for t in self._comments]
         self.file, self.text, self._comments, self._line0, self._col0, self._pos0 = saved
+        self._newline_cache = {}
         return comments
 
     def on_comment(self, token: Token) -> Token:
@@ -172,8 +178,9 @@ class AstBuilder:
     def service_decl(self, c: list[Child]) -> ast.ServiceDecl:
         check_binding_name(c[1], "service", self)
         clauses = c[3] if c[3] is not None else ()
+        span = self.span([c[0], c[2], self._block_end if c[3] is not None else None])
         return ast.ServiceDecl(
-            str(c[1]), c[2], clauses, span=self.span(c), name_span=self.token_span(c[1])
+            str(c[1]), c[2], clauses, span=span, name_span=self.token_span(c[1])
         )
 
     def flow_decl(self, c: list[Child]) -> ast.FlowDecl:
@@ -393,6 +400,7 @@ class AstBuilder:
             limit=limit,
             span=self.span([for_kw, self._block_end]),
             name_span=self.token_span(var),
+            index_span=self.token_span(index_var) if index_var is not None else ast.NO_SPAN,
         )
 
     def parallel_limit(self, c: list[Child]) -> tuple[bool, ast.Expr | None]:
@@ -490,7 +498,8 @@ class AstBuilder:
         return ast.Call("." + str(c[1]), args, span=self.span(c))
 
     def paren(self, c: list[Child]) -> ast.Expr:
-        return c[1]  # type: ignore[no-any-return]
+        # The span covers the parentheses, so `(a + b) * c` starts at `(`.
+        return attrs.evolve(c[1], span=self.span(c))  # type: ignore[no-any-return]
 
     def list_lit(self, c: list[Child]) -> ast.ListLit:
         items = c[1] if c[1] is not None else ()
@@ -579,12 +588,21 @@ class AstBuilder:
 
     def absolute_position(self, token: Token, offset: int) -> tuple[int, int, int]:
         """The (line, col, pos) of character ``offset`` inside ``token``."""
-        text = str(token)[:offset]
-        newlines = text.count("\n")
+        newline_offsets = self._newlines_in(token)
+        newlines = bisect.bisect_left(newline_offsets, offset)
         if newlines:
             line = (token.line or 1) + newlines
-            col = offset - text.rfind("\n")
+            col = offset - newline_offsets[newlines - 1]
         else:
             line = token.line or 1
             col = (token.column or 1) + offset
         return self._position(line, col, (token.start_pos or 0) + offset)
+
+    def _newlines_in(self, token: Token) -> list[int]:
+        # Cached per token: a string asks once per `${`, and counting afresh
+        # each time made long strings with many interpolations quadratic.
+        cached = self._newline_cache.get(id(token))
+        if cached is None or cached[0] is not token:
+            offsets = [m.start() for m in re.finditer("\n", str(token))]
+            cached = self._newline_cache[id(token)] = (token, offsets)
+        return cached[1]

@@ -189,12 +189,48 @@ def _check_flow(flow: FlowInfo, exprs: ExprChecker) -> None:
 def _callees(flow: FlowInfo) -> list[FlowInfo]:
     """Flows this flow calls whose result types are not declared."""
     found: list[FlowInfo] = []
-    for node in ast.walk(flow.decl):
-        if isinstance(node, ast.CallAction):
-            target = flow.module.find_flow(node.flow, node.module)
-            if target is not None and target.declared_result is None and target is not flow:
-                found.append(target)
+    for action in _call_actions(flow.decl.body):
+        target = flow.module.find_flow(action.flow, action.module)
+        if target is not None and target.declared_result is None and target is not flow:
+            found.append(target)
     return found
+
+
+def _call_actions(stmts: tuple[ast.Stmt, ...]) -> list[ast.CallAction]:
+    """The ``call`` actions in a statement list, walking statements only.
+
+    Calls appear only as step actions, so expressions (most of a tree's
+    nodes) need not be visited.
+    """
+    found: list[ast.CallAction] = []
+    for stmt in stmts:
+        if isinstance(stmt, ast.StepStmt):
+            if isinstance(stmt.action, ast.CallAction):
+                found.append(stmt.action)
+            for clause in stmt.clauses:
+                if isinstance(clause, ast.CompensateClause):
+                    found += _call_actions(clause.body)
+        else:
+            for body in _bodies(stmt):
+                found += _call_actions(body)
+    return found
+
+
+def _bodies(stmt: ast.Stmt) -> list[tuple[ast.Stmt, ...]]:
+    if isinstance(stmt, ast.IfStmt):
+        return [arm.body for arm in stmt.arms] + ([stmt.orelse] if stmt.orelse else [])
+    if isinstance(stmt, ast.LoopStmt):
+        return [stmt.loop.body]
+    if isinstance(stmt, ast.LetStmt | ast.AssignStmt | ast.ReturnStmt):
+        value = stmt.value
+        return [value.body] if isinstance(value, ast.ForLoop | ast.WhileLoop) else []
+    if isinstance(stmt, ast.ParallelStmt):
+        return [branch.body for branch in stmt.branches]
+    if isinstance(stmt, ast.TryStmt):
+        return [b for b in (stmt.body, stmt.catch_body, stmt.finally_body) if b is not None]
+    if isinstance(stmt, ast.RetryStmt | ast.TimeoutStmt):
+        return [stmt.body]
+    return []
 
 
 def _report_unused_imports(module: ModuleSymbols, info: CheckInfo) -> None:

@@ -276,7 +276,9 @@ def error_scope(scope: Scope, name: str, owner: ast.Node, info: CheckInfo) -> Sc
     so that lowering can give it a slot.
     """
     inner = scope.child()
-    symbol = Symbol(name, "catch", ERROR_RECORD, ast.name_span_of(owner), scope.module_path, uses=1)
+    symbol = Symbol(
+        name, "catch", ERROR_RECORD, ast.name_span_of(owner), scope.module_path, node=owner, uses=1
+    )
     inner.declare(symbol)
     info.error_symbols[id(owner)] = symbol
     return inner

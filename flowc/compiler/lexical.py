@@ -67,6 +67,7 @@ _SIMPLE_ESCAPES: Final = {
     "$": "$",
 }
 _HEX_ESCAPE_LENGTH: Final = {"x": 2, "X": 2, "u": 4, "U": 8}
+_ESCAPE_OR_DOLLAR: Final = re.compile(r"[\\$]")
 
 
 def int_value(token: Token, text: str | None = None) -> int:
@@ -141,8 +142,9 @@ class StringDecoder:
                 expr, i = self._interpolation(i)
                 parts.append(expr)
                 run_start = i
-            else:
-                i += 1
+            else:  # jump to the next `\` or `$`: long plain runs stay fast
+                found = _ESCAPE_OR_DOLLAR.search(text, i + 1, stop)
+                i = found.start() if found else stop
         parts.append(text[run_start:stop])
         return [p for p in parts if not (isinstance(p, str | bytes) and len(p) == 0)]
 

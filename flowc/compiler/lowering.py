@@ -331,6 +331,9 @@ class _FlowLowerer:
             exprs += list(node.auth[1])
         if node.retry is not None:
             exprs += [node.retry.count, node.retry.when]
+            backoff = node.retry.backoff
+            if backoff is not None:
+                exprs += [backoff.delay, backoff.max, backoff.factor]
         for expr in exprs:
             if expr is not None:
                 yield from expr.reads

@@ -156,9 +156,10 @@ class FlowChecker:
         node: ast.Node,
         *,
         quiet: bool = False,
+        span: ast.Span | None = None,
         **extra: object,
     ) -> Symbol:
-        span = ast.name_span_of(node)
+        span = span if span is not None else ast.name_span_of(node)
         existing = scope.lookup_local(name)
         if existing is not None and not quiet:
             note = messages.note(existing.span, "first defined here")
@@ -407,7 +408,7 @@ class FlowChecker:
             self.parallel_level += 1
         self.declare(inner, loop.var, "loop", item_type, loop, uses=1)
         if loop.index_var is not None:
-            self.declare(inner, loop.index_var, "loop", index_type, loop, uses=1)
+            self.declare(inner, loop.index_var, "loop", index_type, loop, span=loop.index_span, uses=1)
 
     def _while_header(self, loop: ast.WhileLoop, scope: Scope) -> None:
         self.exprs.expect(loop.cond, scope, BOOL, "the condition of `while`")
