@@ -436,11 +436,33 @@ def _schedule(nodes: list[ir.Node]) -> ir.Block:
         end = start
         while end < len(nodes) and nodes[end].effect in ("pure", "safe"):
             end += 1
-        steps = sum(1 for n in nodes[start:end] if n.effect == "safe")
-        if steps >= 2:
+        if _has_independent_steps(nodes, block.deps, start, end):
             block.segments.append((start, end))
         start = max(end, start + 1)
     return block
+
+
+def _has_independent_steps(nodes: list[ir.Node], deps: list[tuple[int, ...]], start: int, end: int) -> bool:
+    """Whether two steps of ``nodes[start:end]`` could run at the same time.
+
+    A segment whose steps form a chain (each depends, directly or not, on the
+    one before) gains nothing from being scheduled as a graph, so it runs in
+    program order.  Ancestor sets are bit masks over the segment.
+    """
+    ancestors: list[int] = []
+    previous_step: int | None = None
+    for index in range(start, end):
+        mask = 0
+        for dep in deps[index]:
+            if dep >= start:
+                mask |= ancestors[dep - start] | (1 << (dep - start))
+        ancestors.append(mask)
+        if nodes[index].effect != "safe":
+            continue
+        if previous_step is not None and not mask & (1 << (previous_step - start)):
+            return True
+        previous_step = index
+    return False
 
 
 def _dependencies(nodes: list[ir.Node], index: int) -> tuple[int, ...]:

@@ -105,6 +105,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import functools
 import json
 import math
 import re
@@ -151,8 +152,12 @@ TEXT_MEDIA_TYPES: Final = frozenset(
 DEFAULT_CHARSET: Final = "utf-8"
 
 
+@functools.lru_cache(maxsize=64)
 def _parse_content_type(content_type: str | None) -> tuple[str, str | None]:
-    """The lower-cased media type and the ``charset`` parameter, if any."""
+    """The lower-cased media type and the ``charset`` parameter, if any.
+
+    Cached: a run sees the same few Content-Type values over and over.
+    """
     if not content_type:
         return "", None
     media, _, parameters = content_type.partition(";")
@@ -223,9 +228,14 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_JSON_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _parse_json_document(document: str | bytes) -> object:
     try:
-        parsed = json.loads(document, parse_constant=_reject_constant)
+        if isinstance(document, bytes):  # as json.loads does: UTF-8/16/32 by the first bytes
+            document = document.decode(json.detect_encoding(document), "surrogatepass")
+        parsed = _JSON_DECODER.decode(document)
     except json.JSONDecodeError as error:
         where = f"line {error.lineno} column {error.colno}"
         raise DecodeError(ROOT, f"invalid JSON: {error.msg} at {where}") from None
