@@ -357,8 +357,7 @@ class FlowRun:
             return await self._run_while(loop, frame, place, collected)
         items = _iteration_items(self.evaluate(loop.iterable, frame), loop.index_slot is not None)
         if loop.parallel:
-            await self._run_parallel_for(loop, items, frame, place, collected)
-            return None
+            return await self._run_parallel_for(loop, items, frame, place, collected)
         return await self._run_sequential_for(loop, items, frame, place, collected)
 
     async def _run_sequential_for(self, loop: ir.ForNode, items: list[tuple[Any, Any]], frame: list[Any], place: Place, collected: list[Any] | None) -> Signal:
@@ -374,8 +373,9 @@ class FlowRun:
                 return signal
         return None
 
-    async def _run_parallel_for(self, loop: ir.ForNode, items: list[tuple[Any, Any]], frame: list[Any], place: Place, collected: list[Any] | None) -> None:
+    async def _run_parallel_for(self, loop: ir.ForNode, items: list[tuple[Any, Any]], frame: list[Any], place: Place, collected: list[Any] | None) -> Signal:
         results: list[list[Any]] = [[] for _ in items] if collected is not None else []
+        returned: list[Return] = []  # the first iteration to `return` ends the loop and the flow
         limit = len(items)
         if loop.limit is not None:
             limit = self.evaluate(loop.limit, frame)
@@ -390,16 +390,23 @@ class FlowRun:
             if loop.index_slot is not None:
                 local[loop.index_slot] = index
             sink = results[position] if collected is not None else None
-            await self.exec_block(loop.body, local, Place((*place.indices, position), sink))
+            signal = await self.exec_block(loop.body, local, Place((*place.indices, position), sink))
+            if isinstance(signal, Return) and not returned:
+                returned.append(signal)
+                cancel_scope.cancel()  # `return`: the other iterations are cancelled
 
         async def worker() -> None:
             for position in next_item:
                 await iteration(position)
 
-        await run_all([worker for _ in range(min(limit, max(len(items), 1)))])
+        with trio.CancelScope() as cancel_scope:
+            await run_all([worker for _ in range(min(limit, max(len(items), 1)))])
+        if returned:
+            return returned[0]
         if collected is not None:
             for values in results:
                 collected.extend(values)
+        return None
 
     async def _run_while(self, loop: ir.WhileNode, frame: list[Any], place: Place, collected: list[Any] | None) -> Signal:
         bound = DEFAULT_WHILE_BOUND if loop.max is None else self.evaluate(loop.max, frame)

@@ -77,8 +77,8 @@ class ServiceState:
     async def before_call(self, step: _StepExecution, deadline: float) -> bool:
         """Ask the breaker and the rate limiter; True when this call is the half-open trial.
 
-        The caller of a trial that ends without an outcome (cancelled) must call
-        ``call_cancelled`` so that the breaker admits the next trial.
+        A trial refused by the rate limiter gives its slot back at once; one that is
+        cancelled later is reported by the caller (``record_cancelled``).
         """
         from flowc.runtime.policies import CircuitOpen, RateLimited
 
@@ -95,9 +95,6 @@ class ServiceState:
             except RateLimited:
                 self.call_cancelled(trial)
                 raise step.fail(errors.RATE_LIMITED, f"the rate limit of service `{self.ir.name}` leaves no room before the timeout") from None
-            except trio.Cancelled:
-                self.call_cancelled(trial)
-                raise
         return trial
 
     def call_cancelled(self, trial: bool) -> None:

@@ -159,7 +159,11 @@ class _StepExecution:
         retry_spec = node.retry or (self.service.ir.retry if self.service and node.retry is None else None)
         decider = RetryDecider(self.run, retry_spec, self.frame, self.service if node.retry is None and self.service else None)
         timeout = self._timeout()
-        attempt_once = self._call_attempt if node.method == "CALL" else self._http_attempt_factory()
+        try:
+            attempt_once = self._call_attempt if node.method == "CALL" else self._http_attempt_factory()
+        except FlowError as error:  # the request cannot be built: the first attempt failed
+            error.attempt = error.attempt or 1
+            return self._final_failure(error, 1)
         attempt = 0
         while True:
             attempt += 1
@@ -230,14 +234,8 @@ class _StepExecution:
         with trio.move_on_after(timeout) as scope:
             try:
                 if service is not None:
-                    trial = await service.before_call(self, trio.current_time() + timeout)
-                    try:
-                        response = await self._send(request)
-                    except trio.Cancelled:
-                        service.call_cancelled(trial)  # a timeout below still counts as a failure
-                        raise
-                else:
-                    response = await self._send(request)
+                    await service.before_call(self, trio.current_time() + timeout)
+                response = await self._send(request)
             except TransportError as failure:
                 self._trace_attempt(request, attempt, started, None, failure.kind)
                 if service is not None and failure.kind != "invalid_request":
@@ -440,7 +438,7 @@ def _note_secrets(step: _StepExecution, value: Any) -> None:
     """Remember the text of every secret in ``value`` (and its words) for redaction."""
     if isinstance(value, Secret):
         text = value.reveal()
-        step.sensitive.update(word for word in _WORDS.split(text) if len(word) >= 4)
+        step.sensitive.update(w for w in _WORDS.split(text) if len(w) >= 4 and w.lower() not in _SCHEMES)
         if text:
             step.sensitive.add(text)
     elif isinstance(value, dict):
@@ -452,6 +450,7 @@ def _note_secrets(step: _StepExecution, value: Any) -> None:
 
 
 _WORDS: Final = re.compile(r"[\s:=,;]+")
+_SCHEMES: Final = frozenset({"bearer", "basic", "token", "digest"})  # words that are no secret
 
 
 def _redact(text: str, sensitive: Collection[str]) -> str:
