@@ -483,11 +483,6 @@ async def test_finally_runs_on_success_on_a_caught_error_and_on_an_escaping_erro
     assert escaped.logs == ["finally after body done", "second finally"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a `finally` block runs in the cancelled scope of its `try`: its steps are "
-    "cancelled before sending when a `timeout` block (or Ctrl-C) interrupts the body",
-)
 async def test_finally_steps_run_when_the_body_is_cancelled(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

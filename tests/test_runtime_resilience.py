@@ -701,6 +701,34 @@ async def test_a_failing_sub_flow_compensates_its_own_steps(demo: DemoServer) ->
     assert [o["status"] for o in demo.state()["orders"]] == ["cancelled"]
 
 
+async def test_a_completed_sub_flow_is_compensated_when_its_caller_fails_later(
+    demo: DemoServer,
+) -> None:
+    program = compile_flow(
+        """
+        service api "@URL@" { retry 0 }
+        flow reserve(item: string) -> string {
+            step order = POST api "/orders" -> {id: string} {
+                json { item: item }
+                compensate { step cancel = DELETE api "/orders/${order.body.id}" }
+            }
+            return order.body.id
+        }
+        flow outer() {
+            step first = call reserve(item: "a")
+            step second = call reserve(item: "b")
+            fail "payment declined"
+        }
+        """,
+        demo.url,
+    )
+    outcome = await run(program, "outer")
+    assert outcome.error is not None and outcome.error.message == "payment declined"
+    assert [o["status"] for o in demo.state()["orders"]] == ["cancelled", "cancelled"]
+    undo = [e["step"] for e in outcome.events_of("step_attempt") if e["method"] == "DELETE"]
+    assert undo == ["second/cancel", "first/cancel"]  # newest first, keyed by call path
+
+
 # --------------------------------------------------------------------------- structured concurrency
 
 

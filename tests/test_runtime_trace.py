@@ -141,7 +141,7 @@ async def test_no_secret_reaches_the_trace(
         assert forbidden not in json.dumps(result)
 
 
-async def test_journal_keys_carry_loop_indices(demo: DemoServer) -> None:
+async def test_journal_keys_carry_loop_indices_and_call_paths(demo: DemoServer) -> None:
     program = compile_flow(
         """
         service api "@URL@" { }
@@ -175,13 +175,13 @@ async def test_journal_keys_carry_loop_indices(demo: DemoServer) -> None:
         *(f"fetch[{i}][{j}]" for i in range(2) for j in range(3)),
         *(f"each[{i}]" for i in range(4)),
         "page[0]", "page[1]",
-        "deep", "sub",
+        "sub/deep", "sub",  # a sub-flow's steps are keyed by the call step
         "skipped",
     }  # fmt: skip
     skipped = journal.steps[(outcome.run_id, "skipped")]
     assert (skipped.ok, skipped.attempts, skipped.flow) == (False, 1, "f")
     assert skipped.error is not None and skipped.error["status"] == 500
-    assert journal.steps[(outcome.run_id, "deep")].flow == "inner"
+    assert journal.steps[(outcome.run_id, "sub/deep")].flow == "inner"
     fetched = journal.steps[(outcome.run_id, "fetch[1][2]")].value
     assert fetched["body"]["args"] == {"i": "1", "j": "2"}
     assert [e["step"] for e in outcome.events_of("step_attempt") if e["step"].startswith("fetch")][

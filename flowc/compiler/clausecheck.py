@@ -44,6 +44,7 @@ from flowc.compiler.types import (
     FLOAT,
     INT,
     JSON,
+    NULL,
     SECRET,
     STRING,
     UINT,
@@ -201,12 +202,12 @@ class ClauseChecker:
                 )
             )
             return
-        lists_ok = clause.keyword == "query"
+        lists_ok = clause.keyword in ("query", "form")  # repeated keys
         for value in values:
             item = strip_optional(value)
             if lists_ok and isinstance(item, ListT):
                 item = item.elem
-            if item not in SCALARS:
+            if item not in SCALARS and item != NULL:  # a null value leaves the key out
                 self.add(
                     messages.TYPE_MISMATCH(
                         clause.value.span,

@@ -119,7 +119,7 @@ class StepNode(Node):
     target: Expr | None = None  # URL or path
     flow: FlowIR | None = None  # for call steps (filled after all flows are lowered)
     flow_key: str = ""
-    args: tuple[tuple[int, Expr], ...] = ()  # (callee slot, value)
+    args: tuple[tuple[str, Expr], ...] = ()  # (parameter name, value)
     headers: Expr | None = None
     query: Expr | None = None
     body_kind: str | None = None  # json form body

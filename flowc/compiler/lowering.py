@@ -307,7 +307,7 @@ class _FlowLowerer:
         for arg in action.args:
             name = self.info.call_arg_names.get(id(arg), arg.name or "")
             args.append((name, self.expr(arg.value)))
-        node.args = tuple(args)  # type: ignore[assignment]
+        node.args = tuple(args)
 
     def _step_clauses(self, node: ir.StepNode, clauses: dict[str, ast.Clause]) -> None:
         for keyword in ("json", "form", "body"):

@@ -64,13 +64,19 @@ Signal = Return | _Jump | None
 
 @attrs.define
 class Place:
-    """Where execution is: loop indices (for step names) and the yield collector."""
+    """Where execution is: the call path and loop indices (which make a step's
+    stable key, e.g. ``checkout/charge[3]``) and the current yield collector."""
 
     indices: tuple[int, ...] = ()
     yields: list[Any] | None = None
+    prefix: str = ""
 
     def step_key(self, name: str) -> str:
-        return name + "".join(f"[{i}]" for i in self.indices)
+        return self.prefix + name + "".join(f"[{i}]" for i in self.indices)
+
+    def nested(self, position: int, yields: list[Any] | None) -> Place:
+        """The place of one iteration of a loop."""
+        return Place((*self.indices, position), yields, self.prefix)
 
 
 def seconds(value: Any, what: str) -> float:
@@ -104,11 +110,13 @@ async def run_all(thunks: Sequence[Callable[[], Awaitable[None]]]) -> None:
 class FlowRun:
     """One invocation of one flow."""
 
-    def __init__(self, session: RunSession, flow: ir.FlowIR) -> None:
+    def __init__(self, session: RunSession, flow: ir.FlowIR, prefix: str = "") -> None:
         self.session = session
         self.flow = flow
+        self.prefix = prefix  # the call path of a sub-flow: "caller_step/"
         self.frame: list[Any] = [None] * flow.frame_size
-        self.compensations: list[tuple[ir.Block, list[Any], Place]] = []
+        # (the invocation that registered it, the block, a frame snapshot, the place)
+        self.compensations: list[tuple[FlowRun, ir.Block, list[Any], Place]] = []
 
     # ----------------------------------------------------------- entry
 
@@ -142,11 +150,11 @@ class FlowRun:
     async def _run_body(self) -> Any:
         flow = self.flow
         if flow.timeout is None:
-            signal = await self.exec_block(flow.body, self.frame, Place())
+            signal = await self.exec_block(flow.body, self.frame, Place(prefix=self.prefix))
         else:
             limit = seconds(self.evaluate(flow.timeout), "a flow timeout")
             with trio.move_on_after(limit) as scope:
-                signal = await self.exec_block(flow.body, self.frame, Place())
+                signal = await self.exec_block(flow.body, self.frame, Place(prefix=self.prefix))
             if scope.cancelled_caught:
                 raise FlowError(errors.TIMEOUT, f"flow `{flow.name}` timed out after {to_text(self.evaluate(flow.timeout))}", span=flow.span)
         return signal.value if isinstance(signal, Return) else None
@@ -157,10 +165,10 @@ class FlowRun:
             return
         with trio.CancelScope(shield=True):
             while self.compensations:
-                block, frame, place = self.compensations.pop()
+                owner, block, frame, place = self.compensations.pop()
                 self.session.tracer.emit("compensation_started", flow=self.flow.name, cause=error.kind if error else "cancelled")
                 try:
-                    await self.exec_block(block, frame, place)
+                    await owner.exec_block(block, frame, place)
                 except FlowError as failure:
                     self.session.report(f"compensation failed in flow `{self.flow.name}`: {failure.describe()}")
 
@@ -304,7 +312,10 @@ class FlowRun:
             signal = await self.exec_block(node.catch, frame, place)
         finally:
             if node.finally_ is not None:
-                final = await self.exec_block(node.finally_, frame, place)
+                # Cleanup runs even when the body was cancelled (a timeout block, a
+                # failing sibling, Ctrl-C): shielded, bounded by its steps' own timeouts.
+                with trio.CancelScope(shield=True):
+                    final = await self.exec_block(node.finally_, frame, place)
                 if isinstance(final, Return):
                     return final  # noqa: B012 - a `return` in `finally` wins, as in Python
         return signal
@@ -365,7 +376,7 @@ class FlowRun:
             frame[loop.var_slot] = item
             if loop.index_slot is not None:
                 frame[loop.index_slot] = index
-            inner = Place((*place.indices, position), collected)
+            inner = place.nested(position, collected)
             signal = await self.exec_block(loop.body, frame, inner)
             if signal is BREAK:
                 break
@@ -390,7 +401,7 @@ class FlowRun:
             if loop.index_slot is not None:
                 local[loop.index_slot] = index
             sink = results[position] if collected is not None else None
-            signal = await self.exec_block(loop.body, local, Place((*place.indices, position), sink))
+            signal = await self.exec_block(loop.body, local, place.nested(position, sink))
             if isinstance(signal, Return) and not returned:
                 returned.append(signal)
                 cancel_scope.cancel()  # `return`: the other iterations are cancelled
@@ -414,7 +425,7 @@ class FlowRun:
         while self.evaluate(loop.cond, frame) is True:
             if count >= bound:
                 raise FlowError(errors.LOOP_LIMIT, f"`while` loop exceeded its bound of {bound} iterations", span=loop.span, flow=self.flow.name)
-            signal = await self.exec_block(loop.body, frame, Place((*place.indices, count), collected))
+            signal = await self.exec_block(loop.body, frame, place.nested(count, collected))
             count += 1
             if signal is BREAK:
                 break

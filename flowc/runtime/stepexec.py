@@ -122,7 +122,7 @@ async def run_step(run: FlowRun, node: ir.StepNode, frame: list[Any], place: Pla
 
 def _register_compensation(run: FlowRun, node: ir.StepNode, frame: list[Any], place: Place, ok: bool) -> None:
     if node.compensate is not None and ok:
-        run.compensations.append((node.compensate, list(frame), place))
+        run.compensations.append((run, node.compensate, list(frame), place))
 
 
 def _value(status: int, ok: bool, headers: dict[str, str], body: Any, elapsed: float, attempts: int, error: FlowError | None) -> dict[str, Any]:
@@ -204,7 +204,7 @@ class _StepExecution:
         if node.flow is None:  # pragma: no cover - the checker resolves every call
             raise self.fail(errors.EVAL, f"flow `{node.flow_key}` is not available")
         args = {name: self.evaluate(value) for name, value in node.args}
-        callee = FlowRun(self.session, node.flow)
+        callee = FlowRun(self.session, node.flow, prefix=self.key + "/")
         started = time.perf_counter()
         if node.timeout is None:
             result = await callee.run(args)
@@ -213,6 +213,8 @@ class _StepExecution:
                 result = await callee.run(args)
             if scope.cancelled_caught:
                 raise self.fail(errors.TIMEOUT, f"call of `{node.flow.name}` timed out", attempt=attempt)
+        # Nested sagas: what the sub-flow completed is undone if this flow fails later.
+        self.run.compensations.extend(callee.compensations)
         return _value(0, True, {}, result, time.perf_counter() - started, attempt, None)
 
     # ----------------------------------------------------------- HTTP
