@@ -350,6 +350,9 @@ def _headers(step: _StepExecution) -> dict[str, tuple[str, str]]:
         if expr is None:
             continue
         for name, value in _pairs(step.run.evaluate(expr, frame)):
+            if value is None:  # a null header is left out (and removes a service default)
+                merged.pop(name.lower(), None)
+                continue
             merged[name.lower()] = (name, text_of(value))
             _note_secrets(step, value)
     auth = step.node.auth or (service.ir.auth if service else None)
