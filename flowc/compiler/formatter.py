@@ -38,7 +38,8 @@ owns several, numbered as the printer numbers them).
 Blank lines.  An anchor or an own-line comment that starts its line right
 after a blank line keeps one blank line before it (runs collapse to one);
 none is kept at the start of a container.  Declarations are always separated
-by a blank line, except consecutive imports (see ``docs/formatting.md``).
+by a blank line, except in runs of imports, types or consts (see
+``docs/formatting.md``).
 
 Properties (tested on the examples and on generated programs with comments
 sprinkled in): the result parses to the same tree, formatting it again changes
@@ -51,7 +52,7 @@ import bisect
 import difflib
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -147,14 +148,15 @@ class _Container:
     close: int  # offset of the closing bracket; the text's length for the module
 
 
-_Slot = tuple[int, int, int, int]  # (source offset, kind, id of node, container index)
+_Slot = tuple[int, int, int]  # (kind, id of the anchor or container owner, container index)
+_Order = tuple[int, int]  # (source offset, kind): the order in which the printer emits slots
+_Placed = tuple[_Order, _Slot]
 
 
 class CommentPlacement:
     """The printer's ``Trivia``: comments and blank lines, keyed by node identity."""
 
-    def __init__(self, source: _Source) -> None:
-        self._source = source
+    def __init__(self) -> None:
         self._slots: dict[_Slot, list[CommentLine]] = {}
         self._blank: set[int] = set()
 
@@ -164,36 +166,31 @@ class CommentPlacement:
     def mark_blank(self, node: ast.Node) -> None:
         self._blank.add(id(node))
 
-    def _lookup(self, kind: int, node: ast.Node, index: int = 0) -> list[CommentLine]:
-        start, end = node.span.start, node.span.end
-        offset = {_LEADING: start, _TRAILING: end}.get(kind, -1)
-        return self._slots.get((offset, kind, id(node), index), [])
-
     def leading(self, node: ast.Node) -> Sequence[CommentLine]:
-        return self._lookup(_LEADING, node)
+        return self._slots.get((_LEADING, id(node), 0), [])
 
     def trailing(self, node: ast.Node) -> Sequence[CommentLine]:
-        return self._lookup(_TRAILING, node)
+        return self._slots.get((_TRAILING, id(node), 0), [])
 
     def blank_before(self, node: ast.Node) -> bool:
         return id(node) in self._blank
 
     def opener(self, owner: ast.Node, index: int) -> Sequence[CommentLine]:
-        return self._slots.get((-1, _OPENER, id(owner), index), [])
+        return self._slots.get((_OPENER, id(owner), index), [])
 
     def closing(self, owner: ast.Node, index: int) -> Sequence[CommentLine]:
-        return self._slots.get((-1, _CLOSING, id(owner), index), [])
+        return self._slots.get((_CLOSING, id(owner), index), [])
 
 
 def place_comments(module: ast.Module, text: str) -> CommentPlacement:
     """Decide where each of ``module.comments`` goes, and where blank lines stay."""
     source = _Source(text, module.comments)
     layout = _Layout(module, source)
-    placement = CommentPlacement(source)
+    placement = CommentPlacement()
     for anchor in layout.anchors:
         if source.blank_before(anchor.span.start):
             placement.mark_blank(anchor)
-    previous: tuple[tuple[int, int], _Slot] | None = None
+    previous: _Placed | None = None
     for comment, fallback in zip(module.comments, layout.enclosing_anchors(), strict=True):
         order, slot = layout.slot_for(comment, fallback)
         if previous is not None and order < previous[0]:
@@ -285,7 +282,7 @@ class _Layout:
         self.by_close = {c.close: c for c in self.containers}
 
     def _visit(self, node: ast.Node, owners: list[ast.Node]) -> None:
-        if isinstance(node, _ANCHORS) or (isinstance(node, ast.Branch) and node.grouped):
+        if isinstance(node, _ANCHORS) or (isinstance(node, ast.Branch) and _owns_blocks(node)):
             self.anchors.append(node)
         if isinstance(node, _BRACKETED):
             self.containers.append(_Container(node, 0, node.span.start, node.span.end - 1))
@@ -295,9 +292,7 @@ class _Layout:
             self.source.masked.append((node.span.start, node.span.end))
         if isinstance(node, ast.FlowDecl):
             self.containers.append(self._params(node))
-        if isinstance(node, _BLOCK_OWNERS) and not (
-            isinstance(node, ast.Branch) and not node.grouped
-        ):
+        if isinstance(node, _BLOCK_OWNERS) and _owns_blocks(node):
             owners.append(node)
 
     def _params(self, flow: ast.FlowDecl) -> _Container:
@@ -321,9 +316,7 @@ class _Layout:
         points = [(c.span.start, c.span.start) for c in self.module.comments]
         return _innermost(self.anchors, points)
 
-    def slot_for(
-        self, comment: ast.Comment, fallback: ast.Node | None
-    ) -> tuple[tuple[int, int], _Slot]:
+    def slot_for(self, comment: ast.Comment, fallback: ast.Node | None) -> _Placed:
         """The slot a comment goes to, with its (offset, kind) emission order."""
         source, start = self.source, comment.span.start
         if source.starts_line(start):
@@ -334,31 +327,29 @@ class _Layout:
             found = _leading(fallback) if fallback is not None else _closing(self.containers[-1])
         return found
 
-    def _before_next_code(self, offset: int) -> tuple[tuple[int, int], _Slot] | None:
+    def _before_next_code(self, offset: int) -> _Placed | None:
         anchor = self.by_start.get(offset)
         if anchor is not None:
             return _leading(anchor)
         container = self.by_close.get(offset)
         return _closing(container) if container is not None else None
 
-    def _after_code(self, end: int) -> tuple[tuple[int, int], _Slot] | None:
+    def _after_code(self, end: int) -> _Placed | None:
         anchor = self.by_end.get(end)
         if anchor is not None:
-            return (end, _TRAILING), (end, _TRAILING, id(anchor), 0)
+            return (end, _TRAILING), (_TRAILING, id(anchor), 0)
         container = self.by_open.get(end - 1)
         if container is None:
             return None
-        slot = (-1, _OPENER, id(container.owner), container.index)
-        return (end, _OPENER), slot
+        return (end, _OPENER), (_OPENER, id(container.owner), container.index)
 
 
-def _leading(anchor: ast.Node) -> tuple[tuple[int, int], _Slot]:
-    start = anchor.span.start
-    return (start, _LEADING), (start, _LEADING, id(anchor), 0)
+def _leading(anchor: ast.Node) -> _Placed:
+    return (anchor.span.start, _LEADING), (_LEADING, id(anchor), 0)
 
 
-def _closing(container: _Container) -> tuple[tuple[int, int], _Slot]:
-    return (container.close, _CLOSING), (-1, _CLOSING, id(container.owner), container.index)
+def _closing(container: _Container) -> _Placed:
+    return (container.close, _CLOSING), (_CLOSING, id(container.owner), container.index)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -380,6 +371,11 @@ def _is_string(node: ast.Node) -> bool:
     return isinstance(node, ast.Literal) and node.kind in ("string", "bytes")
 
 
+def _owns_blocks(node: ast.Node) -> bool:
+    """A parallel branch written without ``branch { }`` is just its statement."""
+    return not isinstance(node, ast.Branch) or node.grouped
+
+
 def _prints_block(owner: ast.Node) -> bool:
     """A service or step prints its clause block only when it has clauses."""
     if isinstance(owner, ast.ServiceDecl | ast.StepStmt):
@@ -387,11 +383,11 @@ def _prints_block(owner: ast.Node) -> bool:
     return True
 
 
-def _first_by(anchors: list[ast.Node], key: object) -> dict[int, ast.Node]:
+def _first_by(anchors: list[ast.Node], key: Callable[[ast.Node], int]) -> dict[int, ast.Node]:
     """The outermost anchor at each offset (``anchors`` is sorted outermost first)."""
     found: dict[int, ast.Node] = {}
     for anchor in anchors:
-        found.setdefault(key(anchor), anchor)  # type: ignore[operator]
+        found.setdefault(key(anchor), anchor)
     return found
 
 
