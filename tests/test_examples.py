@@ -33,3 +33,11 @@ def test_cli_check_all_examples_with_warnings_as_errors() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+
+
+def test_examples_are_in_the_canonical_format() -> None:
+    from flowc.compiler.formatter import format_source
+
+    for path in [*FILES, *sorted((EXAMPLES / "lib").glob("*.flow"))]:
+        text = path.read_text(encoding="utf-8")
+        assert format_source(text, str(path)) == text, f"{path.name} is not formatted"

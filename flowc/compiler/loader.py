@@ -30,7 +30,7 @@ from flowc.compiler import ast, messages
 from flowc.compiler.diagnostics import Diagnostic, DiagnosticSink, ParseFailure
 from flowc.compiler.parser import parse_module
 
-MAX_SOURCE_BYTES: Final = 4 * 1024 * 1024
+MAX_SOURCE_BYTES: Final = 1024 * 1024
 
 
 class SourceError(Exception):
