@@ -7,8 +7,9 @@ Usage::
     python bench/conformance.py core.json  # one file
     python bench/conformance.py --timings  # ... and microseconds per evaluation
 
-The cases are the JSON files in ``/work/shared/conformance/cel`` (override with
-``FLOWC_CEL_CONFORMANCE``); their README states the scoring, which is what
+The cases are the JSON files in ``tests/data/cel`` (a verbatim copy of the
+shared ``conformance/cel`` yardstick, with its attribution README; override
+the directory with ``FLOWC_CEL_CONFORMANCE``); their README states the scoring, which is what
 cel-go's conformance runner does and what ``run_case`` implements:
 
 * a parse error fails the case;
@@ -84,7 +85,7 @@ from flowc.runtime.values import (
 
 DATA_DIR: Final = Path(
     os.environ.get(
-        "FLOWC_CEL_CONFORMANCE", Path(__file__).resolve().parents[2] / "shared/conformance/cel"
+        "FLOWC_CEL_CONFORMANCE", Path(__file__).resolve().parents[1] / "tests/data/cel"
     )
 )
 FILES: Final = (

@@ -109,14 +109,15 @@ def normalise(path: str) -> str:
 
 
 def display_path(path: str) -> str:
-    """A path as diagnostics show it: relative to the working directory when shorter."""
+    """A path as diagnostics show it: relative to the working directory when it
+    lies inside it, absolute otherwise."""
     if path.startswith("<"):
         return path
     try:
         relative = os.path.relpath(path)
     except ValueError:
         return path
-    return relative if not relative.startswith("../../") else path
+    return path if relative.startswith("..") else relative
 
 
 class _Loader:
