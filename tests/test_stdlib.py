@@ -614,7 +614,7 @@ def test_json_and_collection_builtins() -> None:
 
 # =========================================================================== conformance
 
-CONFORMANCE_DIR = Path("/work/shared/conformance/cel")
+CONFORMANCE_DIR = Path(__file__).resolve().parent / "data" / "cel"
 
 Node = Any
 
