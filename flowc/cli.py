@@ -91,6 +91,10 @@ def entry() -> None:
     # only loads the already-validated, cached grammar, so it skips that import
     # and the validation it would trigger: about 30 ms of every start.
     sys.modules.setdefault("interegular", None)  # type: ignore[arg-type]
+    # httpx imports its own command-line client (`httpx._main`, which pulls in rich
+    # and pygments' lexer registry) whenever those happen to be installed; flowc
+    # never uses it, and httpx falls back cleanly without it.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     try:
         main(standalone_mode=True)
     except SystemExit:

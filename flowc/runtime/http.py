@@ -131,6 +131,29 @@ class _IdleConnection:
     idle_since: float
 
 
+class LazySSLContext:
+    """The default TLS context, made when the first ``https`` request needs it.
+
+    Loading the CA bundle takes 20-40 ms; a run that only talks plain HTTP (a
+    local service, the demo) should not pay for it before its first request.
+    It is made once, in a worker thread so the event loop keeps running.
+    """
+
+    def __init__(self, trust_env: bool) -> None:
+        self._trust_env = trust_env
+        self._context: ssl.SSLContext | None = None
+        self._lock = trio.Lock()
+
+    async def get(self) -> ssl.SSLContext:
+        async with self._lock:
+            if self._context is None:
+                trust_env = self._trust_env
+                self._context = await trio.to_thread.run_sync(
+                    lambda: httpx.create_ssl_context(trust_env=trust_env)
+                )
+        return self._context
+
+
 class ConnectionPool:
     """An httpcore-compatible pool of HTTP/1.1 connections for trio, O(1) per request.
 
@@ -142,7 +165,7 @@ class ConnectionPool:
     def __init__(
         self,
         *,
-        ssl_context: ssl.SSLContext,
+        ssl_context: ssl.SSLContext | LazySSLContext,
         max_connections: int,
         max_idle_connections: int,
         keepalive_expiry: float | None,
@@ -174,6 +197,8 @@ class ConnectionPool:
             raise RuntimeError("the connection pool is closed")
         if request.url.scheme not in (b"http", b"https"):
             raise httpcore.UnsupportedProtocol("the URL scheme must be http or https")
+        if request.url.scheme == b"https" and isinstance(self._ssl_context, LazySSLContext):
+            self._ssl_context = await self._ssl_context.get()
         await self._acquire_slot(request)
         if self._closed:  # closed while we waited for a slot
             self._slots.release()
@@ -233,9 +258,10 @@ class ConnectionPool:
         if self._open_count >= self._max_connections:
             stale.append(self._pop_least_recently_used())
             self._open_count -= 1
+        context = self._ssl_context
         connection = httpcore.AsyncHTTPConnection(
             origin=origin,
-            ssl_context=self._ssl_context,
+            ssl_context=context if isinstance(context, ssl.SSLContext) else None,
             keepalive_expiry=self._keepalive_expiry,
             network_backend=self._network_backend,
         )
@@ -382,7 +408,7 @@ class _ResponseStream(httpx.AsyncByteStream):
 class PooledTransport(httpx.AsyncBaseTransport):
     """An httpx transport over `ConnectionPool` (httpx's own converts the same way)."""
 
-    def __init__(self, ssl_context: ssl.SSLContext, limits: httpx.Limits) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | LazySSLContext, limits: httpx.Limits) -> None:
         max_connections = limits.max_connections or DEFAULT_MAX_CONNECTIONS
         max_idle = limits.max_keepalive_connections
         self.pool = ConnectionPool(
@@ -442,6 +468,8 @@ class _FlowcClient(httpx.AsyncClient):
     ) -> httpx.AsyncBaseTransport:
         if transport is not None:
             return transport
+        if verify is True and cert is None:  # the default context: made when first needed
+            return PooledTransport(LazySSLContext(trust_env), limits)
         if not isinstance(verify, ssl.SSLContext):
             verify = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
         return PooledTransport(verify, limits)
@@ -505,13 +533,12 @@ class HttpInvoker:
 
     async def __aenter__(self) -> Self:
         _silence_httpcore_debug_logs()
-        ssl_context = self._ssl_context
-        if ssl_context is None:  # loading the CA bundle takes ~20 ms: keep the loop running
-            ssl_context = await trio.to_thread.run_sync(
-                lambda: httpx.create_ssl_context(trust_env=self._trust_env)
-            )
+        # Without an explicit context the pool makes the default one when the first
+        # https request needs it (LazySSLContext); proxies, if configured, get
+        # httpx's default context.
+        verify: ssl.SSLContext | bool = self._ssl_context or True
         self._client = _FlowcClient(
-            verify=ssl_context,
+            verify=verify,
             trust_env=self._trust_env,
             limits=self._limits,
             timeout=None,
