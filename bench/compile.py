@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "examples" / "hello.flow"
 
-FLOW_TEMPLATE = '''
+FLOW_TEMPLATE = """
 # Flow {n}: look a customer up, enrich it and store the result.
 flow process_{n}(customer_id: string, limit: int = 10, verbose: bool = false) -> {{id: string, score: int, tags: list[string]}} {{
     step customer_{n} = GET api "/customers/${{customer_id}}" -> Customer {{
@@ -58,9 +58,9 @@ flow process_{n}(customer_id: string, limit: int = 10, verbose: bool = false) ->
     assert save_{n}.status == 201, "could not save the score of ${{customer_id}}"
     return {{id: customer_id, score: score, tags: tags}}
 }}
-'''
+"""
 
-HEADER = '''
+HEADER = """
 type Customer = {id: string, name: string, email: string, vip: bool, tags: list[string]}
 
 service api "http://127.0.0.1:9" {
@@ -68,7 +68,7 @@ service api "http://127.0.0.1:9" {
     timeout 5s
     retry 2 backoff exponential 100ms max 1s
 }
-'''
+"""
 
 
 def generated_source(lines: int) -> str:
@@ -129,10 +129,22 @@ def main() -> None:
     entry = cold_entry_point_ms()
     count, totals, parses = throughput()
     rows = [
-        ("flowc check small file, cold (python -m)", f"{statistics.median(cold):.0f} ms", "<= 250 ms"),
-        ("flowc check small file, cold (console script)", f"{statistics.median(entry):.0f} ms", "<= 250 ms"),
+        (
+            "flowc check small file, cold (python -m)",
+            f"{statistics.median(cold):.0f} ms",
+            "<= 250 ms",
+        ),
+        (
+            "flowc check small file, cold (console script)",
+            f"{statistics.median(entry):.0f} ms",
+            "<= 250 ms",
+        ),
         (f"parse only, {count} lines", f"{count / statistics.median(parses):,.0f} lines/s", ""),
-        (f"parse + check, {count} lines", f"{count / statistics.median(totals):,.0f} lines/s", ">= 5,000 lines/s"),
+        (
+            f"parse + check, {count} lines",
+            f"{count / statistics.median(totals):,.0f} lines/s",
+            ">= 5,000 lines/s",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'median':>18}  target")

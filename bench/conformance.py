@@ -84,9 +84,7 @@ from flowc.runtime.values import (
 )
 
 DATA_DIR: Final = Path(
-    os.environ.get(
-        "FLOWC_CEL_CONFORMANCE", Path(__file__).resolve().parents[1] / "tests/data/cel"
-    )
+    os.environ.get("FLOWC_CEL_CONFORMANCE", Path(__file__).resolve().parents[1] / "tests/data/cel")
 )
 FILES: Final = (
     "core.json",

@@ -149,7 +149,9 @@ def measure_peak_rss(base: str) -> float:
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
     env = dict(os.environ, FLOWC_DEMO_URL=base)
-    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    output = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
     return int(output.stdout.strip().splitlines()[-1]) / 1024  # KiB -> MiB
 
 
@@ -208,9 +210,24 @@ def main() -> None:
         rss = measure_peak_rss(base)
     startup = measure_startup()
     rows = [
-        ("200 sequential GETs", f"flowc {seq_flow * 1000:.0f} ms / hand {seq_hand * 1000:.0f} ms", f"{seq_flow / seq_hand:.2f}x", "<= 1.15x"),
-        ("parallel loop 1,000 items, limit 50", f"flowc {fan_flow * 1000:.0f} ms / hand {fan_hand * 1000:.0f} ms", f"{fan_flow / fan_hand:.2f}x", "<= 1.0x"),
-        ("20 independent GETs, 50 ms latency", f"auto {auto * 1000:.0f} ms / sequential {sequential * 1000:.0f} ms", f"1/{sequential / auto:.1f}", "<= 1/8"),
+        (
+            "200 sequential GETs",
+            f"flowc {seq_flow * 1000:.0f} ms / hand {seq_hand * 1000:.0f} ms",
+            f"{seq_flow / seq_hand:.2f}x",
+            "<= 1.15x",
+        ),
+        (
+            "parallel loop 1,000 items, limit 50",
+            f"flowc {fan_flow * 1000:.0f} ms / hand {fan_hand * 1000:.0f} ms",
+            f"{fan_flow / fan_hand:.2f}x",
+            "<= 1.0x",
+        ),
+        (
+            "20 independent GETs, 50 ms latency",
+            f"auto {auto * 1000:.0f} ms / sequential {sequential * 1000:.0f} ms",
+            f"1/{sequential / auto:.1f}",
+            "<= 1/8",
+        ),
         ("parallel loop 10,000 items, limit 100", f"peak RSS {rss:.0f} MiB", "", "<= 150 MiB"),
         ("flowc run start-up to first request", f"{startup:.0f} ms", "", "<= 300 ms"),
     ]

@@ -80,7 +80,7 @@ class Program:
         known = {p.name: p for p in flow.params}
         unknown = sorted(set(inputs) - set(known))
         if unknown:
-            raise InputError(f"flow `{flow.name}` has no parameter {', '.join(f'`{u}`' for u in unknown)} (its parameters: {', '.join(known) or 'none'})")
+            raise InputError(unknown_parameters(flow, unknown))
         prepared: dict[str, Any] = {}
         for name, value in inputs.items():
             try:
@@ -89,7 +89,9 @@ class Program:
                 raise InputError(f"input `{name}`: {error}") from None
         missing = [p.name for p in flow.params if p.default is None and p.name not in prepared]
         if missing:
-            raise InputError(f"flow `{flow.name}` needs input {', '.join(f'`{m}`' for m in missing)}")
+            raise InputError(
+                f"flow `{flow.name}` needs input {', '.join(f'`{m}`' for m in missing)}"
+            )
         return prepared
 
     async def run(
@@ -103,7 +105,7 @@ class Program:
     ) -> Any:
         """Run a flow of this program inside the current trio run."""
         from flowc.runtime.http import HttpInvoker
-        from flowc.runtime.journal import JsonLinesSink, Tracer
+        from flowc.runtime.journal import JsonLinesSink
         from flowc.runtime.session import RunSession
 
         chosen = self.flow(flow)
@@ -113,6 +115,13 @@ class Program:
             if trace is not None:
                 session.tracer.sinks.append(JsonLinesSink(trace))
             return await session.execute(chosen, prepared)
+
+
+def unknown_parameters(flow: FlowIR, names: list[str]) -> str:
+    """The message for inputs that name no parameter of ``flow``."""
+    listed = ", ".join(f"`{name}`" for name in names)
+    parameters = ", ".join(p.name for p in flow.params) or "none"
+    return f"flow `{flow.name}` has no parameter {listed} (its parameters: {parameters})"
 
 
 def _as_value(value: Any, from_json: Any) -> Any:
@@ -139,7 +148,13 @@ def compile_source(text: str, name: str = "<input>.flow") -> Program:
     return _program(_check_source(text, name))
 
 
-def run_file(path: str, flow: str | None = None, inputs: Mapping[str, Any] | None = None, *, sequential: bool = False) -> Any:
+def run_file(
+    path: str,
+    flow: str | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    *,
+    sequential: bool = False,
+) -> Any:
     """Compile and run a flow from synchronous code (starts its own trio run)."""
     program = compile_file(path)
     return trio.run(lambda: program.run(flow, inputs, sequential=sequential))

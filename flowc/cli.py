@@ -50,12 +50,19 @@ def main() -> None:
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option(
-    "--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
     help="How to print diagnostics: for people, or as JSON for editors and CI.",
 )
-@click.option("-W", "warnings_as", type=click.Choice(["error"]), help="-W error: treat warnings as errors.")
+@click.option(
+    "-W", "warnings_as", type=click.Choice(["error"]), help="-W error: treat warnings as errors."
+)
 @click.option("--emit", type=click.Choice(["ir"]), help="Also print the lowered IR of each flow.")
-def check(files: tuple[str, ...], output_format: str, warnings_as: str | None, emit: str | None) -> None:
+def check(
+    files: tuple[str, ...], output_format: str, warnings_as: str | None, emit: str | None
+) -> None:
     """Parse and type-check FILES (and what they import)."""
     from flowc.commands.check import run_check
 
@@ -102,7 +109,7 @@ def entry() -> None:
     except KeyboardInterrupt:
         click.echo("flowc: interrupted", err=True)
         sys.exit(130)
-    except Exception as error:  # noqa: BLE001 - the last line of defence
+    except Exception as error:
         if os.environ.get("FLOWC_DEBUG"):
             raise
         click.echo(

@@ -51,7 +51,7 @@ def expectations(text: str) -> list[Expectation]:
         if "###" not in line:
             continue
         for match in MARKER.finditer(line[line.index("###") :]):
-            patterns = tuple(p.replace("\\\"", "\"") for p in QUOTED.findall(match.group(2)))
+            patterns = tuple(p.replace('\\"', '"') for p in QUOTED.findall(match.group(2)))
             found.append(Expectation(number, match.group(1), patterns))
     return found
 
@@ -72,9 +72,7 @@ def check_expectations(path: Path) -> list[str]:
         else:
             pending.remove(hit)
     for diagnostic in pending:
-        problems.append(
-            f"unexpected: {diagnostic.span} {diagnostic.code} {diagnostic.message}"
-        )
+        problems.append(f"unexpected: {diagnostic.span} {diagnostic.code} {diagnostic.message}")
     return problems
 
 

@@ -20,9 +20,9 @@ from flowc.cli import main
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
-GOOD = 'flow ok() -> int {\n    return 1\n}\n'
+GOOD = "flow ok() -> int {\n    return 1\n}\n"
 BAD = 'flow bad() -> int {\n    return "x"\n}\n'
-WARNING = 'flow warn() {\n    let unused = 1\n}\n'
+WARNING = "flow warn() {\n    let unused = 1\n}\n"
 
 
 def check(*args: str) -> tuple[int, str, str]:
@@ -89,12 +89,14 @@ def test_several_files_and_the_worst_exit_code(tmp_path: Path) -> None:
     ("content", "message"),
     [
         (b"\xff\xfe\x00bad", "binary"),
-        (b"flow f() { log \"\xe9\" }", "not valid UTF-8"),
+        (b'flow f() { log "\xe9" }', "not valid UTF-8"),
         (b"x" * (5 * 1024 * 1024), "larger than"),
     ],
     ids=["binary", "latin1", "5MB"],
 )
-def test_unreadable_sources_get_one_line_and_exit_2(tmp_path: Path, content: bytes, message: str) -> None:
+def test_unreadable_sources_get_one_line_and_exit_2(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
     code, out, err = check(write(tmp_path, content))
     assert code == 2
     assert message in err
@@ -129,7 +131,18 @@ def test_bad_flag_is_a_usage_error() -> None:
         ("flow f() { log " + " + ".join(["1"] * 10_000) + " }\n", "E0007"),
         ("flow f() { log 1 ยง }\n", "E0002"),
     ],
-    ids=["empty", "comment", "lone-brace", "unterminated", "open-interp", "empty-interp", "deep-lists", "deep-unary", "long-chain", "bad-char"],
+    ids=[
+        "empty",
+        "comment",
+        "lone-brace",
+        "unterminated",
+        "open-interp",
+        "empty-interp",
+        "deep-lists",
+        "deep-unary",
+        "long-chain",
+        "bad-char",
+    ],
 )
 def test_bad_programs_get_a_positioned_diagnostic(tmp_path: Path, source: str, code: str) -> None:
     exit_code, _, err = check(write(tmp_path, source))
@@ -166,7 +179,9 @@ def test_no_color_env_wins(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_emit_ir_prints_slots_and_segments() -> None:
-    result = CliRunner().invoke(main, ["check", "--emit", "ir", str(EXAMPLES / "parallel_branches.flow")])
+    result = CliRunner().invoke(
+        main, ["check", "--emit", "ir", str(EXAMPLES / "parallel_branches.flow")]
+    )
     assert result.exit_code == 0
     assert "flow dashboard(" in result.stdout
     assert "parallel" in result.stdout

@@ -17,9 +17,46 @@ from flowc.compiler import compile_source
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.flow"))
 SOURCES = [p.read_text(encoding="utf-8") for p in EXAMPLES]
-TOKENS = ["{", "}", "(", ")", "[", "]", '"', "'", "${", "step", "let", "var", "=", "->", "?", "??",
-          "if", "else", "for", "in", "parallel", "retry", "timeout", "1s", "0x", "null", ".", ",", ":",
-          "\n", "#", "return", "yield", "break", "-", "!", "u", "9" * 30]
+TOKENS = [
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    '"',
+    "'",
+    "${",
+    "step",
+    "let",
+    "var",
+    "=",
+    "->",
+    "?",
+    "??",
+    "if",
+    "else",
+    "for",
+    "in",
+    "parallel",
+    "retry",
+    "timeout",
+    "1s",
+    "0x",
+    "null",
+    ".",
+    ",",
+    ":",
+    "\n",
+    "#",
+    "return",
+    "yield",
+    "break",
+    "-",
+    "!",
+    "u",
+    "9" * 30,
+]
 
 
 @st.composite
@@ -32,9 +69,9 @@ def mutated_example(draw: st.DrawFn) -> str:
         if action == "insert":
             text = text[:position] + piece + text[position:]
         elif action == "delete":
-            text = text[:position] + text[position + draw(st.integers(1, 20)):]
+            text = text[:position] + text[position + draw(st.integers(1, 20)) :]
         else:
-            text = text[:position] + piece + text[position + len(piece):]
+            text = text[:position] + piece + text[position + len(piece) :]
     return text
 
 

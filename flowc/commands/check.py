@@ -15,7 +15,9 @@ import click
 from flowc.compiler.diagnostics import Diagnostic, render, summary
 
 
-def run_check(files: tuple[str, ...], output_format: str, warnings_are_errors: bool, emit: str | None) -> int:
+def run_check(
+    files: tuple[str, ...], output_format: str, warnings_are_errors: bool, emit: str | None
+) -> int:
     from flowc.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, use_colour
     from flowc.compiler import SourceError, compile_file
 
@@ -47,7 +49,9 @@ def run_check(files: tuple[str, ...], output_format: str, warnings_are_errors: b
     else:
         colour = use_colour(sys.stderr)
         for diagnostic in all_diagnostics:
-            click.echo(render(diagnostic, sources.get(diagnostic.span.file), colour=colour), err=True)
+            click.echo(
+                render(diagnostic, sources.get(diagnostic.span.file), colour=colour), err=True
+            )
         if all_diagnostics:
             click.echo(f"flowc: {summary(errors, warnings)}", err=True)
     if usage_error:

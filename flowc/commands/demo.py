@@ -18,7 +18,11 @@ import click
 
 from flowc.commands.run import run_options
 
-DEMO_SECRETS = {"DEMO_TOKEN": "demo-token", "DEMO_PASSWORD": "demo-password", "DEMO_API_KEY": "demo-key"}
+DEMO_SECRETS = {
+    "DEMO_TOKEN": "demo-token",
+    "DEMO_PASSWORD": "demo-password",
+    "DEMO_API_KEY": "demo-key",
+}
 
 
 @click.command("demo")
@@ -30,7 +34,11 @@ def command(file: str | None, port: int, **options: Any) -> None:
     try:
         from flowc.demo import DemoServerError, start_demo_server
     except ModuleNotFoundError as error:
-        click.echo(f"flowc: error: the demo needs the demo extra ({error.name} is missing): pip install 'flowc[demo]'", err=True)
+        click.echo(
+            f"flowc: error: the demo needs the demo extra ({error.name} is missing): "
+            "pip install 'flowc[demo]'",
+            err=True,
+        )
         sys.exit(2)
     try:
         with start_demo_server(port=port) as url:
@@ -49,7 +57,14 @@ def _with_server(url: str, file: str | None, options: dict[str, Any]) -> int:
     if file is None:
         return _serve_until_interrupted(url)
     click.echo(f"flowc demo: demo API at {url}", err=True)
-    return execute(file, options["flow_name"], options["input_json"], options["assignments"], options["sequential"], options["trace_path"])
+    return execute(
+        file,
+        options["flow_name"],
+        options["input_json"],
+        options["assignments"],
+        options["sequential"],
+        options["trace_path"],
+    )
 
 
 def _serve_until_interrupted(url: str) -> int:

@@ -17,7 +17,9 @@ import click
 
 @click.command("fmt")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--check", is_flag=True, help="Change nothing; exit 1 and show a diff if a file would change.")
+@click.option(
+    "--check", is_flag=True, help="Change nothing; exit 1 and show a diff if a file would change."
+)
 def command(files: tuple[str, ...], check: bool) -> None:
     """Format FILES in place (`-` formats standard input to standard output)."""
     sys.exit(run_fmt(files, check))
@@ -42,7 +44,11 @@ def _format_one(path: str, check: bool) -> int:
     from flowc.compiler.loader import SourceError, decode_source, read_source_file
 
     try:
-        text = decode_source("<stdin>", sys.stdin.buffer.read()) if path == "-" else read_source_file(path)
+        text = (
+            decode_source("<stdin>", sys.stdin.buffer.read())
+            if path == "-"
+            else read_source_file(path)
+        )
     except SourceError as error:
         click.echo(f"flowc: error: {error}", err=True)
         return EXIT_USAGE
@@ -71,6 +77,9 @@ def _diff(name: str, before: str, after: str) -> str:
     import difflib
 
     lines = difflib.unified_diff(
-        before.splitlines(keepends=True), after.splitlines(keepends=True), f"{name} (original)", f"{name} (formatted)"
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        f"{name} (original)",
+        f"{name} (formatted)",
     )
     return "".join(lines)

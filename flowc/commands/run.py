@@ -27,11 +27,36 @@ EXIT_INTERRUPTED = 130
 def run_options(function: Any) -> Any:
     """The options shared by ``flowc run`` and ``flowc demo``."""
     options = [
-        click.option("--flow", "flow_name", metavar="NAME", help="The flow to run (needed when the file has several)."),
-        click.option("--input", "input_json", metavar="JSON|@FILE", help="All inputs as a JSON object, or @file.json."),
-        click.option("-i", "assignments", multiple=True, metavar="KEY=VALUE", help="One input; repeatable. Converted by the parameter's type."),
-        click.option("--sequential", is_flag=True, help="Run steps strictly in program order (no automatic parallelism)."),
-        click.option("--trace", "trace_path", type=click.Path(dir_okay=False, writable=True), help="Write trace events as JSON lines to FILE."),
+        click.option(
+            "--flow",
+            "flow_name",
+            metavar="NAME",
+            help="The flow to run (needed when the file has several).",
+        ),
+        click.option(
+            "--input",
+            "input_json",
+            metavar="JSON|@FILE",
+            help="All inputs as a JSON object, or @file.json.",
+        ),
+        click.option(
+            "-i",
+            "assignments",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="One input; repeatable. Converted by the parameter's type.",
+        ),
+        click.option(
+            "--sequential",
+            is_flag=True,
+            help="Run steps strictly in program order (no automatic parallelism).",
+        ),
+        click.option(
+            "--trace",
+            "trace_path",
+            type=click.Path(dir_okay=False, writable=True),
+            help="Write trace events as JSON lines to FILE.",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -41,12 +66,26 @@ def run_options(function: Any) -> Any:
 @click.command("run")
 @click.argument("file", type=click.Path(dir_okay=False))
 @run_options
-def command(file: str, flow_name: str | None, input_json: str | None, assignments: tuple[str, ...], sequential: bool, trace_path: str | None) -> None:
+def command(
+    file: str,
+    flow_name: str | None,
+    input_json: str | None,
+    assignments: tuple[str, ...],
+    sequential: bool,
+    trace_path: str | None,
+) -> None:
     """Run a flow of FILE and print its result as JSON."""
     sys.exit(execute(file, flow_name, input_json, assignments, sequential, trace_path))
 
 
-def execute(file: str, flow_name: str | None, input_json: str | None, assignments: tuple[str, ...], sequential: bool, trace_path: str | None) -> int:
+def execute(
+    file: str,
+    flow_name: str | None,
+    input_json: str | None,
+    assignments: tuple[str, ...],
+    sequential: bool,
+    trace_path: str | None,
+) -> int:
     from flowc.api import CompileError, InputError, compile_file
     from flowc.cli import EXIT_USAGE
     from flowc.compiler import SourceError
@@ -62,13 +101,14 @@ def execute(file: str, flow_name: str | None, input_json: str | None, assignment
         return EXIT_USAGE
     except InputError as error:
         return _usage(str(error))
-    trace = _open_trace(trace_path)
-    if trace is False:
-        return EXIT_USAGE
+    try:
+        trace = _open_trace(trace_path)
+    except OSError as error:
+        return _usage(f"cannot write trace file {trace_path}: {error.strerror}")
     try:
         return _run(program, flow.name, inputs, sequential, trace)
     finally:
-        if trace:
+        if trace is not None:
             trace.close()
 
 
@@ -85,21 +125,21 @@ def _print_diagnostics(error: Any) -> None:
 
     colour = use_colour(sys.stderr)
     for diagnostic in error.diagnostics:
-        click.echo(render(diagnostic, error.sources.get(diagnostic.span.file), colour=colour), err=True)
+        click.echo(
+            render(diagnostic, error.sources.get(diagnostic.span.file), colour=colour), err=True
+        )
 
 
-def _open_trace(path: str | None) -> IO[str] | None | bool:
+def _open_trace(path: str | None) -> IO[str] | None:
     if path is None:
         return None
-    try:
-        return open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by the caller
-    except OSError as error:
-        click.echo(f"flowc: error: cannot write trace file {path}: {error.strerror}", err=True)
-        return False
+    return open(path, "w", encoding="utf-8")
 
 
-def _gather_inputs(flow: Any, input_json: str | None, assignments: tuple[str, ...]) -> dict[str, Any]:
-    from flowc.api import InputError
+def _gather_inputs(
+    flow: Any, input_json: str | None, assignments: tuple[str, ...]
+) -> dict[str, Any]:
+    from flowc.api import InputError, unknown_parameters
 
     inputs: dict[str, Any] = {}
     if input_json is not None:
@@ -110,7 +150,7 @@ def _gather_inputs(flow: Any, input_json: str | None, assignments: tuple[str, ..
         if not sep or not key:
             raise InputError(f"-i expects KEY=VALUE, found {assignment!r}")
         if key not in types:
-            raise InputError(f"flow `{flow.name}` has no parameter `{key}` (its parameters: {', '.join(types) or 'none'})")
+            raise InputError(unknown_parameters(flow, [key]))
         inputs[key] = _coerce(key, text, types[key])
     return inputs
 
@@ -137,13 +177,17 @@ def _parse_input_json(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
-        raise InputError(f"--input is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+        raise InputError(
+            f"--input is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
     if not isinstance(value, dict):
         raise InputError("--input must be a JSON object mapping parameter names to values")
     return value
 
 
-def _run(program: Any, flow: str, inputs: dict[str, Any], sequential: bool, trace: IO[str] | None) -> int:
+def _run(
+    program: Any, flow: str, inputs: dict[str, Any], sequential: bool, trace: IO[str] | None
+) -> int:
     import trio
 
     from flowc.cli import EXIT_FAILED, EXIT_OK
@@ -160,7 +204,9 @@ def _run(program: Any, flow: str, inputs: dict[str, Any], sequential: bool, trac
 
             async def run_flow() -> None:
                 try:
-                    result.append(await program.run(flow, inputs, sequential=sequential, trace=trace))
+                    result.append(
+                        await program.run(flow, inputs, sequential=sequential, trace=trace)
+                    )
                 except FlowError as error:
                     failure.append(error)
                 nursery.cancel_scope.cancel()

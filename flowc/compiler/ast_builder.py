@@ -42,9 +42,7 @@ class ParserHost(Protocol):
 
 def check_binding_name(token: Token, what: str, builder: AstBuilder) -> None:
     if str(token) in RESERVED:
-        raise ParseFailure(
-            messages.RESERVED_WORD(builder.token_span(token), word=str(token))
-        )
+        raise ParseFailure(messages.RESERVED_WORD(builder.token_span(token), word=str(token)))
 
 
 Child = Any  # a Token, an AST node, a tuple of nodes, or None (an absent optional part)
@@ -179,9 +177,7 @@ class AstBuilder:
         check_binding_name(c[1], "service", self)
         clauses = c[3] if c[3] is not None else ()
         span = self.span([c[0], c[2], self._block_end if c[3] is not None else None])
-        return ast.ServiceDecl(
-            str(c[1]), c[2], clauses, span=span, name_span=self.token_span(c[1])
-        )
+        return ast.ServiceDecl(str(c[1]), c[2], clauses, span=span, name_span=self.token_span(c[1]))
 
     def flow_decl(self, c: list[Child]) -> ast.FlowDecl:
         check_binding_name(c[1], "flow", self)
@@ -328,7 +324,12 @@ class AstBuilder:
         check_binding_name(c[1], "variable", self)
         name_span = self.token_span(c[1])
         return ast.LetStmt(
-            str(c[1]), c[5], annotation=c[3], mutable=mutable, span=self.span(c), name_span=name_span
+            str(c[1]),
+            c[5],
+            annotation=c[3],
+            mutable=mutable,
+            span=self.span(c),
+            name_span=name_span,
         )
 
     def assign_stmt(self, c: list[Child]) -> ast.AssignStmt:
@@ -579,12 +580,13 @@ class AstBuilder:
         saved = (self._line0, self._col0, self._pos0, self._comments)
         self._line0, self._col0, self._pos0 = line, col, pos
         try:
-            result = self._host.lark.parse(text, start="expr")
+            result: Any = self._host.lark.parse(text, start="expr")
         except UnexpectedInput as error:
             raise ParseFailure(self._host.diagnose(error, text, self)) from None
         finally:
             self._line0, self._col0, self._pos0, self._comments = saved
-        return result  # type: ignore[no-any-return]
+        assert isinstance(result, ast.Expr)
+        return result
 
     def absolute_position(self, token: Token, offset: int) -> tuple[int, int, int]:
         """The (line, col, pos) of character ``offset`` inside ``token``."""

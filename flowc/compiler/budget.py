@@ -122,7 +122,11 @@ class BudgetChecker:
             detail = f"{tries} tries x {detail}"
         if waits:
             detail += f" + {format_duration(waits)} backoff"
-        if "timeout" not in clauses and "timeout" not in service_clauses and not isinstance(target, FlowInfo):
+        if (
+            "timeout" not in clauses
+            and "timeout" not in service_clauses
+            and not isinstance(target, FlowInfo)
+        ):
             detail += " (default timeout)"
         return Cost(nanos, [f"step `{stmt.name}`: {detail} = {format_duration(nanos)}"])
 
@@ -183,7 +187,8 @@ class BudgetChecker:
         return Cost(
             nanos,
             [
-                f"retry block: {tries} tries x {format_duration(body.nanos)} + {format_duration(waits)} backoff"
+                f"retry block: {tries} tries x {format_duration(body.nanos)}"
+                f" + {format_duration(waits)} backoff"
             ],
         )
 

@@ -112,7 +112,9 @@ def _check_consts(module: ModuleSymbols, exprs: ExprChecker) -> None:
                 )
             found = declared
         module.declare_const(
-            Symbol(decl.name, "const", found, ast.name_span_of(decl), module.path, node=decl, uses=1)
+            Symbol(
+                decl.name, "const", found, ast.name_span_of(decl), module.path, node=decl, uses=1
+            )
         )
 
 
@@ -177,7 +179,9 @@ def _check_flow(flow: FlowInfo, exprs: ExprChecker) -> None:
     scope = Scope(module)
     checker = FlowChecker(module, flow, exprs)
     for param, info in zip(flow.decl.params, flow.params, strict=True):
-        symbol = Symbol(param.name, "param", info.type, ast.name_span_of(param), module.path, node=param, uses=1)
+        symbol = Symbol(
+            param.name, "param", info.type, ast.name_span_of(param), module.path, node=param, uses=1
+        )
         scope.declare(symbol)
         exprs.info.symbols.append(symbol)
     ClauseChecker(exprs).check_clauses(flow.decl.clauses, "flow", scope)

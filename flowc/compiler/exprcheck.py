@@ -162,7 +162,8 @@ class ExprChecker:
 
     def _check_Literal(self, expr: ast.Literal, scope: Scope) -> Type:
         if expr.kind == "int" and isinstance(expr.value, int) and expr.value > INT_MAX:
-            if not (expr.value == INT_MAX + 1 and id(expr) in self.info.negated_literals):
+            negated_minimum = expr.value == INT_MAX + 1 and id(expr) in self.info.negated_literals
+            if not negated_minimum:
                 return self.error(messages.INT_OUT_OF_RANGE(expr.span, kind="int"))
         if expr.kind == "uint" and isinstance(expr.value, int) and expr.value > UINT_MAX:
             return self.error(messages.INT_OUT_OF_RANGE(expr.span, kind="uint"))
@@ -241,7 +242,8 @@ class ExprChecker:
                     expr.span,
                     field=field,
                     type=operand,
-                    help="check for null first (`if x != null { ... }`) or give a default with `??`",
+                    help="check for null first (`if x != null { ... }`) "
+                    "or give a default with `??`",
                 )
             )
         if isinstance(operand, RecordT):

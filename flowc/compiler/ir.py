@@ -289,7 +289,10 @@ def format_ir(program: ProgramIR) -> str:
 
 def _format_flow(flow: FlowIR) -> list[str]:
     params = ", ".join(f"{p.name}@{p.slot}: {p.type}" for p in flow.params)
-    lines = [f"flow {flow.name}({params}) -> {flow.result_type or 'inferred'}  [frame {flow.frame_size} slots]"]
+    lines = [
+        f"flow {flow.name}({params}) -> {flow.result_type or 'inferred'}"
+        f"  [frame {flow.frame_size} slots]"
+    ]
     lines += _format_block(flow.body, 1)
     lines.append("")
     return lines
@@ -317,7 +320,11 @@ def _describe(node: Node) -> str:
     if isinstance(node, Compute):
         return f"@{node.slot} {node.name} = {node.value}"
     if isinstance(node, StepNode):
-        target = node.flow_key if node.method == "CALL" else f"{node.service.name + ' ' if node.service else ''}{node.target}"
+        target = (
+            node.flow_key
+            if node.method == "CALL"
+            else f"{node.service.name + ' ' if node.service else ''}{node.target}"
+        )
         return f"step {node.name}@{node.slot} = {node.method} {target}"
     if isinstance(node, ForNode):
         kind = f" parallel {node.limit or ''}" if node.parallel else ""

@@ -81,7 +81,8 @@ def scaled(number: str, unit_nanos: int) -> int:
     if "." not in number:
         return int(number) * unit_nanos
     whole, fraction = number.split(".")
-    return int(whole) * unit_nanos + int(fraction) * unit_nanos // 10 ** len(fraction)
+    scale: int = 10 ** len(fraction)
+    return int(whole) * unit_nanos + int(fraction) * unit_nanos // scale
 
 
 class StringDecoder:

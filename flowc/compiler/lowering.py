@@ -69,12 +69,22 @@ class _ModuleConsts:
             assert isinstance(decl, ast.ConstDecl)
             resolver = _ConstResolver(self)
             compiled = compile_expr(decl.value, self.info, resolver)
-            size = len(resolver.extra)
-            self.cells[id(symbol)] = ConstCell(symbol.name, lambda c=compiled, n=size: c([None] * n))
+            self.cells[id(symbol)] = ConstCell(
+                symbol.name, _const_thunk(compiled, len(resolver.extra))
+            )
 
     def read(self, symbol: Symbol) -> ir.Compiled | None:
         cell = self.cells.get(id(symbol))
         return cell.get if cell is not None else None
+
+
+def _const_thunk(compiled: ir.Compiled, frame_size: int) -> Callable[[], Any]:
+    """Evaluate a constant's expression on a fresh frame (for its macro variables)."""
+
+    def evaluate() -> Any:
+        return compiled([None] * frame_size)
+
+    return evaluate
 
 
 class _ConstResolver:
@@ -118,7 +128,11 @@ def _lower_service(service: ServiceInfo, info: CheckInfo, consts: _ModuleConsts)
     _apply_common_clauses(lowered, service.clauses, compile_, info, resolver.slot)
     breaker = service.clauses.get("circuit_breaker")
     if isinstance(breaker, ast.CircuitBreakerClause):
-        lowered.circuit_breaker = (compile_(breaker.failures), compile_(breaker.window), compile_(breaker.cooldown))
+        lowered.circuit_breaker = (
+            compile_(breaker.failures),
+            compile_(breaker.window),
+            compile_(breaker.cooldown),
+        )
     limit = service.clauses.get("rate_limit")
     if isinstance(limit, ast.RateLimitClause):
         lowered.rate_limit = (compile_(limit.count), compile_(limit.per))
@@ -178,7 +192,13 @@ def lower_retry(
 
 
 class _FlowLowerer:
-    def __init__(self, flow: FlowInfo, result: CheckResult, consts: _ModuleConsts, services: dict[str, ir.ServiceIR]) -> None:
+    def __init__(
+        self,
+        flow: FlowInfo,
+        result: CheckResult,
+        consts: _ModuleConsts,
+        services: dict[str, ir.ServiceIR],
+    ) -> None:
         self.flow = flow
         self.info = result.info
         self.consts = consts
@@ -269,9 +289,19 @@ class _FlowLowerer:
     def _assign(self, stmt: ast.Stmt, slot: int, name: str, value: ast.Value) -> ir.Node:
         if isinstance(value, ast.ForLoop | ast.WhileLoop):
             loop = self.loop(value, collect_slot=slot)
-            return ir.LoopValueNode(stmt.span, loop, slot, reads=loop.reads, writes=frozenset({slot}))
+            return ir.LoopValueNode(
+                stmt.span, loop, slot, reads=loop.reads, writes=frozenset({slot})
+            )
         compiled = self.expr(value)
-        return ir.Compute(stmt.span, slot, name, compiled, reads=compiled.reads, writes=frozenset({slot}), effect="pure")
+        return ir.Compute(
+            stmt.span,
+            slot,
+            name,
+            compiled,
+            reads=compiled.reads,
+            writes=frozenset({slot}),
+            effect="pure",
+        )
 
     # ----------------------------------------------------------- steps
 
@@ -325,7 +355,15 @@ class _FlowLowerer:
             node.compensate = self.block(compensate.body)
 
     def _node_reads(self, node: ir.StepNode) -> Iterable[int]:
-        exprs: list[ir.Expr | None] = [node.target, node.headers, node.query, node.body, node.timeout, node.idempotency_key, node.fallback]
+        exprs: list[ir.Expr | None] = [
+            node.target,
+            node.headers,
+            node.query,
+            node.body,
+            node.timeout,
+            node.idempotency_key,
+            node.fallback,
+        ]
         exprs += [value for _, value in node.args]
         if node.auth is not None:
             exprs += list(node.auth[1])
@@ -353,14 +391,23 @@ class _FlowLowerer:
         if isinstance(loop, ast.WhileLoop):
             cond = self.expr(loop.cond)
             limit = self.expr(loop.max) if loop.max is not None else None
-            return ir.WhileNode(loop.span, cond, self.block(loop.body), limit, collect_slot, reads=cond.reads)
+            return ir.WhileNode(
+                loop.span, cond, self.block(loop.body), limit, collect_slot, reads=cond.reads
+            )
         iterable = self.expr(loop.iterable)
         var_slot = self.decl_slot(loop, loop.var)
         index_slot = self.decl_slot(loop, loop.index_var) if loop.index_var is not None else None
         limit = self.expr(loop.limit) if loop.limit is not None else None
         return ir.ForNode(
-            loop.span, var_slot, iterable, self.block(loop.body), index_slot, loop.parallel, limit,
-            collect_slot, reads=iterable.reads,
+            loop.span,
+            var_slot,
+            iterable,
+            self.block(loop.body),
+            index_slot,
+            loop.parallel,
+            limit,
+            collect_slot,
+            reads=iterable.reads,
         )
 
     def _ParallelStmt(self, stmt: ast.ParallelStmt) -> ir.Node:
@@ -442,7 +489,9 @@ def _schedule(nodes: list[ir.Node]) -> ir.Block:
     return block
 
 
-def _has_independent_steps(nodes: list[ir.Node], deps: list[tuple[int, ...]], start: int, end: int) -> bool:
+def _has_independent_steps(
+    nodes: list[ir.Node], deps: list[tuple[int, ...]], start: int, end: int
+) -> bool:
     """Whether two steps of ``nodes[start:end]`` could run at the same time.
 
     A segment whose steps form a chain (each depends, directly or not, on the

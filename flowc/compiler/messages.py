@@ -125,7 +125,7 @@ BAD_HAS = _error("E0211", "`has()` takes one field selection, like `has(user.ema
 NOT_ITERABLE = _error("E0212", "cannot iterate over `{type}`; expected a list or a map")
 NO_OVERLOAD = _error("E0213", "no overload of {name} takes ({args})")
 
-# --------------------------------------------------------------------------- E03xx statements, steps, clauses
+# ---------------------------------------------------------------------- E03xx statements, clauses
 
 MISSING_RETURN = _error(
     "E0301", "flow `{flow}` must return a `{type}` on every path, but can reach its end"

@@ -73,12 +73,16 @@ _TOKEN_NAMES: Final = {
 
 def parse_module(text: str, file: str = "<input>") -> ast.Module:
     """Parse a whole file; raises ``ParseFailure`` on the first syntax error."""
-    return _get_parser().parse(text, file, "module")  # type: ignore[no-any-return]
+    result = _get_parser().parse(text, file, "module")
+    assert isinstance(result, ast.Module)
+    return result
 
 
 def parse_expression(text: str, file: str = "<expr>") -> ast.Expr:
     """Parse a single CEL/`.flow` expression."""
-    return _get_parser().parse(text, file, "expr")  # type: ignore[no-any-return]
+    result = _get_parser().parse(text, file, "expr")
+    assert isinstance(result, ast.Expr)
+    return result
 
 
 # --------------------------------------------------------------------------- the parser object
@@ -146,7 +150,7 @@ class _Parser:
         builder = self.builder
         saved = builder.begin(file, text)
         try:
-            result = self.lark.parse(text, start=start)
+            result: Any = self.lark.parse(text, start=start)
         except UnexpectedInput as error:
             raise ParseFailure(self.diagnose(error, text, builder)) from None
         except RecursionError:
@@ -156,7 +160,8 @@ class _Parser:
         if isinstance(result, ast.Module):
             result = ast.Module(result.decls, comments=tuple(comments), span=result.span)
         _check_depth(result)
-        return result  # type: ignore[no-any-return]
+        assert isinstance(result, ast.Module | ast.Expr)
+        return result
 
     def diagnose(self, error: UnexpectedInput, text: str, builder: AstBuilder) -> Diagnostic:
         if isinstance(error, UnexpectedCharacters):
@@ -198,7 +203,17 @@ class _Parser:
         names = set(names)
         expression = names >= _EXPRESSION_STARTS
         if expression:
-            names -= _EXPRESSION_STARTS | {"LPAR", "LSQB", "LBRACE", "BANG", "MINUS", "DOT", "TRUE", "FALSE", "NULL"}
+            names -= _EXPRESSION_STARTS | {
+                "LPAR",
+                "LSQB",
+                "LBRACE",
+                "BANG",
+                "MINUS",
+                "DOT",
+                "TRUE",
+                "FALSE",
+                "NULL",
+            }
         shown = sorted({self.display_terminal(n) for n in names})
         if expression:
             shown.insert(0, "an expression")
@@ -253,7 +268,7 @@ def _eof_help(expected: set[str]) -> str | None:
 def _unexpected_character(
     error: UnexpectedCharacters, text: str, builder: AstBuilder
 ) -> Diagnostic:
-    position = error.pos_in_stream
+    position = error.pos_in_stream or 0
     char = text[position] if position < len(text) else ""
     span = builder.span_at(error.line, error.column, width=1)
     if char in "\"'" or (char in "rRbB" and text[position + 1 : position + 2] in ("'", '"')):

@@ -70,12 +70,18 @@ class CheckInfo:
     negated_literals: set[int] = attrs.field(factory=set)
     symbols: list[Symbol] = attrs.field(factory=list)
     annotation_types: dict[int, Type] = attrs.field(factory=dict)  # id(TypeExpr) -> Type
-    step_targets: dict[int, Any] = attrs.field(factory=dict)  # id(Http/CallAction) -> Service/FlowInfo
+    step_targets: dict[int, Any] = attrs.field(
+        factory=dict
+    )  # id(Http/CallAction) -> Service/FlowInfo
     step_body_types: dict[int, Type] = attrs.field(factory=dict)  # id(StepStmt) -> body type
     loop_types: dict[int, Type] = attrs.field(factory=dict)  # id(loop used as a value) -> list[T]
     call_arg_names: dict[int, str] = attrs.field(factory=dict)  # id(Arg) -> parameter name
-    error_symbols: dict[int, Symbol] = attrs.field(factory=dict)  # id(RetryPolicy/TryStmt) -> `error`
-    type_references: dict[int, ast.TypeDecl] = attrs.field(factory=dict)  # id(TypeName) -> its declaration
+    error_symbols: dict[int, Symbol] = attrs.field(
+        factory=dict
+    )  # id(RetryPolicy/TryStmt) -> `error`
+    type_references: dict[int, ast.TypeDecl] = attrs.field(
+        factory=dict
+    )  # id(TypeName) -> its declaration
 
     def type_of(self, expr: ast.Expr) -> Type | None:
         return self.expr_types.get(id(expr))

@@ -157,7 +157,8 @@ class FlowChecker:
         *,
         quiet: bool = False,
         span: ast.Span | None = None,
-        **extra: object,
+        mutable: bool = False,
+        uses: int = 0,
     ) -> Symbol:
         span = span if span is not None else ast.name_span_of(node)
         existing = scope.lookup_local(name)
@@ -171,9 +172,10 @@ class FlowChecker:
             span,
             scope.module_path,
             node=node,
+            mutable=mutable,
             parallel_level=self.parallel_level,
-            **extra,
-        )  # type: ignore[arg-type]
+            uses=uses,
+        )
         scope.declare(symbol)
         self.info.symbols.append(symbol)
         self.locals.append(symbol)
@@ -234,7 +236,9 @@ class FlowChecker:
 
             help_text = mismatch_help(found, wanted)
             self.error(
-                messages.TYPE_MISMATCH(node.span, what=what, expected=wanted, found=found, help=help_text)
+                messages.TYPE_MISMATCH(
+                    node.span, what=what, expected=wanted, found=found, help=help_text
+                )
             )
 
     def _AssignStmt(self, stmt: ast.AssignStmt, scope: Scope) -> Reach:
@@ -408,7 +412,9 @@ class FlowChecker:
             self.parallel_level += 1
         self.declare(inner, loop.var, "loop", item_type, loop, uses=1)
         if loop.index_var is not None:
-            self.declare(inner, loop.index_var, "loop", index_type, loop, span=loop.index_span, uses=1)
+            self.declare(
+                inner, loop.index_var, "loop", index_type, loop, span=loop.index_span, uses=1
+            )
 
     def _while_header(self, loop: ast.WhileLoop, scope: Scope) -> None:
         self.exprs.expect(loop.cond, scope, BOOL, "the condition of `while`")
@@ -506,7 +512,7 @@ class FlowChecker:
             self.error(messages.SECRET_IN_URL(action.target.span))
         clauses = self.clauses.check_clauses(stmt.clauses, "step", scope)
         self._check_idempotency(stmt, action, service, clauses)
-        body = JSON
+        body: Type = JSON
         if stmt.result_type is not None:
             body = self.resolve_annotation(stmt.result_type)
         return body, clauses

@@ -50,7 +50,7 @@ NUMERIC_PRIMS = frozenset({INT, UINT, FLOAT})
 
 
 def is_json(t: Type) -> bool:
-    return t == JSON or t == ERROR
+    return t in (JSON, ERROR)
 
 
 def strip_optional(t: Type) -> Type:
@@ -204,9 +204,7 @@ def comparable(a: Type, b: Type) -> bool:
         return comparable(strip_optional(a), strip_optional(b))
     if isinstance(a, ListT) and isinstance(b, ListT):
         return comparable(a.elem, b.elem)
-    if isinstance(a, MapT | RecordT) and isinstance(b, MapT | RecordT):
-        return True
-    return False
+    return isinstance(a, MapT | RecordT) and isinstance(b, MapT | RecordT)
 
 
 def is_prim(t: Type, *names: str) -> bool:

@@ -122,7 +122,11 @@ class FlowRun:
 
     async def run(self, args: dict[str, Any]) -> Any:
         flow = self.flow
-        self.frame[flow.run_slot] = {"id": self.session.run_id, "flow": flow.name, "attempt": self.session.attempt}
+        self.frame[flow.run_slot] = {
+            "id": self.session.run_id,
+            "flow": flow.name,
+            "attempt": self.session.attempt,
+        }
         self._bind_params(args)
         self.session.tracer.emit("flow_started", flow=flow.name)
         try:
@@ -156,7 +160,11 @@ class FlowRun:
             with trio.move_on_after(limit) as scope:
                 signal = await self.exec_block(flow.body, self.frame, Place(prefix=self.prefix))
             if scope.cancelled_caught:
-                raise FlowError(errors.TIMEOUT, f"flow `{flow.name}` timed out after {to_text(self.evaluate(flow.timeout))}", span=flow.span)
+                raise FlowError(
+                    errors.TIMEOUT,
+                    f"flow `{flow.name}` timed out after {to_text(self.evaluate(flow.timeout))}",
+                    span=flow.span,
+                )
         return signal.value if isinstance(signal, Return) else None
 
     async def compensate(self, error: FlowError | None) -> None:
@@ -166,11 +174,17 @@ class FlowRun:
         with trio.CancelScope(shield=True):
             while self.compensations:
                 owner, block, frame, place = self.compensations.pop()
-                self.session.tracer.emit("compensation_started", flow=self.flow.name, cause=error.kind if error else "cancelled")
+                self.session.tracer.emit(
+                    "compensation_started",
+                    flow=self.flow.name,
+                    cause=error.kind if error else "cancelled",
+                )
                 try:
                     await owner.exec_block(block, frame, place)
                 except FlowError as failure:
-                    self.session.report(f"compensation failed in flow `{self.flow.name}`: {failure.describe()}")
+                    self.session.report(
+                        f"compensation failed in flow `{self.flow.name}`: {failure.describe()}"
+                    )
 
     # ----------------------------------------------------------- expressions
 
@@ -205,7 +219,9 @@ class FlowRun:
             index += 1
         return None
 
-    async def _overlap(self, block: ir.Block, segment: tuple[int, int], frame: list[Any], place: Place) -> None:
+    async def _overlap(
+        self, block: ir.Block, segment: tuple[int, int], frame: list[Any], place: Place
+    ) -> None:
         """Run a segment as a dataflow graph: each node starts when its deps are done."""
         start, end = segment
         done = {i: trio.Event() for i in range(start, end)}
@@ -325,7 +341,12 @@ class FlowRun:
         with trio.move_on_after(max(seconds(duration, "`timeout`"), 0.0)) as scope:
             signal = await self.exec_block(node.body, frame, place)
         if scope.cancelled_caught:
-            raise FlowError(errors.TIMEOUT, f"timed out after {to_text(duration)}", span=node.span, flow=self.flow.name)
+            raise FlowError(
+                errors.TIMEOUT,
+                f"timed out after {to_text(duration)}",
+                span=node.span,
+                flow=self.flow.name,
+            )
         return signal
 
     async def _retry(self, node: ir.RetryNode, frame: list[Any], place: Place) -> Signal:
@@ -341,7 +362,9 @@ class FlowRun:
                 delay = decider.delay_after(error, attempt, retry_after=None)
                 if delay is None:
                     raise
-                self.session.tracer.emit("block_retry", flow=self.flow.name, attempt=attempt, error=error.record())
+                self.session.tracer.emit(
+                    "block_retry", flow=self.flow.name, attempt=attempt, error=error.record()
+                )
                 await trio.sleep(delay)
 
     # ----------------------------------------------------------- loops
@@ -350,7 +373,9 @@ class FlowRun:
         frame[node.slot] = await self.run_loop_value(node.loop, frame, place)
         return None
 
-    async def run_loop_value(self, loop: ir.ForNode | ir.WhileNode, frame: list[Any], place: Place) -> list[Any]:
+    async def run_loop_value(
+        self, loop: ir.ForNode | ir.WhileNode, frame: list[Any], place: Place
+    ) -> list[Any]:
         collected: list[Any] = []
         signal = await self._run_loop(loop, frame, place, collected)
         if isinstance(signal, Return):  # pragma: no cover - the checker forbids return here
@@ -363,7 +388,13 @@ class FlowRun:
     async def _while(self, node: ir.WhileNode, frame: list[Any], place: Place) -> Signal:
         return await self._run_loop(node, frame, place, None)
 
-    async def _run_loop(self, loop: ir.ForNode | ir.WhileNode, frame: list[Any], place: Place, collected: list[Any] | None) -> Signal:
+    async def _run_loop(
+        self,
+        loop: ir.ForNode | ir.WhileNode,
+        frame: list[Any],
+        place: Place,
+        collected: list[Any] | None,
+    ) -> Signal:
         if isinstance(loop, ir.WhileNode):
             return await self._run_while(loop, frame, place, collected)
         items = _iteration_items(self.evaluate(loop.iterable, frame), loop.index_slot is not None)
@@ -371,7 +402,14 @@ class FlowRun:
             return await self._run_parallel_for(loop, items, frame, place, collected)
         return await self._run_sequential_for(loop, items, frame, place, collected)
 
-    async def _run_sequential_for(self, loop: ir.ForNode, items: list[tuple[Any, Any]], frame: list[Any], place: Place, collected: list[Any] | None) -> Signal:
+    async def _run_sequential_for(
+        self,
+        loop: ir.ForNode,
+        items: list[tuple[Any, Any]],
+        frame: list[Any],
+        place: Place,
+        collected: list[Any] | None,
+    ) -> Signal:
         for position, (index, item) in enumerate(items):
             frame[loop.var_slot] = item
             if loop.index_slot is not None:
@@ -384,14 +422,26 @@ class FlowRun:
                 return signal
         return None
 
-    async def _run_parallel_for(self, loop: ir.ForNode, items: list[tuple[Any, Any]], frame: list[Any], place: Place, collected: list[Any] | None) -> Signal:
+    async def _run_parallel_for(
+        self,
+        loop: ir.ForNode,
+        items: list[tuple[Any, Any]],
+        frame: list[Any],
+        place: Place,
+        collected: list[Any] | None,
+    ) -> Signal:
         results: list[list[Any]] = [[] for _ in items] if collected is not None else []
         returned: list[Return] = []  # the first iteration to `return` ends the loop and the flow
         limit = len(items)
         if loop.limit is not None:
             limit = self.evaluate(loop.limit, frame)
             if not isinstance(limit, int) or limit < 1:
-                raise FlowError(errors.EVAL, f"the parallel limit must be a positive int, found {to_text(limit)}", span=loop.span, flow=self.flow.name)
+                raise FlowError(
+                    errors.EVAL,
+                    f"the parallel limit must be a positive int, found {to_text(limit)}",
+                    span=loop.span,
+                    flow=self.flow.name,
+                )
         next_item = iter(range(len(items)))
 
         async def iteration(position: int) -> None:
@@ -419,12 +469,19 @@ class FlowRun:
                 collected.extend(values)
         return None
 
-    async def _run_while(self, loop: ir.WhileNode, frame: list[Any], place: Place, collected: list[Any] | None) -> Signal:
+    async def _run_while(
+        self, loop: ir.WhileNode, frame: list[Any], place: Place, collected: list[Any] | None
+    ) -> Signal:
         bound = DEFAULT_WHILE_BOUND if loop.max is None else self.evaluate(loop.max, frame)
         count = 0
         while self.evaluate(loop.cond, frame) is True:
             if count >= bound:
-                raise FlowError(errors.LOOP_LIMIT, f"`while` loop exceeded its bound of {bound} iterations", span=loop.span, flow=self.flow.name)
+                raise FlowError(
+                    errors.LOOP_LIMIT,
+                    f"`while` loop exceeded its bound of {bound} iterations",
+                    span=loop.span,
+                    flow=self.flow.name,
+                )
             signal = await self.exec_block(loop.body, frame, place.nested(count, collected))
             count += 1
             if signal is BREAK:
@@ -467,4 +524,3 @@ _HANDLERS: Final[dict[type, Callable[..., Awaitable[Signal]]]] = {
     ir.ForNode: FlowRun._for,
     ir.WhileNode: FlowRun._while,
 }
-

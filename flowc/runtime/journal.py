@@ -106,7 +106,7 @@ def _safe(value: Any) -> Any:
         return value
     try:
         return to_json(value)
-    except Exception:  # noqa: BLE001 - a trace must never break a run
+    except Exception:
         return repr(type(value).__name__)
 
 

@@ -57,7 +57,9 @@ class ServiceState:
         evaluate = _evaluator(service.name)
         if service.circuit_breaker is not None:
             failures, window, cooldown = (evaluate(e, frame) for e in service.circuit_breaker)
-            self.breaker = CircuitBreaker(failures, seconds(window, "the failure window"), seconds(cooldown, "the cooldown"))
+            self.breaker = CircuitBreaker(
+                failures, seconds(window, "the failure window"), seconds(cooldown, "the cooldown")
+            )
         if service.rate_limit is not None:
             count, period = (evaluate(e, frame) for e in service.rate_limit)
             self.rate = RateLimiter(count, seconds(period, "the rate-limit period"))
@@ -88,13 +90,18 @@ class ServiceState:
             try:
                 self.breaker.before_call()
             except CircuitOpen:
-                raise step.fail(errors.CIRCUIT_OPEN, f"the circuit of service `{self.ir.name}` is open") from None
+                raise step.fail(
+                    errors.CIRCUIT_OPEN, f"the circuit of service `{self.ir.name}` is open"
+                ) from None
         if self.rate is not None:
             try:
                 await self.rate.acquire(deadline)
             except RateLimited:
                 self.call_cancelled(trial)
-                raise step.fail(errors.RATE_LIMITED, f"the rate limit of service `{self.ir.name}` leaves no room before the timeout") from None
+                raise step.fail(
+                    errors.RATE_LIMITED,
+                    f"the rate limit of service `{self.ir.name}` leaves no room before the timeout",
+                ) from None
         return trial
 
     def call_cancelled(self, trial: bool) -> None:
@@ -232,7 +239,12 @@ class RunSession:
             try:
                 result = await FlowRun(self, flow).run(inputs)
             except FlowError as error:
-                self.tracer.emit("run_failed", flow=flow.name, error=error.record(), message=to_text(error.message))
+                self.tracer.emit(
+                    "run_failed",
+                    flow=flow.name,
+                    error=error.record(),
+                    message=to_text(error.message),
+                )
                 raise
         self.tracer.emit("run_finished", flow=flow.name, result=result)
         return result

@@ -61,13 +61,25 @@ _RNG: Final = random.Random()
 class RetryDecider:
     """Whether (and after how long) to try again after an error."""
 
-    def __init__(self, run: FlowRun, spec: ir.RetrySpec | None, frame: list[Any], service: ServiceState | None = None) -> None:
+    def __init__(
+        self,
+        run: FlowRun,
+        spec: ir.RetrySpec | None,
+        frame: list[Any],
+        service: ServiceState | None = None,
+    ) -> None:
         self.run = run
         self.spec = spec
         self.frame = frame if service is None else service.new_frame()
-        self.count = 0 if spec is None else _non_negative(run.evaluate(spec.count, self.frame), "the retry count")
+        self.count = (
+            0
+            if spec is None
+            else _non_negative(run.evaluate(spec.count, self.frame), "the retry count")
+        )
 
-    def delay_after(self, error: FlowError, attempt: int, retry_after: float | None) -> float | None:
+    def delay_after(
+        self, error: FlowError, attempt: int, retry_after: float | None
+    ) -> float | None:
         spec = self.spec
         if spec is None or attempt > self.count or not self._wanted(spec, error):
             return None
@@ -91,9 +103,17 @@ class RetryDecider:
         from flowc.runtime.policies import backoff_delay
 
         base = seconds(self.run.evaluate(backoff.delay, self.frame), "the backoff delay")
-        cap = None if backoff.max is None else seconds(self.run.evaluate(backoff.max, self.frame), "the backoff maximum")
-        factor = 2.0 if backoff.factor is None else float(self.run.evaluate(backoff.factor, self.frame))
-        return backoff_delay(backoff.kind, base, retry_number, factor=factor, cap=cap, jitter=jitter, rng=_RNG)
+        cap = (
+            None
+            if backoff.max is None
+            else seconds(self.run.evaluate(backoff.max, self.frame), "the backoff maximum")
+        )
+        factor = (
+            2.0 if backoff.factor is None else float(self.run.evaluate(backoff.factor, self.frame))
+        )
+        return backoff_delay(
+            backoff.kind, base, retry_number, factor=factor, cap=cap, jitter=jitter, rng=_RNG
+        )
 
 
 def _non_negative(value: Any, what: str) -> int:
@@ -116,16 +136,28 @@ async def run_step(run: FlowRun, node: ir.StepNode, frame: list[Any], place: Pla
     step = _StepExecution(run, node, frame, key)
     value = await step.execute()
     frame[node.slot] = value
-    session.step_completed(StepOutcome(key, run.flow.name, value["ok"], value["attempts"], value, value["error"]))
+    session.step_completed(
+        StepOutcome(key, run.flow.name, value["ok"], value["attempts"], value, value["error"])
+    )
     _register_compensation(run, node, frame, place, value["ok"])
 
 
-def _register_compensation(run: FlowRun, node: ir.StepNode, frame: list[Any], place: Place, ok: bool) -> None:
+def _register_compensation(
+    run: FlowRun, node: ir.StepNode, frame: list[Any], place: Place, ok: bool
+) -> None:
     if node.compensate is not None and ok:
         run.compensations.append((run, node.compensate, list(frame), place))
 
 
-def _value(status: int, ok: bool, headers: dict[str, str], body: Any, elapsed: float, attempts: int, error: FlowError | None) -> dict[str, Any]:
+def _value(
+    status: int,
+    ok: bool,
+    headers: dict[str, str],
+    body: Any,
+    elapsed: float,
+    attempts: int,
+    error: FlowError | None,
+) -> dict[str, Any]:
     return {
         "status": status,
         "ok": ok,
@@ -152,15 +184,32 @@ class _StepExecution:
         return self.run.evaluate(expr, self.frame)
 
     def fail(self, kind: str, message: str, *, status: int = 0, attempt: int = 0) -> FlowError:
-        return FlowError(kind, message, step=self.key, status=status, attempt=attempt, span=self.node.span, flow=self.run.flow.name)
+        return FlowError(
+            kind,
+            message,
+            step=self.key,
+            status=status,
+            attempt=attempt,
+            span=self.node.span,
+            flow=self.run.flow.name,
+        )
 
     async def execute(self) -> dict[str, Any]:
         node = self.node
-        retry_spec = node.retry or (self.service.ir.retry if self.service and node.retry is None else None)
-        decider = RetryDecider(self.run, retry_spec, self.frame, self.service if node.retry is None and self.service else None)
+        retry_spec = node.retry or (
+            self.service.ir.retry if self.service and node.retry is None else None
+        )
+        decider = RetryDecider(
+            self.run,
+            retry_spec,
+            self.frame,
+            self.service if node.retry is None and self.service else None,
+        )
         timeout = self._timeout()
         try:
-            attempt_once = self._call_attempt if node.method == "CALL" else self._http_attempt_factory()
+            attempt_once = (
+                self._call_attempt if node.method == "CALL" else self._http_attempt_factory()
+            )
         except FlowError as error:  # the request cannot be built: the first attempt failed
             error.attempt = error.attempt or 1
             return self._final_failure(error, 1)
@@ -176,7 +225,14 @@ class _StepExecution:
                 delay = decider.delay_after(error, attempt, getattr(error, "retry_after", None))
                 if delay is None:
                     return self._final_failure(error, attempt)
-                self.session.tracer.emit("step_retry", flow=self.run.flow.name, step=self.key, attempt=attempt, delay=round(delay, 6), error=error.record())
+                self.session.tracer.emit(
+                    "step_retry",
+                    flow=self.run.flow.name,
+                    step=self.key,
+                    attempt=attempt,
+                    delay=round(delay, 6),
+                    error=error.record(),
+                )
                 await trio.sleep(delay)
 
     def _timeout(self) -> float:
@@ -189,7 +245,13 @@ class _StepExecution:
     def _final_failure(self, error: FlowError, attempts: int) -> dict[str, Any]:
         node = self.node
         elapsed = time.perf_counter() - self.started
-        self.session.tracer.emit("step_failed", flow=self.run.flow.name, step=self.key, attempts=attempts, error=error.record())
+        self.session.tracer.emit(
+            "step_failed",
+            flow=self.run.flow.name,
+            step=self.key,
+            attempts=attempts,
+            error=error.record(),
+        )
         if node.fallback is not None:
             body = self.evaluate(node.fallback)
             return _value(error.status, False, {}, body, elapsed, attempts, error)
@@ -212,7 +274,9 @@ class _StepExecution:
             with trio.move_on_after(timeout) as scope:
                 result = await callee.run(args)
             if scope.cancelled_caught:
-                raise self.fail(errors.TIMEOUT, f"call of `{node.flow.name}` timed out", attempt=attempt)
+                raise self.fail(
+                    errors.TIMEOUT, f"call of `{node.flow.name}` timed out", attempt=attempt
+                )
         # Nested sagas: what the sub-flow completed is undone if this flow fails later.
         self.run.compensations.extend(callee.compensations)
         return _value(0, True, {}, result, time.perf_counter() - started, attempt, None)
@@ -227,7 +291,9 @@ class _StepExecution:
 
         return attempt_once
 
-    async def _http_attempt(self, request: HttpRequest, attempt: int, timeout: float) -> dict[str, Any]:
+    async def _http_attempt(
+        self, request: HttpRequest, attempt: int, timeout: float
+    ) -> dict[str, Any]:
         from flowc.runtime.http import TransportError
 
         service = self.service
@@ -265,21 +331,32 @@ class _StepExecution:
                 return await invoker.send(request)
         return await invoker.send(request)
 
-    def _handle_response(self, request: HttpRequest, response: HttpResponse, attempt: int, started: float) -> dict[str, Any]:
+    def _handle_response(
+        self, request: HttpRequest, response: HttpResponse, attempt: int, started: float
+    ) -> dict[str, Any]:
         status = response.status
-        accepted = self.node.accept or (self.service.ir.accept if self.service else None) or DEFAULT_ACCEPT
+        accepted = (
+            self.node.accept or (self.service.ir.accept if self.service else None) or DEFAULT_ACCEPT
+        )
         self._trace_attempt(request, attempt, started, status, None)
         if not any(low <= status <= high for low, high in accepted):
             if self.service is not None:
                 self.service.record_outcome(status)
-            error = self.fail(errors.STATUS, _status_message(response, self.sensitive), status=status, attempt=attempt)
+            error = self.fail(
+                errors.STATUS,
+                _status_message(response, self.sensitive),
+                status=status,
+                attempt=attempt,
+            )
             error.retry_after = _retry_after(response)  # type: ignore[attr-defined]
             raise error
         if self.service is not None:
             self.service.record_outcome(status)
         body = self._decode(response, attempt)
         headers = _header_map(response)
-        return _value(status, True, headers, body, time.perf_counter() - self.started, attempt, None)
+        return _value(
+            status, True, headers, body, time.perf_counter() - self.started, attempt, None
+        )
 
     def _decode(self, response: HttpResponse, attempt: int) -> Any:
         from flowc.runtime.decode import DecodeError, decode_body, validate
@@ -289,10 +366,19 @@ class _StepExecution:
             if self.node.result_type is not None:
                 body = validate(body, self.node.result_type)
         except DecodeError as error:
-            raise self.fail(errors.DECODE, f"response body {error}", status=response.status, attempt=attempt) from None
+            raise self.fail(
+                errors.DECODE, f"response body {error}", status=response.status, attempt=attempt
+            ) from None
         return body
 
-    def _trace_attempt(self, request: HttpRequest, attempt: int, started: float, status: int | None, error: str | None) -> None:
+    def _trace_attempt(
+        self,
+        request: HttpRequest,
+        attempt: int,
+        started: float,
+        status: int | None,
+        error: str | None,
+    ) -> None:
         tracer = self.session.tracer
         if tracer.active:
             tracer.emit(
@@ -329,7 +415,10 @@ def _url(step: _StepExecution) -> str:
     text = target.reveal() if hasattr(target, "reveal") else str(target)
     if step.service is None:
         if not text.startswith(("http://", "https://")):
-            raise step.fail(errors.INVALID_REQUEST, f"the URL must start with http:// or https://, found {text!r}")
+            raise step.fail(
+                errors.INVALID_REQUEST,
+                f"the URL must start with http:// or https://, found {text!r}",
+            )
         return text
     base = step.service.base_url(step)
     if not text:
@@ -362,11 +451,16 @@ def _headers(step: _StepExecution) -> dict[str, tuple[str, str]]:
         merged[name.lower()] = (name, value)
         _note_secrets(step, Secret(value))  # credentials, even when written as plain text
     if step.node.idempotency_key is not None:
-        merged["idempotency-key"] = ("Idempotency-Key", text_of(step.evaluate(step.node.idempotency_key)))
+        merged["idempotency-key"] = (
+            "Idempotency-Key",
+            text_of(step.evaluate(step.node.idempotency_key)),
+        )
     return merged
 
 
-def _auth_header(auth: tuple[str, tuple[ir.Expr, ...]], step: _StepExecution, frame: list[Any]) -> tuple[str, str]:
+def _auth_header(
+    auth: tuple[str, tuple[ir.Expr, ...]], step: _StepExecution, frame: list[Any]
+) -> tuple[str, str]:
     from flowc.runtime.decode import text_of
 
     scheme, exprs = auth
@@ -443,7 +537,9 @@ def _note_secrets(step: _StepExecution, value: Any) -> None:
     """Remember the text of every secret in ``value`` (and its words) for redaction."""
     if isinstance(value, Secret):
         text = value.reveal()
-        step.sensitive.update(w for w in _WORDS.split(text) if len(w) >= 4 and w.lower() not in _SCHEMES)
+        step.sensitive.update(
+            w for w in _WORDS.split(text) if len(w) >= 4 and w.lower() not in _SCHEMES
+        )
         if text:
             step.sensitive.add(text)
     elif isinstance(value, dict):
