@@ -5,7 +5,7 @@ event loop (asyncio, pygls' own) answers requests; the checker runs on a
 single worker thread so that a long analysis never delays a completion.
 
 Document life cycle.  ``didOpen`` and ``didSave`` check the document at
-once; ``didChange`` (re)starts a short timer (``debounce``, 100 ms by
+once; ``didChange`` (re)starts a short timer (``debounce``, 50 ms by
 default, ``initializationOptions.debounceMs`` to change it), so a burst of
 keystrokes is checked once, after the last.  When the timer fires the
 document's text, and the text of every other open document (the *overlay*:
@@ -61,7 +61,7 @@ from flowc.lsp.positions import UTF16, LineIndex, TextChange
 
 logger = logging.getLogger("flowc.lsp")
 
-DEFAULT_DEBOUNCE: Final = 0.1
+DEFAULT_DEBOUNCE: Final = 0.05
 FRESH_TIMEOUT: Final = 10.0
 SWITCH_INTERVAL: Final = 0.001
 
