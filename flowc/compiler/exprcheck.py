@@ -36,14 +36,25 @@ The algorithm is CEL's checker, bottom-up:
 
 Errors produce the type ``error``, which is compatible with everything, so
 one mistake is reported once rather than at every use.
+
+Overload resolution (matching argument types against the library's
+signatures, secret taint, the unknown-function and no-overload errors) and the
+help text of type mismatches live in ``overloads.py``; ``OPERATOR_FUNCTIONS``
+and ``mismatch_help`` are re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from flowc.compiler import ast, messages
+from flowc.compiler.overloads import (
+    OPERATOR_FUNCTIONS,
+    mismatch_help,
+    overloads_for,
+    resolve,
+)
 from flowc.compiler.scope import CheckInfo, Scope, Symbol, suggest
 from flowc.compiler.typerel import (
     assignable,
@@ -74,11 +85,21 @@ from flowc.compiler.types import (
     OptionalT,
     RecordT,
     Type,
-    TypeParam,
 )
 
-if TYPE_CHECKING:
-    from flowc.runtime.stdlib_core import Overload
+__all__ = [
+    "BOOL_MACROS",
+    "INT_MAX",
+    "LITERAL_TYPES",
+    "MACROS",
+    "OPERATOR_FUNCTIONS",
+    "TWO_VAR_MACROS",
+    "UINT_MAX",
+    "ExprChecker",
+    "is_bind_call",
+    "mismatch_help",
+    "two_var_macro_shape",
+]
 
 INT_MAX: Final = 2**63 - 1
 UINT_MAX: Final = 2**64 - 1
@@ -93,19 +114,6 @@ LITERAL_TYPES: Final[dict[str, Type]] = {
     "null": NULL,
 }
 
-OPERATOR_FUNCTIONS: Final = {
-    "+": "_+_",
-    "-": "_-_",
-    "*": "_*_",
-    "/": "_/_",
-    "%": "_%_",
-    "<": "_<_",
-    "<=": "_<=_",
-    ">": "_>_",
-    ">=": "_>=_",
-    "in": "@in",
-}
-
 MACROS: Final = frozenset({"all", "exists", "exists_one", "map", "filter"})
 BOOL_MACROS: Final = frozenset({"all", "exists", "exists_one"})
 # CEL's two-variable comprehensions (cel-go ext.TwoVarComprehensions): argument counts.
@@ -116,12 +124,6 @@ TWO_VAR_MACROS: Final = {
     "transformList": (3, 4),
     "transformMap": (3, 4),
 }
-
-
-def _overloads_for(name: str, receiver: bool) -> tuple[Overload, ...]:
-    from flowc.runtime.stdlib import overloads_for
-
-    return overloads_for(name, receiver)
 
 
 class ExprChecker:
@@ -402,7 +404,7 @@ class ExprChecker:
         if root is None or scope.lookup(root.id) is not None:
             return None
         name = f"{dotted}.{expr.func}"
-        return name if _overloads_for(name, False) else None
+        return name if overloads_for(name, False) else None
 
     def _global_call(self, expr: ast.Call, scope: Scope) -> Type:
         name = expr.func.lstrip(".")
@@ -489,98 +491,12 @@ class ExprChecker:
         """The result type of calling ``name`` on ``args``, recording the overload."""
         if ERROR in args:
             return ERROR
-        candidates = [o for o in _overloads_for(name, receiver) if o.accepts_count(len(args))]
-        if not candidates and not _overloads_for(name, receiver):
-            return self._unknown_function(expr, name, receiver)
-        matches = [(o, r) for o in candidates if (r := _match(o, args)) is not None]
-        if not matches:
-            return self._no_overload(expr, name, receiver, args)
-        results = {r for _, r in matches}
-        result = results.pop() if len(results) == 1 else JSON
-        if len(matches) == 1 and not any(is_json(a) for a in args):
-            self.info.overloads[id(expr)] = matches[0][0]
-        if SECRET in args and not contains_secret(result):
-            result = _taint(result)
+        result, overload, problem = resolve(expr.span, name, receiver, args)
+        if problem is not None:
+            return self.error(problem)
+        if overload is not None:
+            self.info.overloads[id(expr)] = overload
         return result
-
-    def _unknown_function(self, expr: ast.Expr, name: str, receiver: bool) -> Type:
-        from flowc.runtime.stdlib import REGISTRY
-
-        known = [n for n in REGISTRY if not n.startswith(("_", "@", "!", "-"))]
-        hint = suggest(name, known)
-        help_text = f"did you mean `{hint}`?" if hint else None
-        return self.error(messages.UNKNOWN_FUNCTION(expr.span, name=name, help=help_text))
-
-    def _no_overload(self, expr: ast.Expr, name: str, receiver: bool, args: list[Type]) -> Type:
-        shown = _display_name(name)
-        listed = [o.signature() for o in _overloads_for(name, receiver) if not o.dynamic_only]
-        help_text = "defined for: " + "; ".join(listed[:6]) if listed else None
-        arg_text = ", ".join(str(a) for a in args)
-        return self.error(
-            messages.NO_OVERLOAD(expr.span, name=shown, args=arg_text, help=help_text)
-        )
-
-
-def _match(overload: Overload, args: list[Type]) -> Type | None:
-    if overload.dynamic_only:
-        return None
-    bindings: dict[str, Type] = {}
-    for index, arg in enumerate(args):
-        param = overload.param_at(index)
-        if not _unify(
-            param, SECRET if arg == SECRET and param == SECRET else _unsecret(arg), bindings
-        ):
-            return None
-    return _substitute(overload.result, bindings)
-
-
-def _unsecret(t: Type) -> Type:
-    return STRING if t == SECRET else t
-
-
-def _unify(param: Type, arg: Type, bindings: dict[str, Type]) -> bool:
-    if is_json(arg) or is_json(param):
-        return True
-    if isinstance(param, TypeParam):
-        bound = bindings.get(param.name)
-        if bound is None or is_json(bound):
-            bindings[param.name] = arg
-            return True
-        if assignable(arg, bound) or assignable(bound, arg):
-            bindings[param.name] = join(bound, arg)
-            return True
-        return False
-    if isinstance(param, ListT):
-        return isinstance(arg, ListT) and _unify(param.elem, arg.elem, bindings)
-    if isinstance(param, MapT):
-        if isinstance(arg, RecordT) and not arg.fields:
-            arg = MapT(JSON, JSON)  # `{}` is also the empty map of any key type
-        elif isinstance(arg, RecordT):
-            arg = MapT(STRING, join_all([f.type for f in arg.fields]))
-        if not isinstance(arg, MapT):
-            return False
-        return _unify(param.key, arg.key, bindings) and _unify(param.value, arg.value, bindings)
-    return assignable(arg, param)
-
-
-def _substitute(t: Type, bindings: dict[str, Type]) -> Type:
-    if isinstance(t, TypeParam):
-        return bindings.get(t.name, JSON)
-    if isinstance(t, ListT):
-        return ListT(_substitute(t.elem, bindings))
-    if isinstance(t, MapT):
-        return MapT(_substitute(t.key, bindings), _substitute(t.value, bindings))
-    if isinstance(t, OptionalT):
-        return make_optional(_substitute(t.inner, bindings))
-    return t
-
-
-def _taint(t: Type) -> Type:
-    if t == STRING:
-        return SECRET
-    if isinstance(t, ListT) and t.elem == STRING:
-        return ListT(SECRET)
-    return t
 
 
 def _element_type(t: Type) -> Type | None:
@@ -679,35 +595,3 @@ def _dotted(expr: ast.Expr) -> tuple[ast.Name | None, str]:
 def _path_of(expr: ast.Expr) -> str | None:
     root, dotted = _dotted(expr)
     return dotted if root is not None else None
-
-
-def _display_name(name: str) -> str:
-    for op, function in OPERATOR_FUNCTIONS.items():
-        if function == name:
-            return f"operator `{op}`"
-    if name in ("!_", "-_"):
-        return f"operator `{name[0]}`"
-    return f"`{name}`"
-
-
-def mismatch_help(found: Type, wanted: Type) -> str | None:
-    if isinstance(found, OptionalT) and assignable(found.inner, wanted):
-        return "the value may be null: check for null first or give a default with `??`"
-    if found == INT and wanted == FLOAT:
-        return "ints do not convert to floats implicitly: write `1.0` or `double(x)`"
-    if found == SECRET and wanted != SECRET:
-        return (
-            "a secret may only be sent to an API (headers, auth, body); declare the type `secret`"
-        )
-    if isinstance(found, RecordT) and isinstance(wanted, RecordT):
-        from flowc.compiler.typerel import missing_fields
-
-        missing = missing_fields(found, wanted)
-        if missing:
-            return (
-                "missing field"
-                + ("s" if len(missing) > 1 else "")
-                + ": "
-                + ", ".join(f"`{m}`" for m in missing)
-            )
-    return None

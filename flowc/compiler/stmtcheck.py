@@ -20,19 +20,21 @@ branches, compensation blocks and retry blocks.  For every statement it:
   does not reach NORMAL and warns that the rest is unreachable; a flow with a
   declared result type must not reach the end of its body NORMALly.
 
-Steps get the most attention: the service or sub-flow they call, their clause
-set, the type of their value (``Step`` record whose ``body`` is ``-> T``,
-the sub-flow's result, or ``json``; optional under ``on error skip`` without
-``fallback``), secrets in URLs, and retries of non-idempotent requests.
-Null-check narrowing (``if x == null { fail ... }`` makes ``x`` non-null
-afterwards) is applied after an ``if`` whose only branch always exits.
+Steps: ``FlowChecker`` checks a step's name and its ``compensate`` block; what
+the step calls (a service or a sub-flow, its arguments), the type of its value
+(``Step`` record whose ``body`` is ``-> T``, the sub-flow's result, or
+``json``; optional under ``on error skip`` without ``fallback``), secrets in
+URLs, and retries of non-idempotent requests are checked by ``StepChecker``
+in ``stepcheck.py``.  Null-check narrowing (``if x == null { fail ... }``
+makes ``x`` non-null afterwards) is applied after an ``if`` whose only branch
+always exits.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -40,6 +42,7 @@ from flowc.compiler import ast, messages
 from flowc.compiler.clausecheck import ClauseChecker, error_scope
 from flowc.compiler.exprcheck import ExprChecker
 from flowc.compiler.scope import Scope, Symbol, suggest
+from flowc.compiler.stepcheck import NON_IDEMPOTENT, StepChecker
 from flowc.compiler.typerel import assignable, contains_secret, join_all, make_optional
 from flowc.compiler.types import (
     BOOL,
@@ -58,9 +61,9 @@ from flowc.compiler.types import (
 from flowc.grammar.keywords import SAFE_HTTP_METHODS
 
 if TYPE_CHECKING:
-    from flowc.compiler.symbols import FlowInfo, ModuleSymbols, ServiceInfo
+    from flowc.compiler.symbols import FlowInfo, ModuleSymbols
 
-NON_IDEMPOTENT: Final = frozenset({"POST", "PATCH"})
+__all__ = ["NON_IDEMPOTENT", "FlowChecker", "Frame", "Reach", "combine"]
 
 
 class Reach(enum.Enum):
@@ -99,6 +102,7 @@ class FlowChecker:
         self.steps: dict[str, ast.StepStmt] = {}
         self.returns: list[Type] = []
         self.locals: list[Symbol] = []
+        self.step_checker = StepChecker(self)
 
     def error(self, diagnostic: object) -> None:
         self.exprs.error(diagnostic)
@@ -483,11 +487,7 @@ class FlowChecker:
             note = messages.note(earlier.span, "first defined here")
             self.error(messages.DUPLICATE_STEP(stmt.span, name=stmt.name, notes=[note]))
         self.steps[stmt.name] = stmt
-        if isinstance(stmt.action, ast.HttpAction):
-            body, clauses = self._http_step(stmt, stmt.action, scope)
-        else:
-            body, clauses = self._call_step(stmt, stmt.action, scope)
-        body = self._step_body_type(stmt, body, clauses, scope)
+        body, clauses = self.step_checker.check(stmt, scope)
         self.info.step_body_types[id(stmt)] = body
         self.declare(scope, stmt.name, "step", step_record(body), stmt, quiet=earlier is not None)
         compensate = clauses.get("compensate")
@@ -496,159 +496,6 @@ class FlowChecker:
             self.block(compensate.body, scope.child())
             self.frames.pop()
         return Reach.NORMAL
-
-    def _http_step(
-        self, stmt: ast.StepStmt, action: ast.HttpAction, scope: Scope
-    ) -> tuple[Type, dict[str, ast.Clause]]:
-        service = self._service(action)
-        target = self.exprs.check(action.target, scope)
-        if not assignable(target, STRING) and target != ERROR and not contains_secret(target):
-            self.error(
-                messages.TYPE_MISMATCH(
-                    action.target.span, what="the URL", expected=STRING, found=target
-                )
-            )
-        if contains_secret(target):
-            self.error(messages.SECRET_IN_URL(action.target.span))
-        clauses = self.clauses.check_clauses(stmt.clauses, "step", scope)
-        self._check_idempotency(stmt, action, service, clauses)
-        body: Type = JSON
-        if stmt.result_type is not None:
-            body = self.resolve_annotation(stmt.result_type)
-        return body, clauses
-
-    def _service(self, action: ast.HttpAction) -> ServiceInfo | None:
-        if action.service is None:
-            return None
-        service = self.module.find_service(action.service)
-        if service is None:
-            from flowc.compiler.symbols import services_of
-
-            hint = suggest(action.service, self.module.names_of(services_of))
-            self.error(
-                messages.UNKNOWN_SERVICE(
-                    action.span,
-                    name=action.service,
-                    help=f"did you mean `{hint}`?" if hint else None,
-                )
-            )
-        else:
-            self.info.step_targets[id(action)] = service
-        return service
-
-    def _check_idempotency(
-        self,
-        stmt: ast.StepStmt,
-        action: ast.HttpAction,
-        service: ServiceInfo | None,
-        clauses: dict[str, ast.Clause],
-    ) -> None:
-        if action.method not in NON_IDEMPOTENT or "idempotency_key" in clauses:
-            return
-        source = _retry_source(clauses, service, self.frames)
-        if source is not None:
-            self.error(
-                messages.RETRY_NOT_IDEMPOTENT(
-                    stmt.span,
-                    method=action.method,
-                    step=stmt.name,
-                    source=source,
-                    help='add `idempotency_key "${run.id}-..."` so the server can drop duplicates',
-                )
-            )
-
-    def _call_step(
-        self, stmt: ast.StepStmt, action: ast.CallAction, scope: Scope
-    ) -> tuple[Type, dict[str, ast.Clause]]:
-        clauses = self.clauses.check_clauses(stmt.clauses, "call step", scope)
-        if stmt.result_type is not None:
-            self.error(messages.CALL_RESULT_TYPE(stmt.result_type.span))
-        flow = self.module.find_flow(action.flow, action.module)
-        if flow is None:
-            from flowc.compiler.symbols import flows_of
-
-            shown = f"{action.module}.{action.flow}" if action.module else action.flow
-            hint = (
-                suggest(action.flow, self.module.names_of(flows_of))
-                if action.module is None
-                else None
-            )
-            self.error(
-                messages.UNKNOWN_FLOW(
-                    action.span, name=shown, help=f"did you mean `{hint}`?" if hint else None
-                )
-            )
-            for arg in action.args:
-                self.exprs.check(arg.value, scope)
-            return ERROR, clauses
-        self.info.step_targets[id(action)] = flow
-        self._check_call_args(action, flow, scope)
-        return _flow_result(flow, self), clauses
-
-    def _check_call_args(self, action: ast.CallAction, flow: FlowInfo, scope: Scope) -> None:
-        params = {p.name: p for p in flow.params}
-        given: dict[str, ast.Arg] = {}
-        for position, arg in enumerate(action.args):
-            found = self.exprs.check(arg.value, scope)
-            name = arg.name
-            if name is None:
-                if position >= len(flow.params) or any(
-                    a.name is not None for a in action.args[:position]
-                ):
-                    self.error(
-                        messages.BAD_ARGUMENT(
-                            arg.span,
-                            flow=flow.name,
-                            problem="too many positional arguments"
-                            if position >= len(flow.params)
-                            else "positional argument after a named one",
-                        )
-                    )
-                    continue
-                name = flow.params[position].name
-            param = params.get(name)
-            if param is None:
-                hint = suggest(name, list(params))
-                self.error(
-                    messages.BAD_ARGUMENT(
-                        arg.span,
-                        flow=flow.name,
-                        problem=f"no parameter `{name}`",
-                        help=f"did you mean `{hint}`?" if hint else None,
-                    )
-                )
-                continue
-            if name in given:
-                self.error(
-                    messages.BAD_ARGUMENT(arg.span, flow=flow.name, problem=f"`{name}` given twice")
-                )
-            given[name] = arg
-            self.info.call_arg_names[id(arg)] = name
-            self.check_assignable(
-                arg.value, found, param.type, f"argument `{name}` of `{flow.name}`"
-            )
-        missing = [p.name for p in flow.params if p.default is None and p.name not in given]
-        if missing:
-            self.error(
-                messages.BAD_ARGUMENT(
-                    action.span,
-                    flow=flow.name,
-                    problem="missing " + ", ".join(f"`{m}`" for m in missing),
-                )
-            )
-
-    def _step_body_type(
-        self, stmt: ast.StepStmt, body: Type, clauses: dict[str, ast.Clause], scope: Scope
-    ) -> Type:
-        fallback = clauses.get("fallback")
-        if isinstance(fallback, ast.ValueClause):
-            found = self.exprs.check(fallback.value, scope)
-            self.check_assignable(fallback.value, found, body, "the fallback body")
-            return body
-        on_error = clauses.get("on error")
-        if isinstance(on_error, ast.OnErrorClause) and on_error.action == "skip":
-            return make_optional(body)
-        return body
 
 
 def _iteration_types(t: Type) -> tuple[Type, Type | None]:
@@ -669,32 +516,3 @@ def _is_safe_step(node: ast.Node | None) -> bool:
         and isinstance(node.action, ast.HttpAction)
         and node.action.method in SAFE_HTTP_METHODS
     )
-
-
-def _retries(clause: ast.Clause | None) -> bool | None:
-    """Whether a retry clause allows retries (None when there is no clause)."""
-    if not isinstance(clause, ast.RetryClause):
-        return None
-    count = clause.policy.count
-    return not (isinstance(count, ast.Literal) and count.value == 0)
-
-
-def _retry_source(
-    clauses: dict[str, ast.Clause], service: ServiceInfo | None, frames: list[Frame]
-) -> str | None:
-    own = _retries(clauses.get("retry"))
-    if own is not None:
-        return "its `retry` clause" if own else None
-    if service is not None and _retries(service.clauses.get("retry")):
-        return f"service `{service.name}` retries"
-    if any(frame.kind == "retry" for frame in frames):
-        return "an enclosing `retry` block"
-    return None
-
-
-def _flow_result(flow: FlowInfo, checker: FlowChecker) -> Type:
-    if flow.declared_result is not None:
-        return flow.declared_result
-    if flow.result is not None:
-        return flow.result
-    return JSON

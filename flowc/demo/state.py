@@ -2,8 +2,9 @@
 
 Everything the demo server remembers lives in one `DemoState` object, owned by the
 server's single asyncio event loop. Handlers mutate it only between `await`s, so no
-lock is needed. Nothing here knows about HTTP: the server module translates requests
-into calls on these classes and their results into responses.
+lock is needed. Nothing here knows about HTTP: the endpoint modules (`business.py`,
+`helpers.py`, `server.py`) translate requests into calls on these classes and their
+results into responses.
 
 Determinism: identifiers are sequential counters (users `1, 2, ...`, orders
 `ord_1`, payments `pay_1`, shipments `shp_1`), the item catalogue is a fixed list,

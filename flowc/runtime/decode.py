@@ -2,7 +2,9 @@
 
 The executor meets untyped data in three places: the body of an HTTP
 response, the ``-i key=value`` inputs of ``flowc run``, and the values it
-must put on the wire.  This module turns each into the other side's terms.
+must put on the wire.  This module turns each into the other side's terms;
+the last, request bodies and header values, is ``encode.py``'s part
+(``to_request_json``, ``form_encode``, ``text_of``, re-exported here).
 
 Responses
 =========
@@ -87,17 +89,6 @@ whatever Python's ``float()`` reads, ``bool`` ``true``/``false`` in any
 case, ``bytes`` the UTF-8 of the text, ``duration`` and ``timestamp`` their
 literal syntax, ``null`` and ``T?`` the word ``null``; ``json``, lists, maps
 and records parse the text as JSON and then validate it.
-
-Requests
-========
-
-``to_request_json`` and ``form_encode`` build request bodies and
-``text_of`` header and query values.  These are the only functions here that
-reveal secrets: they produce what is sent to the API, which is where a
-secret is meant to go.  ``form_encode`` writes lists as repeated keys and
-leaves out null fields (as ``requests`` does).  Their errors are
-``EvalError``s (a value too deep or too large, a map where a scalar belongs),
-because they are about the flow's values, not about received data.
 """
 
 from __future__ import annotations
@@ -109,14 +100,28 @@ import functools
 import json
 import math
 import re
-import urllib.parse
 from collections.abc import Callable
 from typing import Final, NoReturn
 
 from flowc.compiler import types as ftypes
 from flowc.compiler.types import ListT, MapT, OptionalT, Prim, RecordT, Type
 from flowc.runtime import values
+from flowc.runtime.encode import form_encode, text_of, to_request_json
 from flowc.runtime.values import Duration, EvalError, Secret, Timestamp, UInt
+
+__all__ = [
+    "DEFAULT_CHARSET",
+    "JSON_MEDIA_TYPES",
+    "ROOT",
+    "TEXT_MEDIA_TYPES",
+    "DecodeError",
+    "coerce_input",
+    "decode_body",
+    "form_encode",
+    "text_of",
+    "to_request_json",
+    "validate",
+]
 
 ROOT: Final = "$"
 
@@ -605,56 +610,3 @@ def _coerce_json_input(text: str, expected: Type, path: str) -> object:
     except EvalError as error:
         raise DecodeError(path, f"expected {expected} as JSON, found {error.message}") from None
     return validate(document, expected, path)
-
-
-# --------------------------------------------------------------------------- requests
-
-
-def to_request_json(value: object) -> bytes:
-    """Compact UTF-8 JSON of a `.flow` value for a request body (secrets revealed)."""
-    text = values.json_text(value, reveal_secrets=True)
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate (from a "\ud800" escape): keep it escaped
-        document = values.to_json(value, reveal_secrets=True)
-        return json.dumps(document, separators=(",", ":"), allow_nan=False).encode("ascii")
-
-
-def text_of(value: object) -> str:
-    """The text of a scalar in a header or a query string (secrets revealed)."""
-    if type(value) is str:
-        return value
-    if type(value) is Secret:
-        return value.reveal()
-    if type(value) is list or type(value) is dict:
-        raise EvalError(
-            values.TYPE_ERROR, f"expected a scalar value, found {values.describe_type(value)}"
-        )
-    return values.to_text(value)
-
-
-def form_encode(value: object) -> bytes:
-    """``application/x-www-form-urlencoded`` of a map or record of scalars.
-
-    Lists become repeated keys, null fields are left out, secrets are revealed.
-    """
-    if type(value) is not dict:
-        raise EvalError(
-            values.TYPE_ERROR, f"a form body must be a map, found {values.describe_type(value)}"
-        )
-    pairs: list[tuple[str, str]] = []
-    for key, item in values.map_items(value):
-        name = text_of(key)
-        elements: list[object] = item if type(item) is list else [item]
-        pairs.extend((name, _form_field_text(name, e)) for e in elements if e is not None)
-    return urllib.parse.urlencode(pairs, quote_via=urllib.parse.quote_plus).encode("ascii")
-
-
-def _form_field_text(name: str, value: object) -> str:
-    if type(value) is list or type(value) is dict:
-        raise EvalError(
-            values.TYPE_ERROR,
-            f"form field `{name}` must be a scalar or a list of scalars, "
-            f"found {values.describe_type(value)}",
-        )
-    return text_of(value)

@@ -1,0 +1,219 @@
+"""Overload resolution: which library function a call or operator means, and its type.
+
+``resolve(span, name, receiver, args)`` is what ``ExprChecker.apply`` asks for
+every call and operator (operators by their function names,
+``OPERATOR_FUNCTIONS``): given the argument types, it returns the result type,
+the overload to record (when exactly one fits) and, when nothing fits, the
+diagnostic to report.
+
+The candidates are the overloads of the standard library registry
+(``flowc.runtime.stdlib``) with that name, receiver style and argument count.
+Each is *matched* by unifying its parameter types with the argument types,
+left to right (``_unify``): a type parameter binds on first use and may widen
+to the join of a later argument it is assignable to or from; lists and maps
+unify element-wise (a record argument counts as a ``map[string, V]``, the
+empty record ``{}`` as the empty map of any key type); anything else must be
+assignable.  ``json`` unifies with everything, so several overloads may match:
+if they agree on the result type that is the type, else ``json``, and the
+runtime dispatches by value.  The result type is the overload's, with its type
+parameters substituted (an unbound one is ``json``).  The overload is recorded
+only when it is certain (one match, no ``json`` argument).
+
+Secrets: a ``secret`` argument matches a ``string`` parameter (and a
+``secret`` one), and then a string-like result is itself a ``secret``
+(``_taint``), so a secret cannot be laundered through a function.
+
+When no overload has the name, the error suggests a known function name; when
+none fits the arguments, it lists the signatures that exist.
+``mismatch_help`` is the help text of a type mismatch (a missing null check,
+an int where a float is wanted, a secret, missing record fields).
+
+``exprcheck.py`` re-exports ``OPERATOR_FUNCTIONS`` and ``mismatch_help``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from flowc.compiler import messages
+from flowc.compiler.scope import suggest
+from flowc.compiler.typerel import (
+    assignable,
+    contains_secret,
+    is_json,
+    join,
+    join_all,
+    make_optional,
+)
+from flowc.compiler.types import (
+    ERROR,
+    FLOAT,
+    INT,
+    JSON,
+    SECRET,
+    STRING,
+    ListT,
+    MapT,
+    OptionalT,
+    RecordT,
+    Type,
+    TypeParam,
+)
+
+if TYPE_CHECKING:
+    from flowc.compiler.ast import Span
+    from flowc.compiler.diagnostics import Diagnostic
+    from flowc.runtime.stdlib_core import Overload
+
+OPERATOR_FUNCTIONS: Final = {
+    "+": "_+_",
+    "-": "_-_",
+    "*": "_*_",
+    "/": "_/_",
+    "%": "_%_",
+    "<": "_<_",
+    "<=": "_<=_",
+    ">": "_>_",
+    ">=": "_>=_",
+    "in": "@in",
+}
+
+
+def overloads_for(name: str, receiver: bool) -> tuple[Overload, ...]:
+    """The library's overloads of ``name`` (the library is imported on first use)."""
+    from flowc.runtime.stdlib import overloads_for
+
+    return overloads_for(name, receiver)
+
+
+def resolve(
+    span: Span, name: str, receiver: bool, args: list[Type]
+) -> tuple[Type, Overload | None, Diagnostic | None]:
+    """The result type of calling ``name`` on ``args``, the overload to record
+    (None unless exactly one fits and no argument is ``json``), and the error
+    to report when no overload fits (the type is then ``error``)."""
+    candidates = [o for o in overloads_for(name, receiver) if o.accepts_count(len(args))]
+    if not candidates and not overloads_for(name, receiver):
+        return ERROR, None, _unknown_function(span, name)
+    matches = [(o, r) for o in candidates if (r := _match(o, args)) is not None]
+    if not matches:
+        return ERROR, None, _no_overload(span, name, receiver, args)
+    results = {r for _, r in matches}
+    result = results.pop() if len(results) == 1 else JSON
+    overload = None
+    if len(matches) == 1 and not any(is_json(a) for a in args):
+        overload = matches[0][0]
+    if SECRET in args and not contains_secret(result):
+        result = _taint(result)
+    return result, overload, None
+
+
+def _unknown_function(span: Span, name: str) -> Diagnostic:
+    from flowc.runtime.stdlib import REGISTRY
+
+    known = [n for n in REGISTRY if not n.startswith(("_", "@", "!", "-"))]
+    hint = suggest(name, known)
+    help_text = f"did you mean `{hint}`?" if hint else None
+    return messages.UNKNOWN_FUNCTION(span, name=name, help=help_text)
+
+
+def _no_overload(span: Span, name: str, receiver: bool, args: list[Type]) -> Diagnostic:
+    shown = _display_name(name)
+    listed = [o.signature() for o in overloads_for(name, receiver) if not o.dynamic_only]
+    help_text = "defined for: " + "; ".join(listed[:6]) if listed else None
+    arg_text = ", ".join(str(a) for a in args)
+    return messages.NO_OVERLOAD(span, name=shown, args=arg_text, help=help_text)
+
+
+def _match(overload: Overload, args: list[Type]) -> Type | None:
+    if overload.dynamic_only:
+        return None
+    bindings: dict[str, Type] = {}
+    for index, arg in enumerate(args):
+        param = overload.param_at(index)
+        if not _unify(
+            param, SECRET if arg == SECRET and param == SECRET else _unsecret(arg), bindings
+        ):
+            return None
+    return _substitute(overload.result, bindings)
+
+
+def _unsecret(t: Type) -> Type:
+    return STRING if t == SECRET else t
+
+
+def _unify(param: Type, arg: Type, bindings: dict[str, Type]) -> bool:
+    if is_json(arg) or is_json(param):
+        return True
+    if isinstance(param, TypeParam):
+        bound = bindings.get(param.name)
+        if bound is None or is_json(bound):
+            bindings[param.name] = arg
+            return True
+        if assignable(arg, bound) or assignable(bound, arg):
+            bindings[param.name] = join(bound, arg)
+            return True
+        return False
+    if isinstance(param, ListT):
+        return isinstance(arg, ListT) and _unify(param.elem, arg.elem, bindings)
+    if isinstance(param, MapT):
+        if isinstance(arg, RecordT) and not arg.fields:
+            arg = MapT(JSON, JSON)  # `{}` is also the empty map of any key type
+        elif isinstance(arg, RecordT):
+            arg = MapT(STRING, join_all([f.type for f in arg.fields]))
+        if not isinstance(arg, MapT):
+            return False
+        return _unify(param.key, arg.key, bindings) and _unify(param.value, arg.value, bindings)
+    return assignable(arg, param)
+
+
+def _substitute(t: Type, bindings: dict[str, Type]) -> Type:
+    if isinstance(t, TypeParam):
+        return bindings.get(t.name, JSON)
+    if isinstance(t, ListT):
+        return ListT(_substitute(t.elem, bindings))
+    if isinstance(t, MapT):
+        return MapT(_substitute(t.key, bindings), _substitute(t.value, bindings))
+    if isinstance(t, OptionalT):
+        return make_optional(_substitute(t.inner, bindings))
+    return t
+
+
+def _taint(t: Type) -> Type:
+    if t == STRING:
+        return SECRET
+    if isinstance(t, ListT) and t.elem == STRING:
+        return ListT(SECRET)
+    return t
+
+
+def _display_name(name: str) -> str:
+    for op, function in OPERATOR_FUNCTIONS.items():
+        if function == name:
+            return f"operator `{op}`"
+    if name in ("!_", "-_"):
+        return f"operator `{name[0]}`"
+    return f"`{name}`"
+
+
+def mismatch_help(found: Type, wanted: Type) -> str | None:
+    if isinstance(found, OptionalT) and assignable(found.inner, wanted):
+        return "the value may be null: check for null first or give a default with `??`"
+    if found == INT and wanted == FLOAT:
+        return "ints do not convert to floats implicitly: write `1.0` or `double(x)`"
+    if found == SECRET and wanted != SECRET:
+        return (
+            "a secret may only be sent to an API (headers, auth, body); declare the type `secret`"
+        )
+    if isinstance(found, RecordT) and isinstance(wanted, RecordT):
+        from flowc.compiler.typerel import missing_fields
+
+        missing = missing_fields(found, wanted)
+        if missing:
+            return (
+                "missing field"
+                + ("s" if len(missing) > 1 else "")
+                + ": "
+                + ", ".join(f"`{m}`" for m in missing)
+            )
+    return None
