@@ -64,6 +64,7 @@ from flowc.compiler.typerel import (
     join,
     join_all,
     make_optional,
+    pair_types,
     strip_optional,
 )
 from flowc.compiler.types import (
@@ -456,7 +457,7 @@ class ExprChecker:
         """``l.all(i, v, p)``, ``m.transformMap(k, v, [p,] e)`` ...: index or key, and value."""
         assert expr.target is not None
         target = self.check(expr.target, scope)
-        pair = _pair_types(target)
+        pair = pair_types(target)
         if pair is None:
             return self.error(messages.NOT_ITERABLE(expr.target.span, type=target))
         inner = scope.child()
@@ -508,19 +509,6 @@ def _element_type(t: Type) -> Type | None:
         return t.key
     if isinstance(t, RecordT):
         return STRING
-    return None
-
-
-def _pair_types(t: Type) -> tuple[Type, Type] | None:
-    """The (index or key, value) types a two-variable comprehension iterates."""
-    if t in (JSON, ERROR):
-        return t, t
-    if isinstance(t, ListT):
-        return INT, t.elem
-    if isinstance(t, MapT):
-        return t.key, t.value
-    if isinstance(t, RecordT):
-        return STRING, join_all([f.type for f in t.fields])
     return None
 
 

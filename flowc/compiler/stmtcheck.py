@@ -43,7 +43,7 @@ from flowc.compiler.clausecheck import ClauseChecker, error_scope
 from flowc.compiler.exprcheck import ExprChecker
 from flowc.compiler.scope import Scope, Symbol, suggest
 from flowc.compiler.stepcheck import NON_IDEMPOTENT, StepChecker
-from flowc.compiler.typerel import assignable, contains_secret, join_all, make_optional
+from flowc.compiler.typerel import assignable, contains_secret, join_all, make_optional, pair_types
 from flowc.compiler.types import (
     BOOL,
     DURATION,
@@ -51,7 +51,6 @@ from flowc.compiler.types import (
     INT,
     JSON,
     NULL,
-    STRING,
     ListT,
     MapT,
     RecordT,
@@ -404,7 +403,8 @@ class FlowChecker:
 
     def _for_header(self, loop: ast.ForLoop, scope: Scope, inner: Scope, frame: Frame) -> None:
         iterable = self.exprs.check(loop.iterable, scope)
-        index_type, item_type = _iteration_types(iterable)
+        pair = pair_types(iterable)
+        index_type, item_type = pair if pair is not None else (ERROR, None)
         if loop.index_var is None and isinstance(iterable, MapT | RecordT):
             item_type = index_type  # `for k in m` iterates keys; `for k, v in m` keys and values
         if item_type is None:
@@ -496,18 +496,6 @@ class FlowChecker:
             self.block(compensate.body, scope.child())
             self.frames.pop()
         return Reach.NORMAL
-
-
-def _iteration_types(t: Type) -> tuple[Type, Type | None]:
-    if t in (JSON, ERROR):
-        return t, t
-    if isinstance(t, ListT):
-        return INT, t.elem
-    if isinstance(t, MapT):
-        return t.key, t.value
-    if isinstance(t, RecordT):
-        return STRING, join_all([f.type for f in t.fields])
-    return ERROR, None
 
 
 def _is_safe_step(node: ast.Node | None) -> bool:

@@ -207,6 +207,20 @@ def comparable(a: Type, b: Type) -> bool:
     return isinstance(a, MapT | RecordT) and isinstance(b, MapT | RecordT)
 
 
+def pair_types(t: Type) -> tuple[Type, Type] | None:
+    """What a two-variable iteration binds: (position, element) of a list,
+    (key, value) of a map or record; ``None`` for a type that does not iterate."""
+    if t in (JSON, ERROR):
+        return t, t
+    if isinstance(t, ListT):
+        return INT, t.elem
+    if isinstance(t, MapT):
+        return t.key, t.value
+    if isinstance(t, RecordT):
+        return STRING, join_all([f.type for f in t.fields])
+    return None
+
+
 def is_prim(t: Type, *names: str) -> bool:
     return isinstance(t, Prim) and t.name in names
 

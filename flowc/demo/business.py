@@ -153,22 +153,11 @@ class BusinessEndpoints(Endpoints):
         return await self.idempotent(request, self.insert_payment)
 
     async def insert_payment(self, request: Request) -> Response:
-        if failure := self.injected_failure(request):
-            return failure
-        body = await json_object(request)
-        order_id = required_string(body, "order_id")
+        def payment(body: JsonObject, order: JsonObject) -> JsonObject:
+            return {"amount": body.get("amount", order["amount"]), "status": "captured"}
+
         resources = self.state.resources
-        if order_id not in resources.orders:
-            return error("no such order", 404)
-        payment_id = f"pay_{resources.next_number('payment')}"
-        payment: JsonObject = {
-            "id": payment_id,
-            "order_id": order_id,
-            "amount": body.get("amount", resources.orders[order_id]["amount"]),
-            "status": "captured",
-        }
-        resources.payments[payment_id] = payment
-        return JSONResponse(payment, status_code=201)
+        return await self.insert_for_order(request, resources.payments, "payment", "pay", payment)
 
     async def get_payment(self, request: Request) -> Response:
         return self.found(self.state.resources.payments, request, "payment")
@@ -180,6 +169,23 @@ class BusinessEndpoints(Endpoints):
         return await self.idempotent(request, self.insert_shipment)
 
     async def insert_shipment(self, request: Request) -> Response:
+        def shipment(body: JsonObject, order: JsonObject) -> JsonObject:
+            return {"address": body.get("address", ""), "status": "scheduled"}
+
+        resources = self.state.resources
+        return await self.insert_for_order(
+            request, resources.shipments, "shipment", "shp", shipment
+        )
+
+    async def insert_for_order(
+        self,
+        request: Request,
+        table: dict[str, JsonObject],
+        kind: str,
+        prefix: str,
+        fields: Callable[[JsonObject, JsonObject], JsonObject],
+    ) -> Response:
+        """Create a payment or shipment of an existing order (404 when there is none)."""
         if failure := self.injected_failure(request):
             return failure
         body = await json_object(request)
@@ -187,15 +193,11 @@ class BusinessEndpoints(Endpoints):
         resources = self.state.resources
         if order_id not in resources.orders:
             return error("no such order", 404)
-        shipment_id = f"shp_{resources.next_number('shipment')}"
-        shipment: JsonObject = {
-            "id": shipment_id,
-            "order_id": order_id,
-            "address": body.get("address", ""),
-            "status": "scheduled",
-        }
-        resources.shipments[shipment_id] = shipment
-        return JSONResponse(shipment, status_code=201)
+        record_id = f"{prefix}_{resources.next_number(kind)}"
+        record: JsonObject = {"id": record_id, "order_id": order_id}
+        record.update(fields(body, resources.orders[order_id]))
+        table[record_id] = record
+        return JSONResponse(record, status_code=201)
 
     async def get_shipment(self, request: Request) -> Response:
         return self.found(self.state.resources.shipments, request, "shipment")

@@ -286,39 +286,33 @@ def _equality(left: Compiled, right: Compiled, positive: bool) -> Compiled:
 
 
 def _and(left: Compiled, right: Compiled) -> Compiled:
-    def logical_and(frame: Frame) -> object:
-        try:
-            first: object = left(frame)
-        except EvalError as error:
-            first = error
-        if first is False:
-            return False
-        second = right(frame)
-        if second is False:
-            return False
-        if first is True and second is True:
-            return True
-        raise _undecided(first, second, "&&")
-
-    return logical_and
+    return _logical(left, right, decisive=False, op="&&")
 
 
 def _or(left: Compiled, right: Compiled) -> Compiled:
-    def logical_or(frame: Frame) -> object:
+    return _logical(left, right, decisive=True, op="||")
+
+
+def _logical(left: Compiled, right: Compiled, *, decisive: bool, op: str) -> Compiled:
+    """``&&`` (decided by ``false``) or ``||`` (decided by ``true``), commutative
+    with respect to errors as CEL requires: an error on one side is forgiven
+    when the other side decides the result."""
+
+    def logical(frame: Frame) -> object:
         try:
             first: object = left(frame)
         except EvalError as error:
             first = error
-        if first is True:
-            return True
+        if first is decisive:
+            return decisive
         second = right(frame)
-        if second is True:
-            return True
-        if first is False and second is False:
-            return False
-        raise _undecided(first, second, "||")
+        if second is decisive:
+            return decisive
+        if first is (not decisive) and second is (not decisive):
+            return not decisive
+        raise _undecided(first, second, op)
 
-    return logical_or
+    return logical
 
 
 def _undecided(first: object, second: object, op: str) -> EvalError:

@@ -192,33 +192,21 @@ def _store(frame: Frame, slots: tuple[int, ...], item: object) -> None:
 
 
 def _all(slots: tuple[int, ...], bodies: list[Compiled]) -> Loop:
-    (predicate,) = bodies
-    slot, single = slots[0], len(slots) == 1
-
-    def loop(frame: Frame, items: list[object]) -> object:
-        failure: EvalError | None = None
-        for item in items:
-            if single:
-                frame[slot] = item
-            else:
-                _store(frame, slots, item)
-            try:
-                verdict = predicate(frame)
-            except EvalError as error:
-                failure = failure or error
-                continue
-            if verdict is False:
-                return False
-            if verdict is not True:
-                failure = failure or not_bool(verdict, "the predicate of `all`")
-        if failure is not None:
-            raise failure
-        return True
-
-    return loop
+    return _quantifier(slots, bodies, decisive=False, macro="all")
 
 
 def _exists(slots: tuple[int, ...], bodies: list[Compiled]) -> Loop:
+    return _quantifier(slots, bodies, decisive=True, macro="exists")
+
+
+def _quantifier(
+    slots: tuple[int, ...], bodies: list[Compiled], *, decisive: bool, macro: str
+) -> Loop:
+    """``all`` (decided by a ``false``) or ``exists`` (decided by a ``true``).
+
+    As in CEL, an element whose predicate fails is remembered, not fatal: a
+    later element that decides the result wins over the error.
+    """
     (predicate,) = bodies
     slot, single = slots[0], len(slots) == 1
 
@@ -234,13 +222,13 @@ def _exists(slots: tuple[int, ...], bodies: list[Compiled]) -> Loop:
             except EvalError as error:
                 failure = failure or error
                 continue
-            if verdict is True:
-                return True
-            if verdict is not False:
-                failure = failure or not_bool(verdict, "the predicate of `exists`")
+            if verdict is decisive:
+                return decisive
+            if verdict is not (not decisive):
+                failure = failure or not_bool(verdict, f"the predicate of `{macro}`")
         if failure is not None:
             raise failure
-        return False
+        return not decisive
 
     return loop
 
