@@ -36,7 +36,6 @@ import contextlib
 import contextvars
 import os
 import time
-import uuid as _uuid
 from collections.abc import Iterator
 from typing import Final, Protocol
 
@@ -97,7 +96,9 @@ class SystemEffects:
         return Timestamp(time.time_ns())
 
     def uuid(self) -> str:
-        return str(_uuid.uuid4())
+        import uuid  # on first use: it imports `platform`, costly at start-up
+
+        return str(uuid.uuid4())
 
     def getenv(self, name: str) -> str | None:
         return os.environ.get(name)

@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Final
-
-import re2  # type: ignore[import-untyped]
+from typing import Any, Final
 
 from flowc.compiler.types import BOOL, INT, JSON, STRING, ListT
 from flowc.runtime.stdlib_core import Overload, fn, method
@@ -68,15 +66,26 @@ def ends_with(text: str, suffix: str) -> bool:
     return text.endswith(suffix)
 
 
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False
+_RE2: Any = None  # (module, options), made on first use: importing RE2 costs start-up time
+
+
+def _re2() -> tuple[Any, Any]:
+    global _RE2
+    if _RE2 is None:
+        import re2  # type: ignore[import-untyped]
+
+        options = re2.Options()
+        options.log_errors = False
+        _RE2 = (re2, options)
+    return _RE2  # type: ignore[no-any-return]
 
 
 @functools.lru_cache(maxsize=512)
 def compile_regex(pattern: str) -> object:
     """Compile an RE2 pattern (cached); a bad pattern is an ``EvalError``."""
+    re2, options = _re2()
     try:
-        return re2.compile(pattern, options=_RE2_OPTIONS)
+        return re2.compile(pattern, options=options)
     except re2.error as error:
         reason = error.args[0] if error.args else "syntax error"
         if isinstance(reason, bytes):

@@ -25,7 +25,6 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import re
-import zoneinfo
 from collections.abc import Callable
 from typing import Final, NamedTuple
 
@@ -69,6 +68,8 @@ def zone_offset_function(zone: str) -> Callable[[int], int]:
         return lambda _seconds: total * 60
     if ":" in zone:
         raise EvalError(INVALID_ARGUMENT, f"invalid time zone {describe_text(zone)}")
+    import zoneinfo  # on first use: it reads the time-zone database paths at import
+
     try:
         info = zoneinfo.ZoneInfo(zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
@@ -80,7 +81,7 @@ _EPOCH: Final = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _EDGE_SHIFT: Final = _dt.timedelta(days=2)
 
 
-def _zone_offset(info: zoneinfo.ZoneInfo, seconds: int) -> int:
+def _zone_offset(info: _dt.tzinfo, seconds: int) -> int:
     instant = _EPOCH + _dt.timedelta(seconds=seconds)
     try:
         local = instant.astimezone(info)

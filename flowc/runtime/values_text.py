@@ -35,7 +35,6 @@ every public name here.
 from __future__ import annotations
 
 import base64
-import decimal
 import json
 import math
 from collections.abc import Sequence
@@ -67,6 +66,8 @@ from flowc.runtime.values_core import (
 def _shortest_digits(value: float) -> tuple[str, int]:
     """Shortest round-trip decimal digits of a finite non-zero ``abs(value)``
     and the number of them that stand before the decimal point."""
+    import decimal  # on first use (start-up time)
+
     _, digit_tuple, exponent = decimal.Decimal(repr(abs(value))).as_tuple()
     assert isinstance(exponent, int)
     digits = "".join(map(str, digit_tuple))
