@@ -272,27 +272,13 @@ def _unexpected_character(
     char = text[position] if position < len(text) else ""
     span = builder.span_at(error.line, error.column, width=1)
     if char in "\"'" or (char in "rRbB" and text[position + 1 : position + 2] in ("'", '"')):
-        return _bad_string(text, position, span)
+        # The string token only fails to lex when its closing quote is not on the line
+        # (a quote inside `${...}` ends the token early and is reported by lexical.py).
+        return messages.UNTERMINATED_STRING(
+            span, help='strings end on the line they start; use """...""" for several lines'
+        )
     shown = repr(char) if char.isprintable() and char not in " " else f"U+{ord(char):04X}"
     return messages.UNEXPECTED_CHARACTER(span, char=shown)
-
-
-def _bad_string(text: str, position: int, span: ast.Span) -> Diagnostic:
-    """Why a string token did not lex: unterminated, or a bad interpolation."""
-    end = text.find("\n", position)
-    line = text[position : end if end >= 0 else len(text)]
-    quote = line.lstrip("rRbB")[:1]
-    if "${" in line:
-        other = "'" if quote == '"' else '"'
-        return messages.BAD_INTERPOLATION(
-            span,
-            problem="a string inside `${...}` must use the other quote kind",
-            help=f"in a {quote}...{quote} string, write strings inside `${{...}}` as "
-            f"{other}...{other}; every `${{` needs its `}}`",
-        )
-    return messages.UNTERMINATED_STRING(
-        span, help='strings end on the line they start; use """...""" for several lines'
-    )
 
 
 # --------------------------------------------------------------------------- spans and depth

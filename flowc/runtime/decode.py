@@ -450,26 +450,30 @@ def _unparsable(kind: str, error: EvalError) -> str:
     return f"expected {kind}, found a string that is not a {kind}"
 
 
-def _validate_duration(value: object, path: str) -> Duration:
-    if type(value) is Duration:
-        return value
-    if type(value) is not str:
-        _mismatch(path, ftypes.DURATION, value)
-    try:
-        return values.parse_duration(value)
-    except EvalError as error:
-        raise DecodeError(path, _unparsable("duration", error)) from None
+def _parsed_from_text(
+    kind: str, cls: type, expected: Type, parse: Callable[[str], object]
+) -> Callable[[object, str], object]:
+    """A validator for a value sent as text and parsed (``"1m30s"``, RFC 3339)."""
+
+    def validate_text(value: object, path: str) -> object:
+        if type(value) is cls:
+            return value
+        if type(value) is not str:
+            _mismatch(path, expected, value)
+        try:
+            return parse(value)
+        except EvalError as error:
+            raise DecodeError(path, _unparsable(kind, error)) from None
+
+    return validate_text
 
 
-def _validate_timestamp(value: object, path: str) -> Timestamp:
-    if type(value) is Timestamp:
-        return value
-    if type(value) is not str:
-        _mismatch(path, ftypes.TIMESTAMP, value)
-    try:
-        return values.parse_timestamp(value)
-    except EvalError as error:
-        raise DecodeError(path, _unparsable("timestamp", error)) from None
+_validate_duration: Final = _parsed_from_text(
+    "duration", Duration, ftypes.DURATION, values.parse_duration
+)
+_validate_timestamp: Final = _parsed_from_text(
+    "timestamp", Timestamp, ftypes.TIMESTAMP, values.parse_timestamp
+)
 
 
 def _validate_secret(value: object, path: str) -> Secret:

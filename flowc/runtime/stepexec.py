@@ -34,7 +34,7 @@ import base64
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
@@ -235,11 +235,21 @@ class _StepExecution:
                 )
                 await trio.sleep(delay)
 
+    def setting(self, name: str) -> tuple[Any, list[Any]] | None:
+        """A clause's value and the frame to evaluate it in: the step's own clause,
+        else its service's (evaluated in a service frame), else ``None``."""
+        own = getattr(self.node, name)
+        if own is not None:
+            return own, self.frame
+        if self.service is not None and getattr(self.service.ir, name) is not None:
+            return getattr(self.service.ir, name), self.service.new_frame()
+        return None
+
     def _timeout(self) -> float:
-        expr = self.node.timeout or (self.service.ir.timeout if self.service else None)
-        if expr is None:
+        setting = self.setting("timeout")
+        if setting is None:
             return DEFAULT_TIMEOUT
-        frame = self.frame if self.node.timeout is not None else self.service.new_frame()  # type: ignore[union-attr]
+        expr, frame = setting
         return max(seconds(self.run.evaluate(expr, frame), "`timeout`"), 0.0)
 
     def _final_failure(self, error: FlowError, attempts: int) -> dict[str, Any]:
@@ -430,24 +440,15 @@ def _headers(step: _StepExecution) -> dict[str, tuple[str, str]]:
     from flowc.runtime.decode import text_of
 
     merged: dict[str, tuple[str, str]] = {}
-    service = step.service
-    sources: list[tuple[ir.Expr | None, list[Any]]] = []
-    if service is not None:
-        sources.append((service.ir.headers, service.new_frame()))
-    sources.append((step.node.headers, step.frame))
-    for expr, frame in sources:
-        if expr is None:
+    for name, value in _layered(step, "headers"):
+        if value is None:  # a null header is left out (and removes a service default)
+            merged.pop(name.lower(), None)
             continue
-        for name, value in _pairs(step.run.evaluate(expr, frame)):
-            if value is None:  # a null header is left out (and removes a service default)
-                merged.pop(name.lower(), None)
-                continue
-            merged[name.lower()] = (name, text_of(value))
-            _note_secrets(step, value)
-    auth = step.node.auth or (service.ir.auth if service else None)
+        merged[name.lower()] = (name, text_of(value))
+        _note_secrets(step, value)
+    auth = step.setting("auth")
     if auth is not None:
-        frame = step.frame if step.node.auth is not None else service.new_frame()  # type: ignore[union-attr]
-        name, value = _auth_header(auth, step, frame)
+        name, value = _auth_header(auth[0], step, auth[1])
         merged[name.lower()] = (name, value)
         _note_secrets(step, Secret(value))  # credentials, even when written as plain text
     if step.node.idempotency_key is not None:
@@ -480,20 +481,23 @@ def _query(step: _StepExecution) -> tuple[tuple[str, str], ...]:
     from flowc.runtime.decode import text_of
 
     pairs: list[tuple[str, str]] = []
-    service = step.service
-    sources: list[tuple[ir.Expr | None, list[Any]]] = []
-    if service is not None:
-        sources.append((service.ir.query, service.new_frame()))
-    sources.append((step.node.query, step.frame))
-    for expr, frame in sources:
-        if expr is None:
+    for name, value in _layered(step, "query"):
+        if value is None:
             continue
-        for name, value in _pairs(step.run.evaluate(expr, frame)):
-            if value is None:
-                continue
-            items = value if isinstance(value, list) else [value]
-            pairs += [(name, text_of(item)) for item in items]
+        items = value if isinstance(value, list) else [value]
+        pairs += [(name, text_of(item)) for item in items]
     return tuple(pairs)
+
+
+def _layered(step: _StepExecution, clause: str) -> Iterator[tuple[str, Any]]:
+    """The entries of a map clause (``headers``, ``query``): the service's first,
+    then the step's own, which therefore win where the caller merges by name."""
+    service = step.service
+    if service is not None and getattr(service.ir, clause) is not None:
+        yield from _pairs(step.run.evaluate(getattr(service.ir, clause), service.new_frame()))
+    own = getattr(step.node, clause)
+    if own is not None:
+        yield from _pairs(step.evaluate(own))
 
 
 def _content(step: _StepExecution, headers: dict[str, tuple[str, str]]) -> bytes | None:
