@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import attrs
-import lark
 from lark import Token
 from lark.exceptions import UnexpectedInput
 
@@ -35,7 +34,7 @@ from flowc.grammar.keywords import RESERVED
 class ParserHost(Protocol):
     """The parser object that owns this builder."""
 
-    lark: lark.Lark
+    def parse_raw(self, text: str, start: str) -> Any: ...
 
     def diagnose(self, error: UnexpectedInput, text: str, builder: AstBuilder) -> Diagnostic: ...
 
@@ -580,7 +579,7 @@ class AstBuilder:
         saved = (self._line0, self._col0, self._pos0, self._comments)
         self._line0, self._col0, self._pos0 = line, col, pos
         try:
-            result: Any = self._host.lark.parse(text, start="expr")
+            result: Any = self._host.parse_raw(text, "expr")
         except UnexpectedInput as error:
             raise ParseFailure(self._host.diagnose(error, text, self)) from None
         finally:
