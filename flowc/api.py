@@ -30,6 +30,7 @@ from flowc.compiler import compile_file as _check_file
 from flowc.compiler import compile_source as _check_source
 from flowc.compiler.diagnostics import Diagnostic, render
 from flowc.compiler.ir import FlowIR, ProgramIR
+from flowc.compiler.loader import ParseCache
 
 
 class CompileError(Exception):
@@ -138,9 +139,13 @@ def _program(compilation: Compilation) -> Program:
     return Program(compilation, lower_program(compilation.result))
 
 
-def compile_file(path: str) -> Program:
-    """Compile a `.flow` file and what it imports; ``CompileError`` on errors."""
-    return _program(_check_file(path))
+def compile_file(path: str, *, parse_cache: ParseCache | None = None) -> Program:
+    """Compile a `.flow` file and what it imports; ``CompileError`` on errors.
+
+    ``parse_cache`` may be a ``flowc.compiler.parse_store.PersistentParseCache``
+    to keep parsed files on disk between processes, as the command line does.
+    """
+    return _program(_check_file(path, cache=parse_cache))
 
 
 def compile_source(text: str, name: str = "<input>.flow") -> Program:

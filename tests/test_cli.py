@@ -198,3 +198,20 @@ def test_console_entry_point_in_a_subprocess(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "error[E0201]" in done.stderr
     assert done.stdout == ""
+
+
+def test_the_fast_exit_flushes_everything_to_a_pipe(tmp_path: Path) -> None:
+    # `entry` leaves with os._exit after flushing; a large JSON report through a
+    # pipe must still arrive whole, and the exit status must be the command's.
+    lines = "".join(f"let v{i} = missing_{i}_{'x' * 300}\n" for i in range(400))
+    path = write(tmp_path, f"flow f() {{\n{lines}}}\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "flowc.cli", "check", "--format", "json", path],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report = json.loads(done.stdout)
+    assert len(done.stdout) > 100_000  # more than a pipe buffer holds
+    assert done.returncode == 1
+    assert report["errors"] == len(report["diagnostics"]) > 100

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lark.lexer import BasicLexer
 
-from flowc.compiler import ast, parser_tables
+from flowc.compiler import ast, parse_store, parser_tables
 from flowc.compiler.ast_builder import AstBuilder
 from flowc.compiler.diagnostics import ParseFailure
 from flowc.compiler.parser import GRAMMAR_PATH, _Parser, build_lark
@@ -168,14 +168,16 @@ def test_snapshot_is_written_once_and_then_loaded(
     assert snapshot.stat().st_size > 0
 
 
-def test_a_different_grammar_gets_its_own_snapshot(
+def test_a_different_grammar_gets_a_new_snapshot_that_replaces_the_old(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     builder = AstBuilder(_Parser.__new__(_Parser))
     parser_tables.load_frontend(GRAMMAR, builder, lambda: _build(builder))
+    (first,) = (tmp_path / "flowc").glob("parser-*.pickle")
     parser_tables.load_frontend(GRAMMAR + "\n// changed\n", builder, lambda: _build(builder))
-    assert len(list((tmp_path / "flowc").glob("parser-*.pickle"))) == 2
+    (second,) = (tmp_path / "flowc").glob("parser-*.pickle")
+    assert second.name != first.name
 
 
 def test_a_damaged_snapshot_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -200,7 +202,7 @@ def test_a_damaged_snapshot_is_rebuilt(tmp_path: Path, monkeypatch: pytest.Monke
 def test_without_a_writable_cache_the_parser_is_built_each_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(parser_tables, "cache_directory", lambda: None)
+    monkeypatch.setattr(parser_tables, "cache_directory", lambda: None)  # as imported there
     builder = AstBuilder(_Parser.__new__(_Parser))
     builds: list[int] = []
 
@@ -221,7 +223,7 @@ def test_cache_directory_falls_back_when_the_user_cache_is_not_creatable(
     blocker.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
-    assert parser_tables.cache_directory() == str(tmp_path)
+    assert parse_store.cache_directory() == str(tmp_path)
 
 
 def test_share_root_scanner_leaves_no_compiled_scanner_behind() -> None:

@@ -18,19 +18,23 @@ from flowc.compiler.diagnostics import Diagnostic, render, summary
 def run_check(
     files: tuple[str, ...], output_format: str, warnings_are_errors: bool, emit: str | None
 ) -> int:
-    from flowc.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, use_colour
+    from flowc.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, end_of_startup, use_colour
     from flowc.compiler import SourceError, compile_file
+    from flowc.compiler.parse_store import PersistentParseCache
 
+    parse_cache = PersistentParseCache()
     all_diagnostics: list[Diagnostic] = []
     sources: dict[str, str] = {}
     usage_error = False
     for path in files:
         try:
-            compilation = compile_file(path)
+            compilation = compile_file(path, cache=parse_cache)
         except SourceError as error:
             click.echo(f"flowc: error: {error}", err=True)
             usage_error = True
             continue
+        finally:
+            end_of_startup()
         sources.update(compilation.sources)
         all_diagnostics.extend(_promote(compilation.diagnostics, warnings_are_errors))
         if emit == "ir" and compilation.ok:

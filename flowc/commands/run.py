@@ -89,9 +89,10 @@ def execute(
     from flowc.api import CompileError, InputError, compile_file
     from flowc.cli import EXIT_USAGE
     from flowc.compiler import SourceError
+    from flowc.compiler.parse_store import PersistentParseCache
 
     try:
-        program = compile_file(file)
+        program = compile_file(file, parse_cache=PersistentParseCache())
         flow = program.flow(flow_name)
         inputs = program.prepare_inputs(flow, _gather_inputs(flow, input_json, assignments))
     except SourceError as error:
@@ -190,7 +191,7 @@ def _run(
 ) -> int:
     import trio
 
-    from flowc.cli import EXIT_FAILED, EXIT_OK
+    from flowc.cli import EXIT_FAILED, EXIT_OK, end_of_startup
     from flowc.runtime.errors import FlowError
     from flowc.runtime.values import json_text
 
@@ -223,6 +224,10 @@ def _run(
             nursery.start_soon(run_flow)
         return result[0] if result else None
 
+    import flowc.runtime.http
+    import flowc.runtime.session  # noqa: F401 -- imported while start-up pauses the collector
+
+    end_of_startup()
     value = trio.run(main)
     if failure:
         click.echo(f"flowc: error: {failure[0].describe()}", err=True)

@@ -63,31 +63,53 @@ class Span(NamedTuple):
 NO_SPAN = Span("<none>", 0, 0, 0, 0)
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Node:
     """Base of every syntax node.
 
-    The classes are declared with ``repr=False`` (and without attrs' pickling
-    and pattern-matching extras): generating those methods for seventy classes
-    cost about 20 ms of every start.  This one ``__repr__`` serves them all.
+    The classes are declared with ``eq=False, repr=False`` (and without attrs'
+    pickling and pattern-matching extras): generating those methods for seventy
+    classes cost about 30 ms of every start.  These few methods serve them all:
+    equality and hashing over the fields declared ``eq`` (what attrs would
+    generate: same class, equal compared fields; ``span`` and ``raw`` are not
+    compared), a ``__repr__`` of the same fields, and a ``__setstate__`` that
+    lets pickle (and ``copy``) rebuild any node from the slot values Python's
+    default ``__getstate__`` collects.
     """
 
     span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
 
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        for name in _compared_fields(self.__class__):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine is not theirs and not mine == theirs:  # as tuples compare (NaN is itself)
+                return False
+        return True
+
+    def __hash__(self) -> int:
+        return hash((self.__class__, *_compared_values(self)))
+
     def __repr__(self) -> str:
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in _repr_fields(type(self)))
+        names = _compared_fields(type(self))
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
         return f"{type(self).__name__}({shown})"
+
+    def __setstate__(self, state: tuple[None, dict[str, object]]) -> None:
+        for name, value in state[1].items():
+            object.__setattr__(self, name, value)
 
 
 # --------------------------------------------------------------------------- expressions
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Expr(Node):
     pass
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Literal(Expr):
     """``kind`` is one of int, uint, float, string, bytes, bool, null."""
 
@@ -96,7 +118,7 @@ class Literal(Expr):
     raw: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class DurationLit(Expr):
     """A duration literal such as ``1m30s``; ``nanos`` is its length."""
 
@@ -104,7 +126,7 @@ class DurationLit(Expr):
     raw: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Template(Expr):
     """An interpolated string: literal text parts and embedded expressions."""
 
@@ -112,13 +134,13 @@ class Template(Expr):
     raw: str | None = attrs.field(default=None, eq=False, repr=False, kw_only=True)
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Name(Expr):
     id: str
     leading_dot: bool = False
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Select(Expr):
     """``operand.field``."""
 
@@ -126,7 +148,7 @@ class Select(Expr):
     field: str
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Index(Expr):
     """``operand[index]``."""
 
@@ -134,7 +156,7 @@ class Index(Expr):
     index: Expr
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Call(Expr):
     """``func(args)`` or, with a target, ``target.func(args)``."""
 
@@ -143,7 +165,7 @@ class Call(Expr):
     target: Expr | None = None
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Unary(Expr):
     """``op`` is ``"!"`` or ``"-"``."""
 
@@ -151,26 +173,26 @@ class Unary(Expr):
     operand: Expr
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Binary(Expr):
     op: str
     left: Expr
     right: Expr
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Conditional(Expr):
     cond: Expr
     then: Expr
     orelse: Expr
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ListLit(Expr):
     items: tuple[Expr, ...]
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class MapEntry(Node):
     """One ``key: value`` pair.
 
@@ -185,7 +207,7 @@ class MapEntry(Node):
     key_style: str = "literal"
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class MapLit(Expr):
     entries: tuple[MapEntry, ...]
 
@@ -193,12 +215,12 @@ class MapLit(Expr):
 # --------------------------------------------------------------------------- types
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class TypeExpr(Node):
     pass
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class TypeName(TypeExpr):
     """``int``, ``User`` or ``billing.Invoice`` (``module`` set)."""
 
@@ -206,30 +228,30 @@ class TypeName(TypeExpr):
     module: str | None = None
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ListType(TypeExpr):
     elem: TypeExpr
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class MapType(TypeExpr):
     key: TypeExpr
     value: TypeExpr
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class FieldDecl(Node):
     name: str
     type: TypeExpr
     optional: bool = False
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class RecordType(TypeExpr):
     fields: tuple[FieldDecl, ...]
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class OptionalType(TypeExpr):
     inner: TypeExpr
 
@@ -237,12 +259,12 @@ class OptionalType(TypeExpr):
 # --------------------------------------------------------------------------- clauses
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Clause(Node):
     pass
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ValueClause(Clause):
     """A clause that is a keyword and one expression.
 
@@ -254,7 +276,7 @@ class ValueClause(Clause):
     value: Expr
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class AuthClause(Clause):
     """``auth bearer T`` | ``auth basic U, P`` | ``auth header NAME, VALUE``."""
 
@@ -262,7 +284,7 @@ class AuthClause(Clause):
     args: tuple[Expr, ...]
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Backoff(Node):
     """``backoff fixed D`` | ``linear D`` | ``exponential D [max M] [factor F]``."""
 
@@ -272,7 +294,7 @@ class Backoff(Node):
     factor: Expr | None = None
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class RetryPolicy(Node):
     """``retry N [backoff ...] [jitter] [when EXPR]``."""
 
@@ -282,12 +304,12 @@ class RetryPolicy(Node):
     when: Expr | None = None
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class RetryClause(Clause):
     policy: RetryPolicy
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class CircuitBreakerClause(Clause):
     """``circuit_breaker N failures within W cooldown C``."""
 
@@ -296,7 +318,7 @@ class CircuitBreakerClause(Clause):
     cooldown: Expr
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class RateLimitClause(Clause):
     """``rate_limit N per D``."""
 
@@ -304,7 +326,7 @@ class RateLimitClause(Clause):
     per: Expr
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class StatusRange(Node):
     """One entry of ``accept``: a status or an inclusive range ``lo..hi``."""
 
@@ -312,19 +334,19 @@ class StatusRange(Node):
     high: int
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class AcceptClause(Clause):
     ranges: tuple[StatusRange, ...]
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class OnErrorClause(Clause):
     """``on error skip`` | ``on error fail``."""
 
     action: str
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class CompensateClause(Clause):
     body: tuple[Stmt, ...]
 
@@ -332,12 +354,12 @@ class CompensateClause(Clause):
 # --------------------------------------------------------------------------- statements
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Stmt(Node):
     pass
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class HttpAction(Node):
     """``METHOD [service] path``: ``service`` is None when ``target`` is a full URL."""
 
@@ -346,7 +368,7 @@ class HttpAction(Node):
     target: Expr
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Arg(Node):
     """A call argument; ``name`` is None for a positional argument."""
 
@@ -354,7 +376,7 @@ class Arg(Node):
     value: Expr
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class CallAction(Node):
     """``call [module.]flow(args)``."""
 
@@ -366,7 +388,7 @@ class CallAction(Node):
 Action: TypeAlias = HttpAction | CallAction
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class StepStmt(Stmt):
     name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     name: str
@@ -375,7 +397,7 @@ class StepStmt(Stmt):
     clauses: tuple[Clause, ...] = ()
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ForLoop(Node):
     """``for [index,] var in iterable [parallel [limit]] { body }``.
 
@@ -393,7 +415,7 @@ class ForLoop(Node):
     limit: Expr | None = None
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class WhileLoop(Node):
     """``while cond [max N] { body }``."""
 
@@ -406,7 +428,7 @@ Loop: TypeAlias = ForLoop | WhileLoop
 Value: TypeAlias = Expr | ForLoop | WhileLoop
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class LetStmt(Stmt):
     """``let``/``var`` ``name [: T] = value``; ``mutable`` for ``var``."""
 
@@ -417,24 +439,24 @@ class LetStmt(Stmt):
     mutable: bool = False
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class AssignStmt(Stmt):
     name: str
     value: Value
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class SleepStmt(Stmt):
     duration: Expr
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class IfArm(Node):
     cond: Expr
     body: tuple[Stmt, ...]
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class IfStmt(Stmt):
     """``if c1 {..} else if c2 {..} else {..}``: one arm per condition."""
 
@@ -442,14 +464,14 @@ class IfStmt(Stmt):
     orelse: tuple[Stmt, ...] | None = None
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class LoopStmt(Stmt):
     """A loop used as a statement."""
 
     loop: Loop
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Branch(Node):
     """One branch of ``parallel``: ``grouped`` when written ``branch { ... }``."""
 
@@ -457,12 +479,12 @@ class Branch(Node):
     grouped: bool = False
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ParallelStmt(Stmt):
     branches: tuple[Branch, ...]
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class TryStmt(Stmt):
     """``try {..} [catch [name] {..}] [finally {..}]``."""
 
@@ -473,50 +495,50 @@ class TryStmt(Stmt):
     finally_body: tuple[Stmt, ...] | None = None
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class RetryStmt(Stmt):
     policy: RetryPolicy
     body: tuple[Stmt, ...]
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class TimeoutStmt(Stmt):
     duration: Expr
     body: tuple[Stmt, ...]
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class LogStmt(Stmt):
     value: Expr
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class AssertStmt(Stmt):
     cond: Expr
     message: Expr | None = None
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class FailStmt(Stmt):
     value: Expr
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ReturnStmt(Stmt):
     value: Value | None = None
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class BreakStmt(Stmt):
     pass
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ContinueStmt(Stmt):
     pass
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class YieldStmt(Stmt):
     value: Expr
 
@@ -524,26 +546,26 @@ class YieldStmt(Stmt):
 # --------------------------------------------------------------------------- declarations
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Decl(Node):
     pass
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ImportDecl(Decl):
     name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     path: str
     alias: str | None = None
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class TypeDecl(Decl):
     name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     name: str
     type: TypeExpr
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ConstDecl(Decl):
     name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     name: str
@@ -551,7 +573,7 @@ class ConstDecl(Decl):
     annotation: TypeExpr | None = None
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ServiceDecl(Decl):
     name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     name: str
@@ -559,7 +581,7 @@ class ServiceDecl(Decl):
     clauses: tuple[Clause, ...] = ()
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Param(Node):
     name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     name: str
@@ -567,7 +589,7 @@ class Param(Node):
     default: Expr | None = None
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class FlowDecl(Decl):
     name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     name: str
@@ -577,14 +599,14 @@ class FlowDecl(Decl):
     clauses: tuple[Clause, ...] = ()
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Comment(Node):
     """A ``#`` comment; kept beside the tree for the formatter."""
 
     text: str
 
 
-@attrs.frozen(slots=True, repr=False, getstate_setstate=False, match_args=False)
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Module(Node):
     """A parsed file: its declarations, plus the comments found in it."""
 
@@ -598,15 +620,20 @@ def name_span_of(node: Node) -> Span:
     return span if span is not NO_SPAN and span.line else node.span
 
 
-_REPR_FIELDS: dict[type, tuple[str, ...]] = {}
+_COMPARED_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
-def _repr_fields(cls: type) -> tuple[str, ...]:
-    names = _REPR_FIELDS.get(cls)
+def _compared_fields(cls: type) -> tuple[str, ...]:
+    """The fields of ``cls`` that equality, hashing and ``repr`` look at."""
+    names = _COMPARED_FIELDS.get(cls)
     if names is None:
-        names = tuple(f.name for f in attrs.fields(cls) if f.repr)
-        _REPR_FIELDS[cls] = names
+        names = tuple(f.name for f in attrs.fields(cls) if f.eq)
+        _COMPARED_FIELDS[cls] = names
     return names
+
+
+def _compared_values(node: Node) -> tuple[object, ...]:
+    return tuple([getattr(node, name) for name in _compared_fields(type(node))])
 
 
 # --------------------------------------------------------------------------- traversal

@@ -33,8 +33,14 @@ from flowc.compiler.types import Type
 Frame = list[Any]
 Compiled = Callable[[Frame], Any]
 
+# Every IR class is ``attrs.define(eq=False, repr=False, getstate_setstate=False,
+# match_args=False)``: ``format_ir`` is how IR is shown, and generating attrs'
+# ``__repr__``, pickling and pattern-matching support for 27 classes cost about
+# 10 ms of every ``flowc run``.  (Spelled out on each class: mypy's attrs plugin
+# does not follow an alias of the decorator.)
 
-@attrs.define(eq=False)
+
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Expr:
     source: str
     run: Compiled
@@ -48,7 +54,7 @@ class Expr:
 # --------------------------------------------------------------------------- nodes
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Node:
     span: Span
     reads: frozenset[int] = attrs.field(default=frozenset(), kw_only=True)
@@ -56,7 +62,7 @@ class Node:
     effect: str = attrs.field(default="control", kw_only=True)
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Block:
     nodes: list[Node]
     deps: list[tuple[int, ...]] = attrs.field(factory=list)  # per node: indices it waits for
@@ -66,7 +72,7 @@ class Block:
         return iter(self.nodes)
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Compute(Node):
     """``let``/``var``/assignment of an expression to a slot."""
 
@@ -76,7 +82,7 @@ class Compute(Node):
     check_type: Type | None = None
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Backoff:
     kind: str  # fixed linear exponential
     delay: Expr
@@ -84,7 +90,7 @@ class Backoff:
     factor: Expr | None = None
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class RetrySpec:
     count: Expr
     backoff: Backoff | None = None
@@ -93,7 +99,7 @@ class RetrySpec:
     error_slot: int | None = None  # where `error` lives while `when` runs
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ServiceIR:
     name: str
     module: str
@@ -110,7 +116,7 @@ class ServiceIR:
     frame_size: int = 0  # slots its expressions need (macro and `error` variables)
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class StepNode(Node):
     name: str
     slot: int
@@ -135,13 +141,13 @@ class StepNode(Node):
     result_type: Type | None = None  # `-> T`: validate the body against it
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class IfNode(Node):
     arms: list[tuple[Expr, Block]]
     orelse: Block | None = None
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ForNode(Node):
     var_slot: int
     iterable: Expr
@@ -153,7 +159,7 @@ class ForNode(Node):
     label: str = ""
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class WhileNode(Node):
     cond: Expr
     body: Block
@@ -161,12 +167,12 @@ class WhileNode(Node):
     collect_slot: int | None = None
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ParallelNode(Node):
     branches: list[Block]
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class TryNode(Node):
     body: Block
     catch_slot: int | None = None
@@ -174,62 +180,62 @@ class TryNode(Node):
     finally_: Block | None = None
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class RetryNode(Node):
     retry: RetrySpec
     body: Block
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class TimeoutNode(Node):
     duration: Expr
     body: Block
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class SleepNode(Node):
     duration: Expr
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class LogNode(Node):
     value: Expr
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class AssertNode(Node):
     cond: Expr
     message: Expr | None = None
     source: str = ""
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class FailNode(Node):
     value: Expr
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ReturnNode(Node):
     value: Expr | None = None
     loop: ForNode | WhileNode | None = None  # a `return for ...` loop value
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class BreakNode(Node):
     pass
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ContinueNode(Node):
     pass
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class YieldNode(Node):
     value: Expr
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class LoopValueNode(Node):
     """``let x = for ...``: run the loop, store the collected list in ``slot``."""
 
@@ -240,7 +246,7 @@ class LoopValueNode(Node):
 # --------------------------------------------------------------------------- flows
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ParamIR:
     name: str
     slot: int
@@ -248,7 +254,7 @@ class ParamIR:
     default: Expr | None
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class FlowIR:
     name: str
     module: str
@@ -266,7 +272,7 @@ class FlowIR:
         return f"{self.module}::{self.name}"
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ProgramIR:
     root: str
     flows: dict[str, FlowIR]  # by FlowIR.key

@@ -28,7 +28,6 @@ import attrs
 
 from flowc.compiler import ast, messages
 from flowc.compiler.diagnostics import Diagnostic, DiagnosticSink, ParseFailure
-from flowc.compiler.parser import parse_module
 
 MAX_SOURCE_BYTES: Final = 1024 * 1024
 
@@ -96,12 +95,18 @@ class ParseCache:
         entry = self._entries.get(path)
         if entry is not None and entry[0] == text:
             return entry[1], entry[2]
-        try:
-            result: tuple[ast.Module | None, Diagnostic | None] = (parse_module(text, path), None)
-        except ParseFailure as failure:
-            result = (None, failure.diagnostic)
+        result = self.parse_uncached(path, text)
         self._entries[path] = (text, *result)
         return result
+
+    def parse_uncached(self, path: str, text: str) -> tuple[ast.Module | None, Diagnostic | None]:
+        """Parse ``text``; the parser (and Lark) is imported on the first call."""
+        from flowc.compiler.parser import parse_module
+
+        try:
+            return parse_module(text, path), None
+        except ParseFailure as failure:
+            return None, failure.diagnostic
 
 
 def normalise(path: str) -> str:

@@ -112,7 +112,7 @@ def _compile(expr: ast.Expr, info: CheckInfo, resolver: Any) -> ir.Expr:
     from flowc.runtime.evaluator import compile_expr
 
     compiled = compile_expr(expr, info, resolver)
-    return ir.Expr(print_expr(expr), compiled, expr.span)
+    return ir.Expr(print_expr(expr, from_parser=True), compiled, expr.span)
 
 
 # --------------------------------------------------------------------------- services
@@ -442,7 +442,9 @@ class _FlowLowerer:
 
     def _AssertStmt(self, stmt: ast.AssertStmt) -> ir.Node:
         message = self.expr(stmt.message) if stmt.message is not None else None
-        return ir.AssertNode(stmt.span, self.expr(stmt.cond), message, print_expr(stmt.cond))
+        return ir.AssertNode(
+            stmt.span, self.expr(stmt.cond), message, print_expr(stmt.cond, from_parser=True)
+        )
 
     def _FailStmt(self, stmt: ast.FailStmt) -> ir.Node:
         return ir.FailNode(stmt.span, self.expr(stmt.value))

@@ -50,6 +50,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from flowc.compiler import ast, messages, parser_tables
 from flowc.compiler.ast_builder import AstBuilder
 from flowc.compiler.diagnostics import Diagnostic, ParseFailure
+from flowc.compiler.parse_store import cache_directory
 from flowc.grammar.keywords import RESERVED
 
 MAX_DEPTH: Final = 256
@@ -101,7 +102,7 @@ def _get_parser() -> _Parser:
 
 
 def _cache_path() -> str | None:
-    directory = parser_tables.cache_directory()
+    directory = cache_directory()
     if directory is None:
         return None
     return os.path.join(directory, f"grammar-{lark.__version__}.lark-cache")

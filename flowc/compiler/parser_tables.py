@@ -54,6 +54,7 @@ import sys
 import tempfile
 import types
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Final
 
 import lark
@@ -62,19 +63,10 @@ from lark.lexer import BasicLexer, CallChain, ContextualLexer, UnlessCallback
 from lark.parser_frontends import ParsingFrontend
 from lark.parsers import lalr_analysis
 
+from flowc.compiler.parse_store import cache_directory
+
 SNAPSHOT_FORMAT: Final = 1
 _TRANSFORMER_ID: Final = "transformer"
-
-
-def cache_directory() -> str | None:
-    """The per-user directory for flowc's caches (None when nothing is writable)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    directory = os.path.join(base, "flowc")
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError:
-        directory = tempfile.gettempdir()
-    return directory if os.access(directory, os.W_OK) else None
 
 
 def load_frontend(
@@ -139,6 +131,9 @@ def _write_snapshot(path: str, snapshot: bytes) -> None:
         with os.fdopen(descriptor, "wb") as file:
             file.write(snapshot)
         os.replace(temporary, path)
+        for older in Path(path).parent.glob("parser-*.pickle"):
+            if str(older) != path:
+                older.unlink(missing_ok=True)
     except OSError:
         return  # a read-only or full disk only costs the next start its speed
 

@@ -89,8 +89,10 @@ def print_module(module: ast.Module, trivia: Trivia = NO_TRIVIA, width: int = WI
     return render(Printer(trivia).module(module), width)
 
 
-def print_expr(expr: ast.Expr, width: int = WIDTH) -> str:
-    return render(Printer().expr(expr), width)
+def print_expr(expr: ast.Expr, width: int = WIDTH, *, from_parser: bool = False) -> str:
+    """``expr`` as canonical source; ``from_parser`` promises the node came from the
+    parser, which spares re-parsing literal spellings (see ``reusable_raw``)."""
+    return render(Printer(from_parser=from_parser).expr(expr), width)
 
 
 def print_type(type_expr: ast.TypeExpr, width: int = WIDTH) -> str:
@@ -103,8 +105,8 @@ def print_type(type_expr: ast.TypeExpr, width: int = WIDTH) -> str:
 class Printer(ExpressionPrinter):
     """Declarations, clauses and statements, on top of expressions and containers."""
 
-    def __init__(self, trivia: Trivia = NO_TRIVIA) -> None:
-        super().__init__(trivia)
+    def __init__(self, trivia: Trivia = NO_TRIVIA, *, from_parser: bool = False) -> None:
+        super().__init__(trivia, from_parser=from_parser)
         self._stmt_printers = dispatch_table(self, "stmt", _STATEMENTS)
         self._clause_printers = dispatch_table(self, "clause", _CLAUSES)
 

@@ -158,8 +158,9 @@ Item = tuple[ast.Node | None, Doc]  # an element and its document; None: not an 
 class ExpressionPrinter:
     """Expressions, types and containers; one instance per print (it tracks quoting)."""
 
-    def __init__(self, trivia: Trivia = NO_TRIVIA) -> None:
+    def __init__(self, trivia: Trivia = NO_TRIVIA, *, from_parser: bool = False) -> None:
         self.trivia = trivia
+        self.from_parser = from_parser  # literal spellings need no re-parse (reusable_raw)
         self.forbidden_quotes: frozenset[str] = frozenset()
         self._expr_printers = dispatch_table(self, "expr", _EXPRESSIONS)
 
@@ -307,7 +308,9 @@ class ExpressionPrinter:
     def expr_literal(self, expr: ast.Literal) -> Doc:
         if expr.kind in ("bool", "null"):
             return Text("null" if expr.value is None else "true" if expr.value else "false")
-        raw = lit.reusable_raw(expr) if not self.forbidden_quotes else None
+        raw = (
+            None if self.forbidden_quotes else lit.reusable_raw(expr, from_parser=self.from_parser)
+        )
         if raw is not None:
             return Text(raw)
         if isinstance(expr.value, str):
@@ -330,7 +333,7 @@ class ExpressionPrinter:
         return lit.other_quote(preferred)
 
     def expr_duration(self, expr: ast.DurationLit) -> Doc:
-        raw = lit.reusable_raw(expr)
+        raw = lit.reusable_raw(expr, from_parser=self.from_parser)
         return Text(raw if raw is not None else lit.duration_text(expr.nanos))
 
     def expr_template(self, expr: ast.Template) -> Doc:

@@ -39,7 +39,6 @@ from typing import Final
 
 from flowc.compiler import ast
 from flowc.compiler.diagnostics import ParseFailure
-from flowc.compiler.parser import parse_expression
 
 _ESCAPES: Final = {
     "\\": "\\\\",
@@ -183,15 +182,20 @@ def bytes_quote(value: bytes) -> str:
 # --------------------------------------------------------------------------- source spelling
 
 
-def reusable_raw(node: ast.Literal | ast.DurationLit) -> str | None:
-    """The literal's source text, when it is still an acceptable spelling of it."""
+def reusable_raw(node: ast.Literal | ast.DurationLit, *, from_parser: bool = False) -> str | None:
+    """The literal's source text, when it is still an acceptable spelling of it.
+
+    A spelling is re-parsed to prove it still means the node's value (trees made
+    or edited by program can carry any ``raw``), unless ``from_parser`` says the
+    node came straight from the parser, where it reads back by construction.
+    """
     raw = node.raw
     if raw is None or not raw or raw[0] == "-":
         return None
     is_string = isinstance(node, ast.Literal) and node.kind in ("string", "bytes")
     if is_string and not _string_raw_acceptable(raw, node):  # type: ignore[arg-type]
         return None
-    return raw if _reads_back(raw, node) else None
+    return raw if from_parser or _reads_back(raw, node) else None
 
 
 def _string_raw_acceptable(raw: str, node: ast.Literal) -> bool:
@@ -206,6 +210,8 @@ def _string_raw_acceptable(raw: str, node: ast.Literal) -> bool:
 
 
 def _reads_back(raw: str, node: ast.Expr) -> bool:
+    from flowc.compiler.parser import parse_expression  # only the formatter needs this
+
     try:
         return parse_expression(raw) == node
     except ParseFailure:
