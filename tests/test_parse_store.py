@@ -133,3 +133,11 @@ def test_a_warm_start_compiles_and_lowers_without_importing_lark(tmp_path: Path)
     warm = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     assert "lark" in json.loads(cold.stdout)
     assert json.loads(warm.stdout) == []
+
+
+def test_a_failed_atomic_write_leaves_no_temporary_file(tmp_path: Path) -> None:
+    target = tmp_path / "entry.pickle"
+    target.mkdir()  # os.replace cannot put a file over a directory
+    with pytest.raises(OSError):
+        parse_store.write_atomically(target, b"data")
+    assert [p.name for p in tmp_path.iterdir()] == ["entry.pickle"]

@@ -30,6 +30,7 @@ such as secrets.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
@@ -66,6 +67,22 @@ def cache_directory() -> str | None:
     return directory if os.access(directory, os.W_OK) else None
 
 
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file renamed into place, so a
+    concurrent reader sees the old file or the new one, never half of one.  The
+    file is private to the user (``mkstemp`` makes it 0600); on failure the
+    temporary file is removed and the ``OSError`` raised."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
 def parser_fingerprint() -> str:
     """A digest that changes whenever the parser could build a different tree."""
     from flowc import __version__
@@ -88,14 +105,15 @@ class PersistentParseCache(ParseCache):
         self.store = None if base is None else Path(base) / f"ast-{parser_fingerprint()}"
 
     def parse_uncached(self, path: str, text: str) -> tuple[ast.Module | None, Diagnostic | None]:
+        if self.store is None:
+            return super().parse_uncached(path, text)
         text_digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
-        entry = None if self.store is None else self.store / _entry_name(path)
-        if entry is not None:
-            module = _read_entry(entry, text_digest)
-            if module is not None:
-                return module, None
+        entry = self.store / _entry_name(path)
+        module = _read_entry(entry, text_digest)
+        if module is not None:
+            return module, None
         result = super().parse_uncached(path, text)
-        if entry is not None and result[0] is not None:
+        if result[0] is not None:
             self._write_entry(entry, text_digest, result[0])
         return result
 
@@ -106,10 +124,7 @@ class PersistentParseCache(ParseCache):
                 self.store.mkdir(parents=True, exist_ok=True)
                 _remove_other_generations(self.store)
             data = pickle.dumps((text_digest, module), protocol=pickle.HIGHEST_PROTOCOL)
-            descriptor, temporary = tempfile.mkstemp(dir=self.store, suffix=".tmp")
-            with os.fdopen(descriptor, "wb") as file:
-                file.write(data)
-            os.replace(temporary, entry)
+            write_atomically(entry, data)
         except (OSError, pickle.PicklingError, RecursionError):
             return  # not storing only costs the next run its speed
 
@@ -122,9 +137,7 @@ def _read_entry(entry: Path, text_digest: bytes) -> ast.Module | None:
     try:
         with open(entry, "rb") as file:
             stored_digest, module = pickle.load(file)
-    except FileNotFoundError:
-        return None
-    except Exception:  # a damaged entry is a miss; it is rewritten after parsing
+    except Exception:  # missing or damaged: a miss (a damaged one is rewritten after parsing)
         return None
     if stored_digest != text_digest or not isinstance(module, ast.Module):
         return None

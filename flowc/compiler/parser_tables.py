@@ -54,7 +54,6 @@ import pickle
 import re
 import re._parser as re_parser  # type: ignore[import-not-found,unused-ignore]
 import sys
-import tempfile
 import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -66,7 +65,7 @@ from lark.lexer import BasicLexer, CallChain, ContextualLexer, UnlessCallback
 from lark.parser_frontends import ParsingFrontend
 from lark.parsers import lalr_analysis
 
-from flowc.compiler.parse_store import cache_directory
+from flowc.compiler.parse_store import cache_directory, write_atomically
 
 SNAPSHOT_FORMAT: Final = 1
 _TRANSFORMER_ID: Final = "transformer"
@@ -115,9 +114,7 @@ def _read_snapshot(path: str, transformer: Any) -> ParsingFrontend | None:
     try:
         with open(path, "rb") as file:
             frontend = _SnapshotUnpickler(file, transformer).load()
-    except FileNotFoundError:
-        return None
-    except Exception:  # a damaged or foreign file: rebuild and overwrite it
+    except Exception:  # missing, damaged or foreign: rebuild (and overwrite) it
         return None
     return frontend if isinstance(frontend, ParsingFrontend) else None
 
@@ -130,10 +127,7 @@ def _dumps(frontend: ParsingFrontend, transformer: Any) -> bytes:
 
 def _write_snapshot(path: str, snapshot: bytes) -> None:
     try:
-        descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(snapshot)
-        os.replace(temporary, path)
+        write_atomically(Path(path), snapshot)
         for older in Path(path).parent.glob("parser-*.pickle"):
             if str(older) != path:
                 older.unlink(missing_ok=True)
