@@ -45,13 +45,7 @@ from typing import Any, Final
 
 import attrs
 
-from flowc.compiler.diagnostics import DiagnosticSink, ParseFailure
-from flowc.compiler.exprcheck import ExprChecker
-from flowc.compiler.ir import Compiled
-from flowc.compiler.parser import parse_expression
-from flowc.compiler.scope import CheckInfo, Scope, Symbol
-from flowc.compiler.symbols import builtin_values
-from flowc.compiler.types import (
+from flowc.common.types import (
     BOOL,
     BYTES,
     DURATION,
@@ -70,9 +64,7 @@ from flowc.compiler.types import (
     Type,
     step_record,
 )
-from flowc.runtime.evaluator import compile_expr
-from flowc.runtime.expressions import compile_expression
-from flowc.runtime.values import (
+from flowc.common.values import (
     TYPE_IDENTIFIERS,
     BoolKey,
     CelType,
@@ -82,6 +74,14 @@ from flowc.runtime.values import (
     parse_duration,
     parse_timestamp,
 )
+from flowc.compiler.diagnostics import DiagnosticSink, ParseFailure
+from flowc.compiler.evaluator import compile_expr
+from flowc.compiler.exprcheck import ExprChecker
+from flowc.compiler.expressions import compile_expression
+from flowc.compiler.ir import Compiled
+from flowc.compiler.parser import parse_expression
+from flowc.compiler.scope import CheckInfo, Scope, Symbol
+from flowc.compiler.symbols import builtin_values
 
 DATA_DIR: Final = Path(
     os.environ.get("FLOWC_CEL_CONFORMANCE", Path(__file__).resolve().parents[1] / "tests/data/cel")

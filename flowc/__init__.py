@@ -40,11 +40,11 @@ _LAZY = {
     "compile_file": "flowc.api",
     "compile_source": "flowc.api",
     "run_file": "flowc.api",
-    "FlowError": "flowc.runtime.errors",
-    "EvalError": "flowc.runtime.values",
-    "evaluate": "flowc.runtime.expressions",
-    "compile_expression": "flowc.runtime.expressions",
-    "ExpressionError": "flowc.runtime.expressions",
+    "FlowError": "flowc.common.errors",
+    "EvalError": "flowc.common.values",
+    "evaluate": "flowc.compiler.expressions",
+    "compile_expression": "flowc.compiler.expressions",
+    "ExpressionError": "flowc.compiler.expressions",
 }
 
 

@@ -75,8 +75,8 @@ class Program:
 
     def prepare_inputs(self, flow: FlowIR, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """Check inputs against the parameter types, converting JSON-like values."""
+        from flowc.common.values import from_json
         from flowc.runtime.decode import DecodeError, validate
-        from flowc.runtime.values import from_json
 
         known = {p.name: p for p in flow.params}
         unknown = sorted(set(inputs) - set(known))

@@ -30,8 +30,8 @@ from urllib.parse import parse_qsl, urlsplit
 import trio
 
 from flowc.api import Program, compile_source
+from flowc.common.errors import FlowError
 from flowc.compiler.ast import Span
-from flowc.runtime.errors import FlowError
 from flowc.runtime.http import (
     HttpInvoker,
     HttpRequest,

@@ -13,19 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowc.compiler import types as T
-from flowc.compiler.types import Field, ListT, MapT, OptionalT, RecordT, Type, TypeParam
-from flowc.runtime import values
-from flowc.runtime.decode import (
-    DecodeError,
-    coerce_input,
-    decode_body,
-    form_encode,
-    text_of,
-    to_request_json,
-    validate,
-)
-from flowc.runtime.values import (
+from flowc.common import types as T
+from flowc.common import values
+from flowc.common.types import Field, ListT, MapT, OptionalT, RecordT, Type, TypeParam
+from flowc.common.values import (
     FALSE_KEY,
     TRUE_KEY,
     Duration,
@@ -34,6 +25,15 @@ from flowc.runtime.values import (
     Timestamp,
     UInt,
     from_json,
+)
+from flowc.runtime.decode import (
+    DecodeError,
+    coerce_input,
+    decode_body,
+    form_encode,
+    text_of,
+    to_request_json,
+    validate,
 )
 
 

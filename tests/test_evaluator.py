@@ -1,7 +1,7 @@
 """Tests of the compiled expression evaluator and the stand-alone API.
 
 The first part checks every construct against its specified behaviour
-(``flowc.runtime.evaluator`` and its modules' docstrings).  The last part is a
+(``flowc.compiler.evaluator`` and its modules' docstrings).  The last part is a
 property test: random well-typed expressions over ints, bools, strings, lists
 and maps are evaluated both by the compiled evaluator and by a small
 tree-walking reference evaluator written here, which must agree (both raising
@@ -21,12 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flowc.compiler import ast
-from flowc.compiler.checker import check_expression
-from flowc.compiler.ir import Compiled
-from flowc.compiler.parser import parse_expression
-from flowc.compiler.scope import Symbol
-from flowc.compiler.types import (
+from flowc.common.stdlib import use_effects
+from flowc.common.types import (
     BOOL,
     FLOAT,
     INT,
@@ -41,15 +37,7 @@ from flowc.compiler.types import (
     Type,
     step_record,
 )
-from flowc.runtime.evaluator import compile_expr
-from flowc.runtime.expressions import (
-    CompiledExpression,
-    ExpressionError,
-    compile_expression,
-    evaluate,
-)
-from flowc.runtime.stdlib import use_effects
-from flowc.runtime.values import (
+from flowc.common.values import (
     BOOL_TYPE,
     DURATION_TYPE,
     INT64_MAX,
@@ -66,6 +54,18 @@ from flowc.runtime.values import (
     UInt,
     build_map,
 )
+from flowc.compiler import ast
+from flowc.compiler.checker import check_expression
+from flowc.compiler.evaluator import compile_expr
+from flowc.compiler.expressions import (
+    CompiledExpression,
+    ExpressionError,
+    compile_expression,
+    evaluate,
+)
+from flowc.compiler.ir import Compiled
+from flowc.compiler.parser import parse_expression
+from flowc.compiler.scope import Symbol
 from tests import strategies
 
 USER = RecordT((Field("id", INT), Field("name", STRING), Field("email", STRING, optional=True)))
@@ -945,7 +945,7 @@ def test_nested_comprehensions_hit_the_iteration_budget_instead_of_hanging() -> 
     import time
 
     import flowc
-    from flowc.runtime.values import EvalError
+    from flowc.common.values import EvalError
 
     started = time.monotonic()
     with pytest.raises(EvalError, match="comprehension steps"):

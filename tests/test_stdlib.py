@@ -1,5 +1,5 @@
 # ruff: noqa: RUF001 - conformance cases quote non-Latin text verbatim
-"""Tests of the function library (``flowc.runtime.stdlib`` and its modules).
+"""Tests of the function library (``flowc.common.stdlib`` and its modules).
 
 The last part is a parser-free conformance harness: cel-spec cases whose
 expressions are function applications on literals are transcribed by hand as
@@ -23,8 +23,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flowc.compiler.types import INT, JSON, STRING, ListT, MapT, OptionalT
-from flowc.runtime.stdlib import (
+from flowc.common.stdlib import (
     OVERLOADS_BY_ID,
     REGISTRY,
     Overload,
@@ -34,9 +33,10 @@ from flowc.runtime.stdlib import (
     resolve_dynamic,
     use_effects,
 )
-from flowc.runtime.stdlib_core import classes_of
-from flowc.runtime.stdlib_time import local_time
-from flowc.runtime.values import (
+from flowc.common.stdlib_core import classes_of
+from flowc.common.stdlib_time import local_time
+from flowc.common.types import INT, JSON, STRING, ListT, MapT, OptionalT
+from flowc.common.values import (
     INT64_MAX,
     INT64_MIN,
     MAX_LIST_LENGTH,

@@ -1,4 +1,4 @@
-"""Unit and property tests of the run-time value model (``flowc.runtime.values``)."""
+"""Unit and property tests of the run-time value model (``flowc.common.values``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flowc.runtime.values import (
+from flowc.common.values import (
     DOUBLE_TYPE,
     DURATION_TYPE,
     FALSE_KEY,

@@ -192,8 +192,8 @@ def _run(
     import trio
 
     from flowc.cli import EXIT_FAILED, EXIT_OK, end_of_startup
-    from flowc.runtime.errors import FlowError
-    from flowc.runtime.values import json_text
+    from flowc.common.errors import FlowError
+    from flowc.common.values import json_text
 
     interrupted = False
     failure: list[FlowError] = []

@@ -23,44 +23,12 @@ Design rules:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import NamedTuple, TypeAlias
+from typing import TypeAlias
 
 import attrs
 
-
-class Span(NamedTuple):
-    """A source range: 1-based lines and columns, end exclusive, plus offsets.
-
-    A named tuple rather than an attrs class: the parser makes one for every
-    node, and a tuple is several times cheaper to build.  Spans order by
-    position, which is how diagnostics are sorted.
-    """
-
-    file: str
-    line: int
-    col: int
-    end_line: int
-    end_col: int
-    start: int = 0
-    end: int = 0
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}"
-
-    def to(self, other: Span) -> Span:
-        """The span from the start of ``self`` to the end of ``other``."""
-        return Span(
-            self.file, self.line, self.col, other.end_line, other.end_col, self.start, other.end
-        )
-
-    def contains(self, line: int, col: int) -> bool:
-        """Whether the position (1-based) lies inside this span."""
-        after_start = (line, col) >= (self.line, self.col)
-        before_end = (line, col) < (self.end_line, self.end_col)
-        return after_start and before_end
-
-
-NO_SPAN = Span("<none>", 0, 0, 0, 0)
+from flowc.common.span import NO_SPAN as NO_SPAN  # re-exported: every node carries one
+from flowc.common.span import Span as Span
 
 
 @attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)

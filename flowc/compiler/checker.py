@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import attrs
 
+from flowc.common.typerel import assignable, contains_secret
+from flowc.common.types import ERROR, NULL, STRING, Type
 from flowc.compiler import ast, messages
 from flowc.compiler.clausecheck import ClauseChecker
 from flowc.compiler.diagnostics import DiagnosticSink
@@ -34,8 +36,6 @@ from flowc.compiler.loader import Program
 from flowc.compiler.scope import CheckInfo, Scope, Symbol
 from flowc.compiler.stmtcheck import FlowChecker
 from flowc.compiler.symbols import FlowInfo, ModuleSymbols, ParamInfo
-from flowc.compiler.typerel import assignable, contains_secret
-from flowc.compiler.types import ERROR, NULL, STRING, Type
 
 
 @attrs.define(eq=False)

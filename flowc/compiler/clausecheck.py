@@ -31,11 +31,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from flowc.compiler import ast, messages
-from flowc.compiler.exprcheck import ExprChecker
-from flowc.compiler.scope import CheckInfo, Scope, Symbol
-from flowc.compiler.typerel import contains_secret, is_json, strip_optional
-from flowc.compiler.types import (
+from flowc.common.typerel import contains_secret, is_json, strip_optional
+from flowc.common.types import (
     BOOL,
     BYTES,
     DURATION,
@@ -53,6 +50,9 @@ from flowc.compiler.types import (
     RecordT,
     Type,
 )
+from flowc.compiler import ast, messages
+from flowc.compiler.exprcheck import ExprChecker
+from flowc.compiler.scope import CheckInfo, Scope, Symbol
 
 SERVICE_CLAUSES: Final = frozenset(
     {

@@ -18,7 +18,7 @@ The algorithm is CEL's checker, bottom-up:
   (``if x != null``, ``x != null && x.f``, ``has(x.f)``): ``Scope`` keeps the
   narrowed types of paths such as ``user.body.email``.
 * Calls and operators pick an overload from the standard library registry
-  (``flowc.runtime.stdlib``) by unifying argument types with parameter types;
+  (``flowc.common.stdlib``) by unifying argument types with parameter types;
   type parameters bind on first use.  A ``json`` argument matches anything, so
   several overloads may remain: if they agree on the result type that is the
   type, else ``json``, and the runtime dispatches by value.  Secrets may be
@@ -48,15 +48,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from flowc.compiler import ast, messages
-from flowc.compiler.overloads import (
-    OPERATOR_FUNCTIONS,
-    mismatch_help,
-    overloads_for,
-    resolve,
-)
-from flowc.compiler.scope import CheckInfo, Scope, Symbol, suggest
-from flowc.compiler.typerel import (
+from flowc.common.typerel import (
     assignable,
     comparable,
     contains_secret,
@@ -67,7 +59,7 @@ from flowc.compiler.typerel import (
     pair_types,
     strip_optional,
 )
-from flowc.compiler.types import (
+from flowc.common.types import (
     BOOL,
     BYTES,
     DURATION,
@@ -87,6 +79,14 @@ from flowc.compiler.types import (
     RecordT,
     Type,
 )
+from flowc.compiler import ast, messages
+from flowc.compiler.overloads import (
+    OPERATOR_FUNCTIONS,
+    mismatch_help,
+    overloads_for,
+    resolve,
+)
+from flowc.compiler.scope import CheckInfo, Scope, Symbol, suggest
 
 __all__ = [
     "BOOL_MACROS",
@@ -553,7 +553,7 @@ def _is_field_key(entry: ast.MapEntry) -> bool:
 
 def _type_name_symbol(dotted: str) -> Symbol | None:
     """A dotted type identifier (``google.protobuf.Timestamp``) used as a value."""
-    from flowc.runtime.values import TYPE_IDENTIFIERS
+    from flowc.common.values import TYPE_IDENTIFIERS
 
     if dotted not in TYPE_IDENTIFIERS:
         return None

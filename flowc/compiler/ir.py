@@ -27,8 +27,8 @@ from typing import Any
 
 import attrs
 
+from flowc.common.types import Type
 from flowc.compiler.ast import Span
-from flowc.compiler.types import Type
 
 Frame = list[Any]
 Compiled = Callable[[Frame], Any]

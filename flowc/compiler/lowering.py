@@ -7,7 +7,7 @@
    binding, step, loop and catch variable as it is met, plus ``run`` — so a
    flow invocation is a Python list (the frame) and a name is an index;
 2. compiles every expression exactly once with the evaluator
-   (``flowc.runtime.evaluator.compile_expr``), handing it a resolver that
+   (``flowc.compiler.evaluator.compile_expr``), handing it a resolver that
    turns symbols into frame reads, module constants into lazily evaluated
    cells, and macro variables into fresh slots;
 3. records for every node the slots it reads and writes and its effect, and
@@ -62,7 +62,7 @@ class _ModuleConsts:
         self.cells: dict[int, ConstCell] = {}  # id(Symbol) -> cell
 
     def add_module(self, module: ModuleSymbols) -> None:
-        from flowc.runtime.evaluator import compile_expr
+        from flowc.compiler.evaluator import compile_expr
 
         for symbol in module.consts.values():
             decl = symbol.node
@@ -109,7 +109,7 @@ class _ConstResolver:
 
 
 def _compile(expr: ast.Expr, info: CheckInfo, resolver: Any) -> ir.Expr:
-    from flowc.runtime.evaluator import compile_expr
+    from flowc.compiler.evaluator import compile_expr
 
     compiled = compile_expr(expr, info, resolver)
     return ir.Expr(print_expr(expr, from_parser=True), compiled, expr.span)

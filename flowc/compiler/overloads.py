@@ -7,7 +7,7 @@ the overload to record (when exactly one fits) and, when nothing fits, the
 diagnostic to report.
 
 The candidates are the overloads of the standard library registry
-(``flowc.runtime.stdlib``) with that name, receiver style and argument count.
+(``flowc.common.stdlib``) with that name, receiver style and argument count.
 Each is *matched* by unifying its parameter types with the argument types,
 left to right (``_unify``): a type parameter binds on first use and may widen
 to the join of a later argument it is assignable to or from; lists and maps
@@ -35,9 +35,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from flowc.compiler import messages
-from flowc.compiler.scope import suggest
-from flowc.compiler.typerel import (
+from flowc.common.typerel import (
     assignable,
     contains_secret,
     is_json,
@@ -45,7 +43,7 @@ from flowc.compiler.typerel import (
     join_all,
     make_optional,
 )
-from flowc.compiler.types import (
+from flowc.common.types import (
     ERROR,
     FLOAT,
     INT,
@@ -59,11 +57,13 @@ from flowc.compiler.types import (
     Type,
     TypeParam,
 )
+from flowc.compiler import messages
+from flowc.compiler.scope import suggest
 
 if TYPE_CHECKING:
+    from flowc.common.stdlib_core import Overload
     from flowc.compiler.ast import Span
     from flowc.compiler.diagnostics import Diagnostic
-    from flowc.runtime.stdlib_core import Overload
 
 OPERATOR_FUNCTIONS: Final = {
     "+": "_+_",
@@ -81,7 +81,7 @@ OPERATOR_FUNCTIONS: Final = {
 
 def overloads_for(name: str, receiver: bool) -> tuple[Overload, ...]:
     """The library's overloads of ``name`` (the library is imported on first use)."""
-    from flowc.runtime.stdlib import overloads_for
+    from flowc.common.stdlib import overloads_for
 
     return overloads_for(name, receiver)
 
@@ -109,7 +109,7 @@ def resolve(
 
 
 def _unknown_function(span: Span, name: str) -> Diagnostic:
-    from flowc.runtime.stdlib import REGISTRY
+    from flowc.common.stdlib import REGISTRY
 
     known = [n for n in REGISTRY if not n.startswith(("_", "@", "!", "-"))]
     hint = suggest(name, known)
@@ -206,7 +206,7 @@ def mismatch_help(found: Type, wanted: Type) -> str | None:
             "a secret may only be sent to an API (headers, auth, body); declare the type `secret`"
         )
     if isinstance(found, RecordT) and isinstance(wanted, RecordT):
-        from flowc.compiler.typerel import missing_fields
+        from flowc.common.typerel import missing_fields
 
         missing = missing_fields(found, wanted)
         if missing:

@@ -49,6 +49,7 @@ _PARSER_SOURCES: Final = (
     "grammar/flow.lark",
     "grammar/keywords.py",
     "compiler/ast.py",
+    "common/span.py",
     "compiler/ast_builder.py",
     "compiler/lexical.py",
     "compiler/parser.py",

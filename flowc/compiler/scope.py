@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from flowc.common.typerel import strip_optional
+from flowc.common.types import Type
 from flowc.compiler import ast
 from flowc.compiler.diagnostics import DiagnosticSink
-from flowc.compiler.typerel import strip_optional
-from flowc.compiler.types import Type
 
 if TYPE_CHECKING:
-    from flowc.runtime.stdlib_core import Overload
+    from flowc.common.stdlib_core import Overload
 
 
 @attrs.define(eq=False)

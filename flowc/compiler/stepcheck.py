@@ -32,10 +32,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from flowc.common.typerel import assignable, contains_secret, make_optional
+from flowc.common.types import ERROR, JSON, STRING, Type
 from flowc.compiler import ast, messages
 from flowc.compiler.scope import Scope, suggest
-from flowc.compiler.typerel import assignable, contains_secret, make_optional
-from flowc.compiler.types import ERROR, JSON, STRING, Type
 
 if TYPE_CHECKING:
     from flowc.compiler.stmtcheck import FlowChecker, Frame

@@ -38,13 +38,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from flowc.compiler import ast, messages
-from flowc.compiler.clausecheck import ClauseChecker, error_scope
-from flowc.compiler.exprcheck import ExprChecker
-from flowc.compiler.scope import Scope, Symbol, suggest
-from flowc.compiler.stepcheck import NON_IDEMPOTENT, StepChecker
-from flowc.compiler.typerel import assignable, contains_secret, join_all, make_optional, pair_types
-from flowc.compiler.types import (
+from flowc.common.typerel import assignable, contains_secret, join_all, make_optional, pair_types
+from flowc.common.types import (
     BOOL,
     DURATION,
     ERROR,
@@ -57,6 +52,11 @@ from flowc.compiler.types import (
     Type,
     step_record,
 )
+from flowc.compiler import ast, messages
+from flowc.compiler.clausecheck import ClauseChecker, error_scope
+from flowc.compiler.exprcheck import ExprChecker
+from flowc.compiler.scope import Scope, Symbol, suggest
+from flowc.compiler.stepcheck import NON_IDEMPOTENT, StepChecker
 from flowc.grammar.keywords import SAFE_HTTP_METHODS
 
 if TYPE_CHECKING:

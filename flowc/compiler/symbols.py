@@ -23,9 +23,7 @@ from typing import Final, TypeVar
 
 import attrs
 
-from flowc.compiler import ast, messages
-from flowc.compiler.scope import CheckInfo, Symbol, suggest
-from flowc.compiler.types import (
+from flowc.common.types import (
     ERROR,
     PRIMITIVES,
     RUN_RECORD,
@@ -37,6 +35,8 @@ from flowc.compiler.types import (
     RecordT,
     Type,
 )
+from flowc.compiler import ast, messages
+from flowc.compiler.scope import CheckInfo, Symbol, suggest
 
 T = TypeVar("T")
 

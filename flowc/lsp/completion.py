@@ -30,15 +30,7 @@ from typing import Final
 
 from lsprotocol import types
 
-from flowc.compiler import ast
-from flowc.compiler.clausecheck import (
-    CALL_STEP_CLAUSES,
-    FLOW_CLAUSES,
-    HTTP_STEP_CLAUSES,
-    SERVICE_CLAUSES,
-)
-from flowc.compiler.symbols import ModuleSymbols, flows_of, services_of, types_of
-from flowc.compiler.types import (
+from flowc.common.types import (
     ERROR_RECORD,
     JSON,
     PRIMITIVES,
@@ -50,6 +42,14 @@ from flowc.compiler.types import (
     RecordT,
     Type,
 )
+from flowc.compiler import ast
+from flowc.compiler.clausecheck import (
+    CALL_STEP_CLAUSES,
+    FLOW_CLAUSES,
+    HTTP_STEP_CLAUSES,
+    SERVICE_CLAUSES,
+)
+from flowc.compiler.symbols import ModuleSymbols, flows_of, services_of, types_of
 from flowc.grammar.keywords import (
     BUILTIN_FUNCTIONS,
     DECLARATION_KEYWORDS,

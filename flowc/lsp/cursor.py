@@ -1,9 +1,9 @@
 """What the grammar allows at the cursor, from the text before it.
 
-Completion asks the LALR parser itself: Lark's interactive parser is fed the
-text before the cursor and ``accepts()`` lists the terminals that may come
-next (``LET``, ``RBRACE``, ``NAME``, ``QUERY``, ``INT``, ...).  The contextual
-lexer is exactly the parser's, so the answer is exact — no hand-written
+Completion asks the LALR parser itself (``compiler.parser_interactive``, the
+only place outside the parser that drives Lark): it is fed the text before the
+cursor and lists the terminals that may come next (``LET``, ``RBRACE``,
+``NAME``, ``QUERY``, ``INT``, ...), so the answer is exact — no hand-written
 approximation of the grammar to drift from it.
 
 Two things keep it fast enough to answer while the user types:
@@ -27,49 +27,19 @@ the cursor is in a string or a comment, where no grammar completion applies.
 from __future__ import annotations
 
 import re
-import threading
-from typing import Any, Final
+from typing import Final
 
 import attrs
-from lark import Lark, Token
-from lark.exceptions import UnexpectedInput
 
+from flowc.compiler.parser_interactive import (
+    LexToken,
+    accepted_after,
+    terminal_text,
+    terminal_word,
+)
 from flowc.lsp.chunks import DECLARATION_START, string_regions_pattern
 
-_LARK: Lark | None = None
-_WORDS: dict[str, str] = {}
-_PUNCTUATION: dict[str, str] = {}
-_LOCK: Final = threading.Lock()
-
-
-def grammar() -> Lark:
-    """The Lark parser used for completion (built once; separate from the compiler's)."""
-    global _LARK
-    with _LOCK:
-        if _LARK is None:
-            from flowc.compiler.parser import build_lark
-
-            parser = build_lark()
-            for terminal in parser.terminals:
-                pattern = terminal.pattern
-                if pattern.type == "str":
-                    value = str(pattern.value)
-                    target = _WORDS if value.replace("_", "").isalpha() else _PUNCTUATION
-                    target[terminal.name] = value
-            _LARK = parser
-        return _LARK
-
-
-def terminal_word(name: str) -> str | None:
-    """The keyword a terminal stands for (``LET`` -> ``let``), if it is a word."""
-    grammar()
-    return _WORDS.get(name)
-
-
-def terminal_text(name: str) -> str | None:
-    """The literal text of a punctuation terminal (``COLON`` -> ``:``)."""
-    grammar()
-    return _PUNCTUATION.get(name)
+__all__ = ["CursorContext", "cursor_context", "terminal_text", "terminal_word"]
 
 
 _BRACES_AND_TRIVIA: re.Pattern[str] | None = None
@@ -152,7 +122,7 @@ class CursorContext:
     """What may be typed at the cursor, according to the grammar."""
 
     accepts: frozenset[str] = frozenset()
-    tokens: list[Any] = attrs.field(factory=list)
+    tokens: list[LexToken] = attrs.field(factory=list)
     parsed: bool = False
     owner: str | None = None  # step, call step, service, flow: the clause block's owner
 
@@ -163,7 +133,7 @@ class CursorContext:
 
     @property
     def last_type(self) -> str | None:
-        return str(self.tokens[-1].type) if self.tokens else None
+        return self.tokens[-1].type if self.tokens else None
 
     def words(self) -> set[str]:
         found = set()
@@ -185,7 +155,7 @@ class CursorContext:
         return stack[-1] if stack else None
 
 
-def clause_owner(tokens: list[Token]) -> str | None:
+def clause_owner(tokens: list[LexToken]) -> str | None:
     """Which construct's clauses the cursor is among (from the tokens before it)."""
     depth = 0
     index = len(tokens) - 1
@@ -219,13 +189,7 @@ def cursor_context(text: str, offset: int) -> CursorContext:
     """Parse the declaration before ``offset`` and report what the grammar accepts there."""
     start = declaration_start(text, offset)
     source = skeleton(text, start, offset)
-    parser = grammar()
-    tokens: list[Token] = []
-    try:
-        interactive = parser.parse_interactive(source, start="module")
-        for token in interactive.iter_parse():
-            tokens.append(token)
-        accepts = frozenset(interactive.accepts())  # type: ignore[no-untyped-call]
-    except UnexpectedInput:
+    tokens, accepts = accepted_after(source)
+    if accepts is None:
         return CursorContext(tokens=tokens)
     return CursorContext(accepts, tokens, True, clause_owner(tokens))

@@ -24,10 +24,10 @@ from __future__ import annotations
 import os
 from typing import Final
 
+from flowc.common.types import RecordT, Type
 from flowc.compiler import ast
 from flowc.compiler.scope import Symbol
 from flowc.compiler.symbols import FlowInfo, ServiceInfo
-from flowc.compiler.types import RecordT, Type
 from flowc.lsp.analysis import Snapshot
 from flowc.lsp.locate import (
     FieldTarget,
@@ -180,7 +180,7 @@ class HoverRenderer:
 
     def type(self, target: TypeTarget) -> str | None:
         if target.decl is None:
-            from flowc.compiler.types import PRIMITIVES
+            from flowc.common.types import PRIMITIVES
 
             if target.name in PRIMITIVES:
                 return code(target.name) + "\n\nbuilt-in type"

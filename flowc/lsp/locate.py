@@ -35,10 +35,10 @@ from typing import Final, TypeAlias
 
 import attrs
 
+from flowc.common.types import Type
 from flowc.compiler import ast
 from flowc.compiler.scope import Symbol
 from flowc.compiler.symbols import FlowInfo, ServiceInfo
-from flowc.compiler.types import Type
 from flowc.lsp.analysis import Snapshot
 from flowc.lsp.positions import LineIndex
 

@@ -33,10 +33,10 @@ from typing import Final
 
 from lsprotocol import types
 
+from flowc.common.types import OptionalT, RecordT, Type
 from flowc.compiler import ast
 from flowc.compiler.scope import Symbol
 from flowc.compiler.symbols import FlowInfo
-from flowc.compiler.types import OptionalT, RecordT, Type
 from flowc.grammar.keywords import RESERVED
 from flowc.lsp.analysis import Snapshot
 from flowc.lsp.locate import (

@@ -464,11 +464,11 @@ class FlowServer(LanguageServer):
 
         def work() -> None:
             from flowc.compiler import compile_source
-            from flowc.lsp.cursor import grammar
+            from flowc.compiler.parser_interactive import interactive_grammar
 
             started = time.perf_counter()
             compile_source('flow warm_up(n: int) { log "${size([n])}" }', "<warm-up>.flow")
-            grammar()
+            interactive_grammar()
             gc.collect()
             gc.freeze()  # start-up objects (grammars, protocol types) are never freed
             logger.info("warmed up in %.0f ms", (time.perf_counter() - started) * 1000)

@@ -103,11 +103,11 @@ import re
 from collections.abc import Callable
 from typing import Final, NoReturn
 
-from flowc.compiler import types as ftypes
-from flowc.compiler.types import ListT, MapT, OptionalT, Prim, RecordT, Type
-from flowc.runtime import values
+from flowc.common import types as ftypes
+from flowc.common import values
+from flowc.common.types import ListT, MapT, OptionalT, Prim, RecordT, Type
+from flowc.common.values import Duration, EvalError, Secret, Timestamp, UInt
 from flowc.runtime.encode import form_encode, text_of, to_request_json
-from flowc.runtime.values import Duration, EvalError, Secret, Timestamp, UInt
 
 __all__ = [
     "DEFAULT_CHARSET",

@@ -24,8 +24,8 @@ from __future__ import annotations
 import json
 import urllib.parse
 
-from flowc.runtime import values
-from flowc.runtime.values import EvalError, Secret
+from flowc.common import values
+from flowc.common.values import EvalError, Secret
 
 
 def to_request_json(value: object) -> bytes:

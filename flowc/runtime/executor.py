@@ -36,10 +36,10 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 import trio
 
+from flowc.common import errors
+from flowc.common.errors import FlowError
+from flowc.common.values import Duration, EvalError, to_text
 from flowc.compiler import ir
-from flowc.runtime import errors
-from flowc.runtime.errors import FlowError
-from flowc.runtime.values import Duration, EvalError, to_text
 
 if TYPE_CHECKING:
     from flowc.runtime.session import RunSession
@@ -496,7 +496,7 @@ def _iteration_items(value: Any, with_index: bool) -> list[tuple[Any, Any]]:
     if isinstance(value, list):
         return list(enumerate(value))
     if isinstance(value, dict):
-        from flowc.runtime.values import user_key
+        from flowc.common.values import user_key
 
         if with_index:
             return [(user_key(k), v) for k, v in value.items()]

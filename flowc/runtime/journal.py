@@ -27,7 +27,7 @@ from typing import IO, Any, Protocol
 
 import attrs
 
-from flowc.runtime.values import to_json
+from flowc.common.values import to_json
 
 
 @attrs.define

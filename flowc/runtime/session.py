@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from flowc.common import errors
+from flowc.common.errors import FlowError
+from flowc.common.values import Timestamp, format_timestamp, parse_timestamp, to_text
 from flowc.compiler import ir
 from flowc.compiler.ast import Span
-from flowc.runtime import errors
-from flowc.runtime.errors import FlowError
 from flowc.runtime.executor import FlowRun, seconds
 from flowc.runtime.journal import Journal, MemoryJournal, StepOutcome, Tracer
-from flowc.runtime.values import Timestamp, format_timestamp, parse_timestamp, to_text
 
 if TYPE_CHECKING:
     from flowc.runtime.http import HttpInvoker
@@ -129,7 +129,7 @@ class ServiceState:
 
 
 def _evaluator(service: str) -> Callable[[ir.Expr, list[Any]], Any]:
-    from flowc.runtime.values import EvalError
+    from flowc.common.values import EvalError
 
     def evaluate(expr: ir.Expr, frame: list[Any]) -> Any:
         try:
@@ -144,7 +144,7 @@ class JournalingEffects:
     """``now()``/``uuid()``/``env()``/``secret()`` that record (and replay) their values."""
 
     def __init__(self, session: RunSession) -> None:
-        from flowc.runtime.stdlib import current_effects
+        from flowc.common.stdlib import current_effects
 
         self.session = session
         self.base = current_effects()
@@ -232,7 +232,7 @@ class RunSession:
         self.tracer.emit("warning", message=text)
 
     async def execute(self, flow: ir.FlowIR, inputs: dict[str, Any]) -> Any:
-        from flowc.runtime.stdlib import use_effects
+        from flowc.common.stdlib import use_effects
 
         self.tracer.emit("run_started", flow=flow.name)
         with use_effects(JournalingEffects(self)):

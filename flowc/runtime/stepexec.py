@@ -39,12 +39,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
+from flowc.common import errors
+from flowc.common.errors import FlowError
+from flowc.common.values import Duration, EvalError, Secret, to_text
 from flowc.compiler import ir
-from flowc.runtime import errors
-from flowc.runtime.errors import FlowError
 from flowc.runtime.executor import FlowRun, Place, seconds
 from flowc.runtime.journal import StepOutcome
-from flowc.runtime.values import Duration, EvalError, Secret, to_text
 
 if TYPE_CHECKING:
     from flowc.runtime.http import HttpRequest, HttpResponse
@@ -525,7 +525,7 @@ def _content(step: _StepExecution, headers: dict[str, tuple[str, str]]) -> bytes
 def _pairs(value: Any) -> list[tuple[str, Any]]:
     if not isinstance(value, dict):
         raise EvalError("type", f"expected a map, found {to_text(value)}")
-    from flowc.runtime.values import user_key
+    from flowc.common.values import user_key
 
     return [(str(user_key(k)), v) for k, v in value.items()]
 

@@ -1,7 +1,7 @@
 """Run-time values of `.flow` expressions: the model, maps, equality and ordering.
 
 This module is the public face of the value model: every name of it is
-imported from here (``from flowc.runtime.values import Duration, to_text``).
+imported from here (``from flowc.common.values import Duration, to_text``).
 It is split in three layers, each with its own essay:
 
 * ``values_core.py``: the representation (which Python object stands for
@@ -64,7 +64,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Final
 
-from flowc.runtime.values_core import (
+from flowc.common.values_core import (
     BOOL_TYPE,
     BYTES_TYPE,
     DIVISION_BY_ZERO,
@@ -122,7 +122,7 @@ from flowc.runtime.values_core import (
     parse_duration,
     parse_timestamp,
 )
-from flowc.runtime.values_text import (
+from flowc.common.values_text import (
     JsonValue,
     contains_secret,
     decode_utf8,

@@ -40,7 +40,7 @@ import math
 from collections.abc import Sequence
 from typing import NoReturn, TypeAlias
 
-from flowc.runtime.values_core import (
+from flowc.common.values_core import (
     INT64_MAX,
     INT64_MIN,
     INVALID_ARGUMENT,

@@ -32,11 +32,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flowc.compiler import ast
-from flowc.compiler.ir import Compiled, Frame
-from flowc.compiler.typerel import strip_optional
-from flowc.compiler.types import RecordT, Type
-from flowc.runtime.values import (
+from flowc.common.typerel import strip_optional
+from flowc.common.types import RecordT, Type
+from flowc.common.values import (
     INVALID_ARGUMENT,
     NO_MATCHING_OVERLOAD,
     NO_SUCH_KEY,
@@ -48,9 +46,11 @@ from flowc.runtime.values import (
     map_contains,
     map_lookup,
 )
+from flowc.compiler import ast
+from flowc.compiler.ir import Compiled, Frame
 
 if TYPE_CHECKING:
-    from flowc.runtime.evaluator import Compiler
+    from flowc.compiler.evaluator import Compiler
 
 
 # --------------------------------------------------------------------------- select

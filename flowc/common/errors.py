@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from flowc.compiler.ast import Span
+from flowc.common.span import Span
 
 STATUS: Final = "status"
 TIMEOUT: Final = "timeout"

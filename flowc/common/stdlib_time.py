@@ -28,9 +28,9 @@ import re
 from collections.abc import Callable
 from typing import Final, NamedTuple
 
-from flowc.compiler.types import DURATION, INT, STRING, TIMESTAMP
-from flowc.runtime.stdlib_core import Overload, method
-from flowc.runtime.values import (
+from flowc.common.stdlib_core import Overload, method
+from flowc.common.types import DURATION, INT, STRING, TIMESTAMP
+from flowc.common.values import (
     INVALID_ARGUMENT,
     NANOS_PER_SECOND,
     Duration,

@@ -27,7 +27,7 @@ The checker asks three questions of types, and this module answers them:
 
 from __future__ import annotations
 
-from flowc.compiler.types import (
+from flowc.common.types import (
     ERROR,
     FLOAT,
     INT,

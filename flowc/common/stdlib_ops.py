@@ -34,7 +34,8 @@ import math
 import operator
 from typing import Final
 
-from flowc.compiler.types import (
+from flowc.common.stdlib_core import Overload, fn, method
+from flowc.common.types import (
     BOOL,
     BYTES,
     DURATION,
@@ -48,8 +49,7 @@ from flowc.compiler.types import (
     ListT,
     MapT,
 )
-from flowc.runtime.stdlib_core import Overload, fn, method
-from flowc.runtime.values import (
+from flowc.common.values import (
     DIVISION_BY_ZERO,
     INT64_MAX,
     INT64_MIN,

@@ -40,15 +40,8 @@ import operator
 from collections.abc import Mapping
 from typing import Final
 
-from flowc.compiler import ast
-from flowc.compiler.checker import check_expression
-from flowc.compiler.diagnostics import Diagnostic, DiagnosticSink, ParseFailure, render
-from flowc.compiler.ir import Compiled
-from flowc.compiler.parser import parse_expression
-from flowc.compiler.scope import Symbol
-from flowc.compiler.types import JSON, Type
-from flowc.runtime.evaluator import compile_expr
-from flowc.runtime.values import (
+from flowc.common.types import JSON, Type
+from flowc.common.values import (
     INT64_MAX,
     INT64_MIN,
     LIMIT,
@@ -63,6 +56,13 @@ from flowc.runtime.values import (
     build_map,
     user_key,
 )
+from flowc.compiler import ast
+from flowc.compiler.checker import check_expression
+from flowc.compiler.diagnostics import Diagnostic, DiagnosticSink, ParseFailure, render
+from flowc.compiler.evaluator import compile_expr
+from flowc.compiler.ir import Compiled
+from flowc.compiler.parser import parse_expression
+from flowc.compiler.scope import Symbol
 
 __all__ = [
     "CompiledExpression",

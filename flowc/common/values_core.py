@@ -412,7 +412,7 @@ TYPE_IDENTIFIERS: Final[dict[str, CelType]] = {
     "secret": SECRET_TYPE,
 }
 
-#: Checker primitive name (``flowc.compiler.types.Prim.name``) -> type value.
+#: Checker primitive name (``flowc.common.types.Prim.name``) -> type value.
 PRIM_TYPE_VALUES: Final[dict[str, CelType]] = {
     "int": INT_TYPE,
     "uint": UINT_TYPE,

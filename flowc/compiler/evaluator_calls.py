@@ -49,7 +49,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from flowc.compiler import ast
+from flowc.common.stdlib import call_dynamic, overloads_for, resolve_dynamic
+from flowc.common.stdlib_core import Impl
+from flowc.common.typerel import contains_secret, is_json
+from flowc.common.types import Type
+from flowc.common.values import (
+    NO_MATCHING_OVERLOAD,
+    EvalError,
+    equals,
+    type_of,
+)
+from flowc.compiler import ast, evaluator_macros
+from flowc.compiler.evaluator_support import not_bool, raiser
 from flowc.compiler.exprcheck import (
     MACROS,
     OPERATOR_FUNCTIONS,
@@ -57,21 +68,9 @@ from flowc.compiler.exprcheck import (
     two_var_macro_shape,
 )
 from flowc.compiler.ir import Compiled, Frame
-from flowc.compiler.typerel import contains_secret, is_json
-from flowc.compiler.types import Type
-from flowc.runtime import evaluator_macros
-from flowc.runtime.evaluator_support import not_bool, raiser
-from flowc.runtime.stdlib import call_dynamic, overloads_for, resolve_dynamic
-from flowc.runtime.stdlib_core import Impl
-from flowc.runtime.values import (
-    NO_MATCHING_OVERLOAD,
-    EvalError,
-    equals,
-    type_of,
-)
 
 if TYPE_CHECKING:
-    from flowc.runtime.evaluator import Compiler
+    from flowc.compiler.evaluator import Compiler
 
 UNARY_FUNCTIONS: Final = {"!": "!_", "-": "-_"}
 

@@ -32,9 +32,9 @@ import functools
 import math
 from typing import Any, Final
 
-from flowc.compiler.types import BOOL, INT, JSON, STRING, ListT
-from flowc.runtime.stdlib_core import Overload, fn, method
-from flowc.runtime.values import (
+from flowc.common.stdlib_core import Overload, fn, method
+from flowc.common.types import BOOL, INT, JSON, STRING, ListT
+from flowc.common.values import (
     INVALID_ARGUMENT,
     MAX_LIST_LENGTH,
     NO_MATCHING_OVERLOAD,

@@ -32,7 +32,8 @@ import math
 import re
 from typing import Final
 
-from flowc.compiler.types import (
+from flowc.common.stdlib_core import Overload, fn
+from flowc.common.types import (
     BOOL,
     BYTES,
     DURATION,
@@ -48,8 +49,7 @@ from flowc.compiler.types import (
     ListT,
     MapT,
 )
-from flowc.runtime.stdlib_core import Overload, fn
-from flowc.runtime.values import (
+from flowc.common.values import (
     INT64_MAX,
     INT64_MIN,
     INVALID_ARGUMENT,

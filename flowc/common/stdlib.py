@@ -43,7 +43,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from flowc.runtime import (
+from flowc.common import (
     stdlib_convert,
     stdlib_flow,
     stdlib_math,
@@ -51,15 +51,15 @@ from flowc.runtime import (
     stdlib_strings,
     stdlib_time,
 )
-from flowc.runtime.stdlib_core import Impl, Overload, fn, matches_classes, method
-from flowc.runtime.stdlib_flow import (
+from flowc.common.stdlib_core import Impl, Overload, fn, matches_classes, method
+from flowc.common.stdlib_flow import (
     SYSTEM_EFFECTS,
     Effects,
     SystemEffects,
     current_effects,
     use_effects,
 )
-from flowc.runtime.values import NO_MATCHING_OVERLOAD, EvalError, Secret, describe_type
+from flowc.common.values import NO_MATCHING_OVERLOAD, EvalError, Secret, describe_type
 
 __all__ = [
     "FUNCTION_ALIASES",

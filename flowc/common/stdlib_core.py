@@ -2,7 +2,7 @@
 
 Every function and operator of the expression language is a *name* (``"_+_"``,
 ``"size"``, ``"math.least"``) with a list of *overloads*.  An overload carries
-its signature in the checker's semantic types (``flowc.compiler.types``) and
+its signature in the checker's semantic types (``flowc.common.types``) and
 the Python callable that implements it, so one table drives both phases:
 
 * the checker picks an overload by the static argument types and records it;
@@ -38,7 +38,7 @@ from typing import Final
 
 import attrs
 
-from flowc.compiler.types import (
+from flowc.common.types import (
     BOOL,
     BYTES,
     DURATION,
@@ -59,7 +59,7 @@ from flowc.compiler.types import (
     Type,
     TypeParam,
 )
-from flowc.runtime.values import CelType, Duration, Secret, Timestamp, UInt
+from flowc.common.values import CelType, Duration, Secret, Timestamp, UInt
 
 Impl = Callable[..., object]
 

@@ -43,12 +43,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from flowc.compiler import ast
-from flowc.compiler.ir import Compiled, Frame
-from flowc.compiler.typerel import strip_optional
-from flowc.compiler.types import OptionalT, RecordT
-from flowc.runtime.evaluator_support import not_bool, raiser, spend
-from flowc.runtime.values import (
+from flowc.common.typerel import strip_optional
+from flowc.common.types import OptionalT, RecordT
+from flowc.common.values import (
     INVALID_ARGUMENT,
     NO_MATCHING_OVERLOAD,
     TYPE_ERROR,
@@ -58,9 +55,12 @@ from flowc.runtime.values import (
     map_items,
     map_keys,
 )
+from flowc.compiler import ast
+from flowc.compiler.evaluator_support import not_bool, raiser, spend
+from flowc.compiler.ir import Compiled, Frame
 
 if TYPE_CHECKING:
-    from flowc.runtime.evaluator import Compiler
+    from flowc.compiler.evaluator import Compiler
 
 Loop = Callable[[Frame, list[object]], object]
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 import math
 from typing import Final
 
-from flowc.compiler.types import BOOL, FLOAT, INT, JSON, UINT, A, ListT
-from flowc.runtime.stdlib_core import Overload, fn
-from flowc.runtime.values import (
+from flowc.common.stdlib_core import Overload, fn
+from flowc.common.types import BOOL, FLOAT, INT, JSON, UINT, A, ListT
+from flowc.common.values import (
     INT64_MIN,
     INVALID_ARGUMENT,
     NO_MATCHING_OVERLOAD,

@@ -71,13 +71,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from flowc.compiler import ast
-from flowc.compiler.ir import Compiled, Frame
-from flowc.compiler.scope import CheckInfo, Symbol
-from flowc.compiler.types import STRING, RecordT, Type
-from flowc.runtime import evaluator_access, evaluator_calls
-from flowc.runtime.evaluator_support import constant, guarded, raiser
-from flowc.runtime.values import (
+from flowc.common.types import STRING, RecordT, Type
+from flowc.common.values import (
     INT64_MAX,
     INVALID_ARGUMENT,
     OVERFLOW,
@@ -91,6 +86,10 @@ from flowc.runtime.values import (
     check_str,
     interpolate,
 )
+from flowc.compiler import ast, evaluator_access, evaluator_calls
+from flowc.compiler.evaluator_support import constant, guarded, raiser
+from flowc.compiler.ir import Compiled, Frame
+from flowc.compiler.scope import CheckInfo, Symbol
 
 __all__ = ["Compiled", "Compiler", "Frame", "NameResolver", "compile_expr"]
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import Final, NoReturn
 
-from flowc.compiler.ir import Compiled, Frame
-from flowc.runtime.values import (
+from flowc.common.values import (
     LIMIT,
     NO_MATCHING_OVERLOAD,
     TYPE_ERROR,
     EvalError,
     describe_type,
 )
+from flowc.compiler.ir import Compiled, Frame
 
 #: Python exceptions that library code may raise on a hostile expression.
 _CONVERTED: Final = (

@@ -39,7 +39,9 @@ import time
 from collections.abc import Iterator
 from typing import Final, Protocol
 
-from flowc.compiler.types import (
+from flowc.common.stdlib_core import Overload, fn
+from flowc.common.stdlib_strings import join, replace_all, split_all, trim
+from flowc.common.types import (
     BYTES,
     FLOAT,
     INT,
@@ -53,9 +55,7 @@ from flowc.compiler.types import (
     ListT,
     MapT,
 )
-from flowc.runtime.stdlib_core import Overload, fn
-from flowc.runtime.stdlib_strings import join, replace_all, split_all, trim
-from flowc.runtime.values import (
+from flowc.common.values import (
     ENVIRONMENT,
     INVALID_ARGUMENT,
     MAX_LIST_LENGTH,
