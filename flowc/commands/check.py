@@ -18,7 +18,7 @@ from flowc.compiler.diagnostics import Diagnostic, render, summary
 def run_check(
     files: tuple[str, ...], output_format: str, warnings_are_errors: bool, emit: str | None
 ) -> int:
-    from flowc.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, end_of_startup, use_colour
+    from flowc.commands.process import EXIT_FAILED, EXIT_OK, EXIT_USAGE, end_of_startup, use_colour
     from flowc.compiler import SourceError, compile_file
     from flowc.compiler.parse_store import PersistentParseCache
 

@@ -32,6 +32,8 @@ FAIL: Final = "fail"
 EVAL: Final = "eval"
 LOOP_LIMIT: Final = "loop_limit"
 INVALID_REQUEST: Final = "invalid_request"
+CALL_DEPTH: Final = "call_depth"
+STORE: Final = "store"
 
 
 class FlowError(Exception):
