@@ -23,4 +23,4 @@ os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="flowc-test-state-")
 atexit.register(shutil.rmtree, os.environ["XDG_STATE_HOME"], True)
 os.environ.pop("FLOWC_STORE", None)
 
-pytest_plugins = ["tests.http_fixtures", "pytest_httpbin.plugin"]
+pytest_plugins = ["tests.http_fixtures", "tests.pg_fixture", "pytest_httpbin.plugin"]

@@ -14,7 +14,7 @@ query              a map or record of scalars or lists of them, no secrets
 json               anything
 body               ``string``, ``bytes`` or ``secret``
 timeout            ``duration``
-idempotency_key    ``string``
+idempotency_key    ``string``, or ``null`` for none (unsafe steps get a default)
 concurrency        ``int``
 auth               ``bearer T`` / ``basic U, P`` / ``header NAME, VALUE``
 retry              ``int``; backoff ``duration``s; ``when`` a ``bool``
@@ -183,7 +183,8 @@ class ClauseChecker:
         elif keyword == "timeout":
             self._expect_duration(clause.value, scope, "`timeout`")
         elif keyword == "idempotency_key":
-            self.exprs.expect(clause.value, scope, STRING, "`idempotency_key`")
+            if not is_null_literal(clause.value):  # `idempotency_key null` sends none
+                self.exprs.expect(clause.value, scope, STRING, "`idempotency_key`")
         elif keyword == "concurrency":
             self._expect_int(clause.value, scope, "`concurrency`")
         elif keyword == "json":
@@ -293,3 +294,8 @@ def _map_values(t: Type) -> list[Type] | None:
     if isinstance(t, MapT):
         return [t.value]
     return None
+
+
+def is_null_literal(expr: ast.Expr) -> bool:
+    """Whether ``expr`` is the literal ``null`` (as in ``idempotency_key null``)."""
+    return isinstance(expr, ast.Literal) and expr.kind == "null"

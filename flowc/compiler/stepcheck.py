@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Final
 from flowc.common.typerel import assignable, contains_secret, make_optional
 from flowc.common.types import ERROR, JSON, STRING, Type
 from flowc.compiler import ast, messages
+from flowc.compiler.clausecheck import is_null_literal
 from flowc.compiler.scope import Scope, suggest
 
 if TYPE_CHECKING:
@@ -108,7 +109,9 @@ class StepChecker:
         service: ServiceInfo | None,
         clauses: dict[str, ast.Clause],
     ) -> None:
-        if action.method not in NON_IDEMPOTENT or "idempotency_key" in clauses:
+        key = clauses.get("idempotency_key")
+        explicit = isinstance(key, ast.ValueClause) and not is_null_literal(key.value)
+        if action.method not in NON_IDEMPOTENT or explicit:
             return
         source = _retry_source(clauses, service, self.checker.frames)
         if source is not None:
@@ -118,7 +121,10 @@ class StepChecker:
                     method=action.method,
                     step=stmt.name,
                     source=source,
-                    help='add `idempotency_key "${run.id}-..."` so the server can drop duplicates',
+                    help=(
+                        'flowc sends a default key (the run id and the step); say which with '
+                        '`idempotency_key "${run.id}-..."` so the server can drop duplicates'
+                    ),
                 )
             )
 

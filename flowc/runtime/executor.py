@@ -485,7 +485,7 @@ class FlowInvocation:
         while True:
             attempt += 1
             try:
-                return await self.exec_block(node.body, frame, place)
+                return await self.exec_block(node.body, frame, place.retried(attempt))
             except FlowError as error:
                 delay = decider.delay_after(error, attempt, retry_after=None)
                 if delay is None:

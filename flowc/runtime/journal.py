@@ -20,10 +20,6 @@ replayed counts the values its request once drew, so that the same site
 evaluated again later (a ``retry`` block's next try) continues where the
 first attempt's numbering did.
 
-**Each position once per attempt.**  A step key met a second time in one
-attempt (a ``retry`` block's next try, a sub-flow called again) runs again;
-only its first meeting may be answered from the journal.
-
 **Durable before it matters.**  ``record_*`` queue entries; ``flush`` writes
 every queued entry of the run in one transaction and returns once it is
 committed.  Concurrent flushes share one commit (group commit): whoever
@@ -85,8 +81,6 @@ class StepRecord:
     error: dict[str, object] | None = None
     started: float = 0.0
     finished: float = 0.0
-    effects: int = 0
-    """How many journaled values (``uuid()``, ...) the step's request drew."""
     withheld: bool = False
     """The value held a secret and was not stored: the step runs again on resume."""
 
@@ -112,7 +106,6 @@ class StepRecord:
                 "error": self.error,
                 "started": self.started,
                 "finished": self.finished,
-                "effects": self.effects,
                 "withheld": withheld,
             },
             separators=(",", ":"),
@@ -133,7 +126,6 @@ class StepRecord:
             error=data.get("error"),
             started=data.get("started", 0.0),
             finished=data.get("finished", 0.0),
-            effects=data.get("effects", 0),
             withheld=data.get("withheld", False),
         )
 
@@ -164,7 +156,6 @@ class RunJournal:
         self.marks: set[str] = set()
         for entry in entries:
             self._load(entry)
-        self._met: set[str] = set()
         self._counters: dict[str, int] = {}
         self._pending: list[JournalEntry] = []
         self._queued = 0
@@ -183,34 +174,22 @@ class RunJournal:
 
     @property
     def replayable(self) -> int:
-        """How many steps the store holds for this run."""
+        """How many journaled steps are still to be replayed."""
         return len(self._steps)
 
     # ------------------------------------------------------------ steps
 
     def replay_step(self, key: str) -> StepRecord | None:
-        """The journaled outcome of ``key``, the first time this attempt meets it."""
-        if key in self._met:
-            return None
-        self._met.add(key)
-        text = self._steps.get(key)
+        """The journaled outcome of the step at ``key`` (each is asked once per attempt)."""
+        text = self._steps.pop(key, None)  # what is replayed need not be kept
         if text is None:
             return None
         record = StepRecord.from_json(key, text)
-        if record.withheld:
-            return None
-        if record.effects:
-            self._counters[key] = self._counters.get(key, 0) + record.effects
-        return record
+        return None if record.withheld else record
 
     def record_step(self, record: StepRecord) -> None:
-        self._met.add(record.key)
         if self.durable:
             self._queue(JournalEntry(STEP, record.key, 0, record.to_json()))
-
-    def effects_drawn(self, key: str) -> int:
-        """How many journaled values site ``key`` has drawn in this attempt."""
-        return self._counters.get(key, 0)
 
     # ------------------------------------------------------------ values
 

@@ -82,18 +82,17 @@ async def run_step(
             _replay(invocation, node, frame, place, replayed)
             return
     step = StepExecution(invocation, node, frame, key)
-    drawn = journal.effects_drawn(key)
     try:
         value = await step.execute()
     except FlowError as error:
         if journal.durable:
-            journal.record_step(step.record(FAILED, None, error, drawn))
+            journal.record_step(step.record(FAILED, None, error))
             await journal.flush()
         step.finished(FAILED, error)
         raise
     outcome = COMPLETED if value["ok"] else (SKIPPED if node.skip_on_error else FALLBACK)
     if journal.durable:
-        journal.record_step(step.record(outcome, value, None, drawn))
+        journal.record_step(step.record(outcome, value, None))
         await journal.flush()
     frame[node.slot] = value
     step.finished(outcome, None, value)
@@ -210,10 +209,9 @@ class StepExecution:
         )
 
     def record(
-        self, outcome: str, value: dict[str, Any] | None, error: FlowError | None, drawn: int
+        self, outcome: str, value: dict[str, Any] | None, error: FlowError | None
     ) -> StepRecord:
-        """The journal's record of this execution (``drawn``: the site's values before it)."""
-        journal = self.invocation.run.journal
+        """The journal's record of this execution."""
         return StepRecord(
             key=self.key,
             flow=self.invocation.flow.name,
@@ -224,7 +222,6 @@ class StepExecution:
             error=error.record() if error is not None else (value or {}).get("error"),
             started=self.started_at,
             finished=time.time(),
-            effects=journal.effects_drawn(self.key) - drawn,
         )
 
     def finished(
@@ -338,7 +335,9 @@ class StepExecution:
         if node.flow is None:  # pragma: no cover - the checker resolves every call
             raise self.fail(errors.EVAL, f"flow `{node.flow_key}` is not available")
         args = {name: self.evaluate(value) for name, value in node.args}
-        callee = self.invocation.subflow(node.flow, self.key + "/")
+        # each try of a retried call has its own call path, so a resume replays each in place
+        path = self.key if attempt == 1 else f"{self.key}~{attempt}"
+        callee = self.invocation.subflow(node.flow, path + "/")
         started = time.perf_counter()
         if node.timeout is None:
             result = await callee.invoke(args)

@@ -10,8 +10,9 @@ worker thread (``AsyncStore``), because psycopg's asynchronous API belongs to
 asyncio and flowc runs on trio.  One connection per store, serialised by a
 lock.
 
-A lost connection (the server restarted, the network dropped) is not the end
-of a run: a call that fails because the connection broke reconnects and tries
+A store that cannot be reached when it is opened is an error at once.  A
+connection lost later (the server restarted, the network dropped) is not the
+end of a run: a call that fails because the connection broke reconnects and tries
 again, with backoff, for up to ``patience`` seconds (``FLOWC_STORE_PATIENCE``,
 default 60), saying on stderr once that it waits.  Only then does it raise
 ``StoreError``, and the run can be resumed once the database is back.
@@ -104,7 +105,7 @@ class PostgresStore:
         )
         self._lock = threading.Lock()
         self._connection: Any = None
-        self._call(self._migrate)
+        self._call(self._migrate, patience=0.0)  # an unreachable store at start: say so at once
 
     # ------------------------------------------------------------ connection
 
@@ -113,10 +114,10 @@ class PostgresStore:
             self._connection = self._psycopg.connect(self.dsn, connect_timeout=5)
         return self._connection
 
-    def _call(self, work: Callable[[Any], _T]) -> _T:
+    def _call(self, work: Callable[[Any], _T], patience: float | None = None) -> _T:
         """Run ``work(connection)`` in a transaction, reconnecting while the database is away."""
         psycopg = self._psycopg
-        deadline = time.monotonic() + self.patience
+        deadline = time.monotonic() + (self.patience if patience is None else patience)
         delay = 0.1
         told = False
         with self._lock:
