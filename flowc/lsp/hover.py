@@ -60,6 +60,13 @@ def code(text: str) -> str:
     return f"```flow\n{text}\n```"
 
 
+def service_target(snapshot: Snapshot, decl: ast.ServiceDecl) -> str:
+    """What a service declaration says it talks to: its base URL or its document."""
+    if decl.base_url is None:
+        return f'openapi "{decl.openapi}"'
+    return excerpt(snapshot, decl.base_url)
+
+
 def excerpt(snapshot: Snapshot, node: ast.Node) -> str:
     """The source text of ``node`` on one line, shortened when long."""
     path = snapshot.path_of(node.span.file)
@@ -145,8 +152,9 @@ class HoverRenderer:
 
     def service(self, service: ServiceInfo) -> str:
         decl = service.decl
-        base = excerpt(self.snapshot, decl.base_url)
-        lines = [code(f"service {decl.name} {base}"), f"base URL: `{base}`"]
+        base = service_target(self.snapshot, decl)
+        lines = [code(f"service {decl.name} {base}")]
+        lines.append(f"base URL: `{base}`" if decl.base_url is not None else self.contract(service))
         settings = [f"- `{excerpt(self.snapshot, clause)}`" for clause in decl.clauses]
         if settings:
             lines.append("settings:\n" + "\n".join(settings))
