@@ -176,6 +176,7 @@ class OperationChecker:
             self._clause_names(owner.get("query"), given.query, given, "query")
             self._clause_names(owner.get("headers"), given.headers, given, "header")
         self._auth_header(service, contract, given)
+        self._check_security(stmt, service, op, given)
         self._check_parameters(stmt, op, given)
         self._check_body(stmt, op, clauses)
         accepted = _accepted(clauses, service)
@@ -359,6 +360,30 @@ class OperationChecker:
                 given.headers[str(name.value).lower()] = None
             else:
                 given.open_places.add("header")
+
+    def _check_security(
+        self, stmt: ast.StepStmt, service: ServiceInfo, op: OperationInfo, given: _Given
+    ) -> None:
+        if not op.security or any(not requirement for requirement in op.security):
+            return
+        if "auth" in service.clauses or "header" in given.open_places:
+            return
+        from flowc.contracts.openapi_service import security_schemes
+
+        schemes = {s.name: s for s in security_schemes(self.steps.current_contract.contract)}
+        for requirement in op.security:
+            headers = [schemes[n].header for n in requirement if n in schemes]
+            if headers and all(h is not None and h.lower() in given.headers for h in headers):
+                return
+        names = " or ".join(f"`{n}`" for r in op.security for n in r)
+        self.error(
+            messages.AUTH_MISSING(
+                stmt.action.span,
+                operation=operation_label(op.operation),
+                schemes=names,
+                service=service.name,
+            )
+        )
 
     def _check_parameters(self, stmt: ast.StepStmt, op: OperationInfo, given: _Given) -> None:
         label = operation_label(op.operation)
