@@ -198,3 +198,10 @@ flow page() -> int {{
         await program.run("page", {})
     assert failure.value.kind == "decode"
     assert "$.items[0].price_cents: expected string" in failure.value.message
+
+
+def test_swagger_2_documents_are_rejected_by_name() -> None:
+    loaded = ContractCache().load(str(ROOT / "tests" / "checker" / "specs" / "swagger2.json"))
+    assert loaded.contract is None
+    assert loaded.problems[0].kind == "version"
+    assert "Swagger 2.0 documents are not supported" in loaded.problems[0].message

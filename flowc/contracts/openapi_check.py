@@ -187,7 +187,8 @@ class OperationChecker:
         fresh = [p for p in op.problems if (p.file, p.pointer) not in contract.reported]
         for problem in fresh:
             contract.reported.add((problem.file, problem.pointer))
-        for diagnostic in problem_diagnostics(fresh, {}, ast.NO_SPAN):
+        sources = self.info.document_sources
+        for diagnostic in problem_diagnostics(fresh, {}, ast.NO_SPAN, sources):
             self.error(diagnostic)
 
     # ----------------------------------------------------------- parameters
@@ -478,7 +479,9 @@ class BodyChecker:
             resolved = self.contract.contract.resolve(schema)
             expected = self.contract.schema_type(schema, "request")
         except RefError as error:
-            self.owner.error(problem_diagnostics([error.problem()], {}, ast.NO_SPAN)[0])
+            sources = self.owner.info.document_sources
+            diagnostics = problem_diagnostics([error.problem()], {}, ast.NO_SPAN, sources)
+            self.owner.error(diagnostics[0])
             return
         value = resolved.value if isinstance(resolved.value, dict) else {}
         record = strip_optional(expected)

@@ -81,9 +81,13 @@ class ServiceContract:
 
 
 def problem_diagnostics(
-    problems: list[Problem], texts: dict[str, str], fallback: ast.Span
+    problems: list[Problem],
+    texts: dict[str, str],
+    fallback: ast.Span,
+    sources: dict[str, str] | None = None,
 ) -> list[Diagnostic]:
-    """Problems in documents as diagnostics at their line and column."""
+    """Problems in documents as diagnostics at their line and column; the texts they
+    point into are added to ``sources`` (by display path) for rendering."""
     diagnostics = []
     by_file: dict[str, list[Problem]] = {}
     for problem in problems:
@@ -93,6 +97,8 @@ def problem_diagnostics(
         if text is None:
             text = _read_text(file)
         positions = locate(text or "", [p.pointer for p in found if p.position is None])
+        if sources is not None and text is not None and found[0].kind != "unreadable":
+            sources[display_path(file)] = text
         for problem in found:
             if problem.kind == "unreadable":
                 shown = display_path(problem.file)
@@ -130,12 +136,9 @@ def check_openapi_service(
     loaded = cache.load(path)
     if loaded.contract is None:
         at = decl.openapi_span if decl.openapi_span.line else decl.span
-        for diagnostic in problem_diagnostics(loaded.problems, loaded.texts, at):
+        sources = exprs.info.document_sources
+        for diagnostic in problem_diagnostics(loaded.problems, loaded.texts, at, sources):
             exprs.error(diagnostic)
-        if loaded.problems and loaded.problems[0].kind != "unreadable":
-            exprs.info.document_sources.update(
-                {display_path(f): t for f, t in loaded.texts.items()}
-            )
         return None
     contract = loaded.contract
     base_url = _base_url(service, contract, exprs)
