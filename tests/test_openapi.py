@@ -101,7 +101,9 @@ def test_schemas_map_to_flowc_types() -> None:
     loaded = ContractCache().load(str(PETSTORE))
     assert loaded.contract is not None
     types = SchemaTypes(loaded.contract)
-    pet = types.type_of(Located({"$ref": "#/components/schemas/Pet"}, str(PETSTORE), ""), "response")
+    pet = types.type_of(
+        Located({"$ref": "#/components/schemas/Pet"}, str(PETSTORE), ""), "response"
+    )
     assert isinstance(pet, RecordT) and pet.name == "Pet"
     assert pet.field("name") is not None and not pet.field("name").optional  # type: ignore[union-attr]
     assert pet.field("id").type == INT and pet.field("id").optional  # type: ignore[union-attr]
@@ -114,7 +116,12 @@ def test_schemas_map_to_flowc_types() -> None:
 
 def test_a_recursive_schema_is_cut_with_json(tmp_path: Path) -> None:
     document = tmp_path / "tree.json"
-    tree = {"type": "object", "properties": {"children": {"type": "array", "items": {"$ref": "#/components/schemas/Tree"}}}}
+    tree = {
+        "type": "object",
+        "properties": {
+            "children": {"type": "array", "items": {"$ref": "#/components/schemas/Tree"}}
+        },
+    }
     document.write_text(
         json.dumps({"openapi": "3.1.0", "paths": {}, "components": {"schemas": {"Tree": tree}}}),
         encoding="utf-8",
@@ -158,7 +165,7 @@ async def test_document_auth_and_base_url_come_from_the_document(
     demo: DemoServer, tmp_path: Path
 ) -> None:
     port = demo.url.rsplit(":", 1)[1]
-    source = f'''
+    source = f"""
 service demo openapi "demo_api.yaml" {{
     url "http://127.0.0.1:{port}"
     auth "demo-key"
@@ -169,7 +176,7 @@ flow who() -> string {{
     step items = GET demo "/items" {{ query {{ limit: 2 }} }}
     return "${{me.body.header ?? ''}} ${{size(items.body.items)}} ${{items.body.items[0].name}}"
 }}
-'''
+"""
     program = compile_file(str(_flow_beside_specs(tmp_path, source)))
     result = await program.run("who", {})
     assert result.startswith("X-Api-Key 2 ")
@@ -179,18 +186,20 @@ async def test_a_response_that_breaks_the_document_is_a_decode_error(
     demo: DemoServer, tmp_path: Path
 ) -> None:
     port = demo.url.rsplit(":", 1)[1]
-    document = json.loads(json.dumps(parse_document((SPECS / "demo_api.yaml").read_text(encoding="utf-8"))))
+    document = json.loads(
+        json.dumps(parse_document((SPECS / "demo_api.yaml").read_text(encoding="utf-8")))
+    )
     document["components"]["schemas"]["Item"]["properties"]["price_cents"] = {"type": "string"}
     (tmp_path / "demo_api.yaml").write_text(json.dumps(document), encoding="utf-8")
     shutil.copy(SPECS / "common.yaml", tmp_path / "common.yaml")
-    source = f'''
+    source = f"""
 service demo openapi "demo_api.yaml" {{ url "http://127.0.0.1:{port}" auth "demo-key" }}
 
 flow page() -> int {{
     step items = call demo.listItems(limit: 1)
     return size(items.body.items)
 }}
-'''
+"""
     path = tmp_path / "flow.flow"
     path.write_text(source, encoding="utf-8")
     program = compile_file(str(path))

@@ -209,7 +209,10 @@ AMBIGUOUS_OPERATION_CALL = _error(
 UNKNOWN_BODY_FIELD_STRICT = _error("E0622", "{what} has no field `{field}`")
 
 UNKNOWN_BODY_FIELD = _warning("W0601", "{what} has no field `{field}`")
-AUTH_MISMATCH = _warning("W0602", "service `{service}` sends {given}, but its document asks for {wanted}")
+AUTH_MISMATCH = _warning(
+    "W0602", "service `{service}` sends {given}, but its document asks for {wanted}"
+)
 AUTH_MISSING = _warning(
-    "W0603", "`{operation}` requires authentication ({schemes}) but service `{service}` has no `auth`"
+    "W0603",
+    "`{operation}` requires authentication ({schemes}) but service `{service}` has no `auth`",
 )

@@ -136,7 +136,9 @@ class Printer(ExpressionPrinter):
         if isinstance(decl, ast.ServiceDecl):
             clauses = self.clause_block(decl, decl.clauses)
             if decl.base_url is None:
-                document = lit.string_text(decl.openapi or "", lit.preferred_quote([decl.openapi or ""]))
+                document = lit.string_text(
+                    decl.openapi or "", lit.preferred_quote([decl.openapi or ""])
+                )
                 return concat(f"service {decl.name} openapi {document}", clauses)
             return concat(f"service {decl.name} ", self.expr(decl.base_url), clauses)
         if isinstance(decl, ast.ImportDecl):

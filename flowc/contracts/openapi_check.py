@@ -166,7 +166,9 @@ class OperationChecker:
         given = _Given()
         if match is not None:
             self._path_parameters(op, match)
-            path = StepPath.of(stmt.action.target) if isinstance(stmt.action, ast.HttpAction) else None
+            path = (
+                StepPath.of(stmt.action.target) if isinstance(stmt.action, ast.HttpAction) else None
+            )
             if path is not None:
                 given.query.update((n, None) for n in path.query_names)
         arguments: tuple[tuple[str, str, ast.Arg], ...] = ()
@@ -297,7 +299,11 @@ class OperationChecker:
                 )
                 continue
             parameter = next(
-                (op.parameter(arg.name, p) for p in ("path", "query", "header") if op.parameter(arg.name, p)),
+                (
+                    op.parameter(arg.name, p)
+                    for p in ("path", "query", "header")
+                    if op.parameter(arg.name, p)
+                ),
                 None,
             )
             if parameter is None:
@@ -329,7 +335,11 @@ class OperationChecker:
         return tuple(found)
 
     def _clause_names(
-        self, clause: ast.Clause | None, into: dict[str, ast.MapEntry | None], given: _Given, place: str
+        self,
+        clause: ast.Clause | None,
+        into: dict[str, ast.MapEntry | None],
+        given: _Given,
+        place: str,
     ) -> None:
         if not isinstance(clause, ast.ValueClause):
             return
@@ -349,9 +359,7 @@ class OperationChecker:
         else:
             given.open_places.add(place)
 
-    def _auth_header(
-        self, service: ServiceInfo, contract: ServiceContract, given: _Given
-    ) -> None:
+    def _auth_header(self, service: ServiceInfo, contract: ServiceContract, given: _Given) -> None:
         clause = service.clauses.get("auth")
         if contract.auth is not None and contract.auth[1] is not None:
             given.headers[contract.auth[1].lower()] = None
@@ -400,7 +408,10 @@ class OperationChecker:
             if parameter.required and not present:
                 self.error(
                     messages.MISSING_PARAMETER(
-                        stmt.action.span, operation=label, place=parameter.place, name=parameter.name
+                        stmt.action.span,
+                        operation=label,
+                        place=parameter.place,
+                        name=parameter.name,
                     )
                 )
         for place, names in (("query", given.query), ("header", given.headers)):
@@ -425,7 +436,9 @@ class OperationChecker:
 
     # ----------------------------------------------------------- request body
 
-    def _check_body(self, stmt: ast.StepStmt, op: OperationInfo, clauses: dict[str, ast.Clause]) -> None:
+    def _check_body(
+        self, stmt: ast.StepStmt, op: OperationInfo, clauses: dict[str, ast.Clause]
+    ) -> None:
         label = operation_label(op.operation)
         given = next((clauses[k] for k in ("json", "form", "body") if k in clauses), None)
         body = op.request_body
@@ -444,7 +457,9 @@ class OperationChecker:
             if body.media:
                 shown = ", ".join(f"`{m.media}`" for m in body.media)
                 self.error(
-                    messages.BODY_MEDIA(given.span, operation=label, clause=given.keyword, media=shown)
+                    messages.BODY_MEDIA(
+                        given.span, operation=label, clause=given.keyword, media=shown
+                    )
                 )
             return
         if media.schema is not None and given.keyword in ("json", "form"):
@@ -499,7 +514,11 @@ class BodyChecker:
 
             self.owner.error(
                 messages.TYPE_MISMATCH(
-                    expr.span, what=what, expected=expected, found=found, help=mismatch_help(found, expected)
+                    expr.span,
+                    what=what,
+                    expected=expected,
+                    found=found,
+                    help=mismatch_help(found, expected),
                 )
             )
             return
@@ -527,10 +546,17 @@ class BodyChecker:
             written.add(name)
             field = record.field(name)
             if field is None:
-                message = messages.UNKNOWN_BODY_FIELD_STRICT if closed else messages.UNKNOWN_BODY_FIELD
+                message = (
+                    messages.UNKNOWN_BODY_FIELD_STRICT if closed else messages.UNKNOWN_BODY_FIELD
+                )
                 hint = suggest(name, [f.name for f in record.fields])
                 self.owner.error(
-                    message(entry.key.span, what=what, field=name, help=f"did you mean `{hint}`?" if hint else None)
+                    message(
+                        entry.key.span,
+                        what=what,
+                        field=name,
+                        help=f"did you mean `{hint}`?" if hint else None,
+                    )
                 )
                 continue
             child_what = f"field `{name}` of {what}" if depth == 0 else f"{what}.{name}"
@@ -540,7 +566,9 @@ class BodyChecker:
         if missing and not open_keys:
             fields = ", ".join(f"`{m}`" for m in missing)
             self.owner.error(
-                messages.MISSING_BODY_FIELD(expr.span, what=what, s="s" if len(missing) > 1 else "", fields=fields)
+                messages.MISSING_BODY_FIELD(
+                    expr.span, what=what, s="s" if len(missing) > 1 else "", fields=fields
+                )
             )
 
 
@@ -583,7 +611,9 @@ def _covered(status: str, accepted: tuple[tuple[int, int], ...]) -> bool:
     return any(low <= first + 99 and first <= high for low, high in accepted)
 
 
-def _response_types(op: OperationInfo, accepted: tuple[tuple[int, int], ...]) -> tuple[Type, Type | None]:
+def _response_types(
+    op: OperationInfo, accepted: tuple[tuple[int, int], ...]
+) -> tuple[Type, Type | None]:
     good = [r.type for r in op.responses if _covered(r.status, accepted)]
     bad = [r.type for r in op.responses if not _covered(r.status, accepted) and r.has_body]
     body = join_all(good) if good else JSON
@@ -600,4 +630,3 @@ def caught_body_type(bodies: list[Type | None], opaque: bool) -> Type | None:
     if not declared:
         return None
     return JSON if opaque else join_all(declared)
-

@@ -69,16 +69,16 @@ def operation_request(
 
         return _PARAM.sub(fill, template)
 
-    reads = frozenset().union(*(expr.reads for _, _, expr in arguments)) if arguments else frozenset()
+    reads = (
+        frozenset().union(*(expr.reads for _, _, expr in arguments)) if arguments else frozenset()
+    )
     target = ir.Expr(template, path, span, reads)
     query = _merged(query_args, own_query, span)
     headers = _merged(header_args, own_headers, span)
     return target, query, headers
 
 
-def _merged(
-    pairs: list[tuple[str, ir.Expr]], own: ir.Expr | None, span: Span
-) -> ir.Expr | None:
+def _merged(pairs: list[tuple[str, ir.Expr]], own: ir.Expr | None, span: Span) -> ir.Expr | None:
     if not pairs:
         return own
     run_own: Callable[[ir.Frame], Any] | None = own.run if own is not None else None

@@ -389,10 +389,14 @@ class _Builder:
         if not isinstance(security, list) or not all(isinstance(r, dict) for r in security):
             self.problem(where, "`security` must be a list of mappings")
             return []
-        return [{str(k): list(v) if isinstance(v, list) else [] for k, v in r.items()} for r in security]
+        return [
+            {str(k): list(v) if isinstance(v, list) else [] for k, v in r.items()} for r in security
+        ]
 
     def _security_schemes(self, components: Any) -> None:
-        if not isinstance(components, dict) or not isinstance(components.get("securitySchemes"), dict):
+        if not isinstance(components, dict) or not isinstance(
+            components.get("securitySchemes"), dict
+        ):
             return
         for name, scheme in components["securitySchemes"].items():
             where = pointer("components", "securitySchemes", name)

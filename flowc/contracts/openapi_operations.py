@@ -230,7 +230,9 @@ class _Reader:
         if "json" in by_kind:
             entry = content[by_kind["json"]]
             if isinstance(entry, dict) and isinstance(entry.get("schema"), dict):
-                return self.type_of(response.child("content", by_kind["json"], "schema"), "response"), True
+                return self.type_of(
+                    response.child("content", by_kind["json"], "schema"), "response"
+                ), True
             return JSON, True
         if "text" in by_kind:
             return STRING, True

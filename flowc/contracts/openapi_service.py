@@ -280,7 +280,10 @@ def _compare_auth(
         if sendable[0] != "header":
             return
         name = clause.args[0] if clause.args else None
-        if isinstance(name, ast.Literal) and str(name.value).lower() == (scheme.header or "").lower():
+        if (
+            isinstance(name, ast.Literal)
+            and str(name.value).lower() == (scheme.header or "").lower()
+        ):
             return
         if not isinstance(name, ast.Literal):
             return
@@ -290,5 +293,6 @@ def _compare_auth(
     if clause.scheme == "header" and clause.args and isinstance(clause.args[0], ast.Literal):
         given = f"header `{clause.args[0].value}`"
     wanted = " or ".join(s.describe() for s in schemes)
-    exprs.error(messages.AUTH_MISMATCH(clause.span, service=service.name, given=given, wanted=wanted))
-
+    exprs.error(
+        messages.AUTH_MISMATCH(clause.span, service=service.name, given=given, wanted=wanted)
+    )

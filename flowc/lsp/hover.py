@@ -150,6 +150,20 @@ class HoverRenderer:
 
     # ----------------------------------------------------------- services and flows
 
+    def contract(self, service: ServiceInfo) -> str:
+        """An OpenAPI service's document: title, version, operations, base URL."""
+        found = service.contract
+        if found is None:
+            return f"document: `{service.decl.openapi}` (not loaded)"
+        contract = found.contract
+        title = contract.title or os.path.basename(found.document)
+        lines = [
+            f"OpenAPI {contract.version}: {title}, {len(contract.operations)} operations",
+        ]
+        if found.base_url is not None:
+            lines.append(f"base URL: `{found.base_url}`")
+        return "\n\n".join(lines)
+
     def service(self, service: ServiceInfo) -> str:
         decl = service.decl
         base = service_target(self.snapshot, decl)
