@@ -129,7 +129,7 @@ service github openapi "GITHUB" { auth bearer secret("GITHUB_TOKEN") }
 flow f(owner: string, repo: string) -> int {
     step a = GET github "/repos/${owner}/${repo}/issue"
     step b = GET github "/repos/${owner}/${repo}/issues" { query { state: "opened" } }
-    step c = POST github "/repos/${owner}/${repo}/issues" { json { body: "no title", labels: "bug" } }
+    step c = POST github "/repos/${owner}/${repo}/issues" { json { body: "x", labels: "bug" } }
     step d = GET github "/repos/${owner}/${repo}/issues/${owner}"
     step e = GET github "/search/issues"
     return a.status + b.status + c.status + d.status + e.status

@@ -173,7 +173,7 @@ def _apply_common_clauses(
         if isinstance(clause, ast.ValueClause):
             setattr(target, keyword, compile_(clause.value))
     auth = clauses.get("auth")
-    if isinstance(auth, ast.AuthClause):
+    if isinstance(auth, ast.AuthClause) and auth.scheme is not None:  # else from a document
         target.auth = (auth.scheme, tuple(compile_(a) for a in auth.args))
     retry = clauses.get("retry")
     if isinstance(retry, ast.RetryClause):

@@ -175,7 +175,7 @@ DEADLINE_EXCEEDED = _warning(
     "W0303", "{what} can take {worst} in the worst case, more than its timeout of {limit}"
 )
 
-# --------------------------------------------------------------------------- E06xx service contracts
+# ----------------------------------------------------------------------- E06xx service contracts
 
 OPENAPI_UNREADABLE = _error("E0601", 'cannot read OpenAPI document "{path}": {reason}')
 OPENAPI_SYNTAX = _error("E0602", "the OpenAPI document does not parse: {problem}")

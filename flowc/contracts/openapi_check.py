@@ -103,6 +103,13 @@ class OperationChecker:
         self.exprs = steps.exprs
         self.info = steps.info
 
+    @property
+    def contract(self) -> ServiceContract:
+        """The service contract of the step being checked."""
+        current = self.steps.current_contract
+        assert current is not None
+        return current
+
     def error(self, diagnostic: object) -> None:
         self.checker.error(diagnostic)
 
@@ -118,6 +125,7 @@ class OperationChecker:
         if found is not None:
             return found
         others = contract.index.other_methods(path)
+        help_text: str | None
         if others:
             help_text = f"the path exists with {', '.join(others)}"
         else:
@@ -258,9 +266,8 @@ class OperationChecker:
         self._check_enum(value, parameter.schema, span, what)
 
     def _check_enum(self, value: Any, schema: Located, span: ast.Span, what: str) -> None:
-        contract = self.steps.current_contract
         try:
-            resolved = contract.contract.resolve(schema)
+            resolved = self.contract.contract.resolve(schema)
         except RefError:
             return
         enum = resolved.value.get("enum") if isinstance(resolved.value, dict) else None
@@ -379,7 +386,7 @@ class OperationChecker:
             return
         from flowc.contracts.openapi_service import security_schemes
 
-        schemes = {s.name: s for s in security_schemes(self.steps.current_contract.contract)}
+        schemes = {s.name: s for s in security_schemes(self.contract.contract)}
         for requirement in op.security:
             headers = [schemes[n].header for n in requirement if n in schemes]
             if headers and all(h is not None and h.lower() in given.headers for h in headers):
@@ -416,8 +423,8 @@ class OperationChecker:
                 )
         for place, names in (("query", given.query), ("header", given.headers)):
             for name, entry in names.items():
-                parameter = op.parameter(name, place)
-                if parameter is None:
+                declared = op.parameter(name, place)
+                if declared is None:
                     if place == "query" and entry is not None:
                         hint = suggest(name, [p.name for p in op.of_place("query")])
                         self.error(
@@ -432,7 +439,7 @@ class OperationChecker:
                     continue
                 if entry is not None:
                     found = self.info.type_of(entry.value) or JSON
-                    self._value_fits(entry.value, found, parameter, label)
+                    self._value_fits(entry.value, found, declared, label)
 
     # ----------------------------------------------------------- request body
 
@@ -452,8 +459,9 @@ class OperationChecker:
             self.error(messages.NO_REQUEST_BODY(given.span, operation=label))
             return
         kinds = {"json": ("json",), "form": ("form",), "body": ("text", "bytes")}[given.keyword]
-        media = next((m for k in kinds if (m := body.of_kind(k)) is not None), None)
-        if media is None:
+        candidates = [body.of_kind(k) for k in kinds]
+        chosen = next((m for m in candidates if m is not None), None)
+        if chosen is None:
             if body.media:
                 shown = ", ".join(f"`{m.media}`" for m in body.media)
                 self.error(
@@ -462,9 +470,9 @@ class OperationChecker:
                     )
                 )
             return
-        if media.schema is not None and given.keyword in ("json", "form"):
+        if chosen.schema is not None and given.keyword in ("json", "form"):
             what = f"the request body of `{label}`"
-            BodyChecker(self, what).value(given.value, media.schema, what, 0)
+            BodyChecker(self, what).value(given.value, chosen.schema, what, 0)
 
 
 @attrs.define(eq=False)
@@ -484,7 +492,7 @@ class BodyChecker:
 
     def __init__(self, owner: OperationChecker, root: str) -> None:
         self.owner = owner
-        self.contract = owner.steps.current_contract
+        self.contract = owner.contract
         self.root = root
 
     def value(self, expr: ast.Expr, schema: Located, what: str, depth: int) -> None:
@@ -534,7 +542,8 @@ class BodyChecker:
         what: str,
         depth: int,
     ) -> None:
-        properties = value.get("properties") if isinstance(value.get("properties"), dict) else {}
+        declared = value.get("properties")
+        properties: dict[str, Any] = declared if isinstance(declared, dict) else {}
         closed = value.get("additionalProperties") is False
         written: set[str] = set()
         open_keys = False

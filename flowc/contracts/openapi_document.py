@@ -181,11 +181,11 @@ def _yaml_child(node: Any, part: str) -> tuple[Position | None, Any]:
     if isinstance(node, dict):
         for key in node:
             if _key(key) == part:
-                line, col = node.lc.key(key)
+                line, col = node.lc.key(key)  # type: ignore[attr-defined]
                 return (line + 1, col + 1), node[key]
         return None, None
     if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-        line, col = node.lc.item(int(part))
+        line, col = node.lc.item(int(part))  # type: ignore[attr-defined]
         return (line + 1, col + 1), node[int(part)]
     return None, None
 
@@ -240,7 +240,7 @@ class _JsonLocator:
                 if stack:
                     stack.pop()
             elif kind == "string" and stack and stack[-1][0] == "{" and stack[-1][2] is None:
-                stack[-1][2] = json.loads(match.group(kind))
+                stack[-1][2] = str(json.loads(match.group(kind)))
                 pending_start = start
             elif kind in ("string", "scalar"):
                 self._value_path(stack, start, pending_start)
@@ -253,6 +253,7 @@ class _JsonLocator:
         if not stack:
             return ""
         kind, base, slot = stack[-1]
+        here: str
         if kind == "[":
             here = base + pointer(slot)
             at = start

@@ -74,7 +74,10 @@ class Located:
     def child(self, *parts: str | int) -> Located:
         value = self.value
         for part in parts:
-            value = value[part] if isinstance(value, list) else value.get(part)
+            if isinstance(value, list) and isinstance(part, int):
+                value = value[part]
+            else:
+                value = value.get(part) if isinstance(value, dict) else None
         return Located(value, self.file, self.pointer + pointer(*parts))
 
 

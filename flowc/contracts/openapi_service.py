@@ -291,7 +291,7 @@ def _compare_auth(
         clause.scheme or "", "an API key header"
     )
     if clause.scheme == "header" and clause.args and isinstance(clause.args[0], ast.Literal):
-        given = f"header `{clause.args[0].value}`"
+        given = f"header `{clause.args[0].value!s}`"
     wanted = " or ".join(s.describe() for s in schemes)
     exprs.error(
         messages.AUTH_MISMATCH(clause.span, service=service.name, given=given, wanted=wanted)

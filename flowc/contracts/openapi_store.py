@@ -15,7 +15,8 @@ lie -- followed by the pieces.  Loading reads the header only; a piece is read
 (``os.pread``) when a step first needs it, so a cached GitHub description costs
 the digest of its 13 MB and a header of ~100 KB.  An entry is used only when every
 file it was built from still has its digest.  ``marshal`` is used rather than
-``pickle`` because the header is plain data and marshal reads it faster.  The fingerprint is a digest of this
+``pickle`` because the header is plain data and marshal reads it faster.  The
+fingerprint is a digest of this
 package's sources, so a changed loader never reads an older entry.  Only valid
 documents are stored; a damaged or unreadable entry is a miss; writes are atomic.
 

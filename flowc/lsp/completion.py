@@ -66,7 +66,7 @@ from flowc.lsp.cursor import (
     trivia_at,
     word_start,
 )
-from flowc.lsp.hover import HoverRenderer, excerpt, service_target
+from flowc.lsp.hover import HoverRenderer, service_target
 from flowc.lsp.positions import TextChange
 from flowc.lsp.scopes import Binding, bindings_at
 
