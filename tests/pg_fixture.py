@@ -16,6 +16,7 @@ installs the package, so a missing server there is a broken CI, not a reason to 
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -108,10 +109,8 @@ class PostgresServer:
         return f"{self.base_url}/{name}"
 
     def cleanup(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop("immediate")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.root, ignore_errors=True)
 
 

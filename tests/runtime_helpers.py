@@ -32,6 +32,7 @@ import trio
 from flowc.api import Program, compile_source
 from flowc.common.errors import FlowError
 from flowc.compiler.ast import Span
+from flowc.runtime.engine import Engine
 from flowc.runtime.http import (
     HttpInvoker,
     HttpRequest,
@@ -39,7 +40,6 @@ from flowc.runtime.http import (
     TransportError,
     TransportErrorKind,
 )
-from flowc.runtime.engine import Engine
 from flowc.runtime.store.memory import MemoryStore
 from flowc.runtime.trace import JsonLinesSink
 
@@ -141,7 +141,7 @@ async def run(
     return Outcome(result, error, logs, events, store, chosen[0], wall, text)
 
 
-class _nothing:  # noqa: N801 - a stand-in context manager, named as contextlib's
+class _nothing:  # a stand-in context manager, named as contextlib's
     async def __aenter__(self) -> None:
         return None
 

@@ -18,8 +18,8 @@ real command does); the interrupt test and the `flowc demo` test start real proc
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import sys

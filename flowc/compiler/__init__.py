@@ -50,6 +50,7 @@ def compile_file(
     program = load_program(path, sink=sink, source=source, cache=cache, reader=reader)
     result = check_program(program, sink)
     sources = {display_path(p): m.source for p, m in program.modules.items()}
+    sources.update(result.info.document_sources)
     return Compilation(result, sink.sorted(), sources)
 
 

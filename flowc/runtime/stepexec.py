@@ -427,6 +427,8 @@ class StepExecution:
                 attempt=attempt,
             )
             error.retry_after = _retry_after(response)  # type: ignore[attr-defined]
+            if self.node.error_type is not None:
+                error.body = _declared_error_body(response, self.node.error_type)
             raise error
         if self.service is not None:
             self.service.record_outcome(status)
@@ -521,6 +523,17 @@ def _status_message(response: HttpResponse, sensitive: Collection[str] = ()) -> 
     if snippet and response.status >= 400 and snippet.isprintable():
         message += f": {snippet}"
     return message
+
+
+def _declared_error_body(response: HttpResponse, expected: Any) -> object:
+    """A failing response's body when it fits the type its OpenAPI document declares
+    for failures (``error.body``); otherwise none, which reads as null."""
+    from flowc.runtime.decode import DecodeError, decode_body, validate
+
+    try:
+        return validate(decode_body(response.body, response.header("content-type")), expected)
+    except DecodeError:
+        return errors.NO_BODY
 
 
 def _retry_after(response: HttpResponse) -> float | None:
