@@ -73,12 +73,20 @@ def encode(value: Any) -> str:
 
 
 def decode(text: str) -> Any:
-    """The value ``encode`` made ``text`` from."""
+    """The value ``encode`` made ``text`` from (one pass of the C JSON parser)."""
     try:
-        plain = json.loads(text)
-    except (ValueError, TypeError) as error:
+        return json.loads(text, object_hook=_untag)
+    except (ValueError, TypeError, RecursionError) as error:
         raise CodecError(f"not an encoded value: {error}") from None
-    return from_plain(plain)
+
+
+def _untag(plain: dict[str, Any]) -> Any:
+    """``json.loads``'s hook: a tagged object becomes its value (inner ones come first)."""
+    if len(plain) == 1:
+        ((tag, content),) = plain.items()
+        if tag.startswith("$"):
+            return _tagged(tag, content, decoded=True)
+    return plain
 
 
 def to_plain(value: Any) -> Any:
@@ -135,7 +143,8 @@ def from_plain(plain: Any) -> Any:
     return {key: from_plain(item) for key, item in plain.items()}
 
 
-def _tagged(tag: str, content: Any) -> Any:
+def _tagged(tag: str, content: Any, *, decoded: bool = False) -> Any:
+    """The value of one tagged object; ``decoded`` when its content is already values."""
     try:
         if tag == "$u":
             return UInt(content)
@@ -150,7 +159,11 @@ def _tagged(tag: str, content: Any) -> Any:
         if tag == "$type":
             return TYPE_IDENTIFIERS[content]
         if tag == "$m":
+            if decoded:
+                return {key: item for key, item in content}
             return {_key_from_plain(key): from_plain(item) for key, item in content}
+        if tag == "$k":
+            return TRUE_KEY if content else FALSE_KEY
     except (ValueError, TypeError, KeyError, ArithmeticError, EvalError) as error:
         raise CodecError(f"a damaged {tag} value: {error}") from None
     raise CodecError(f"unknown tag {tag}")

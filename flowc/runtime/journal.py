@@ -115,14 +115,14 @@ class StepRecord:
 
     @classmethod
     def from_json(cls, key: str, text: str) -> StepRecord:
-        data = json.loads(text)
+        data = codec.decode(text)  # the record's own fields hold no tags
         return cls(
             key=key,
             flow=data["flow"],
             outcome=data["outcome"],
             attempts=data["attempts"],
             status=data.get("status", 0),
-            value=codec.from_plain(data["value"]),
+            value=data["value"],
             error=data.get("error"),
             started=data.get("started", 0.0),
             finished=data.get("finished", 0.0),

@@ -44,6 +44,7 @@ from flowc.runtime.store.records import (
 _T = TypeVar("_T")
 
 SCHEMA_VERSION: Final = 1
+_BATCH: Final = 500  # journal rows per INSERT statement
 
 _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS flowc_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -105,17 +106,24 @@ class PostgresStore:
         )
         self._lock = threading.Lock()
         self._connection: Any = None
-        self._call(self._migrate, patience=0.0)  # an unreachable store at start: say so at once
+        # an unreachable store at start: say so at once
+        self._call(self._migrate, patience=0.0, atomic=True)
 
     # ------------------------------------------------------------ connection
 
     def _connect(self) -> Any:
         if self._connection is None or self._connection.closed:
-            self._connection = self._psycopg.connect(self.dsn, connect_timeout=5)
+            self._connection = self._psycopg.connect(self.dsn, connect_timeout=5, autocommit=True)
         return self._connection
 
-    def _call(self, work: Callable[[Any], _T], patience: float | None = None) -> _T:
-        """Run ``work(connection)`` in a transaction, reconnecting while the database is away."""
+    def _call(
+        self, work: Callable[[Any], _T], patience: float | None = None, *, atomic: bool = False
+    ) -> _T:
+        """Run ``work(connection)``, reconnecting while the database is away.
+
+        A single statement is its own transaction (one round trip, the common case of
+        a journal write); ``atomic`` wraps several in one.
+        """
         psycopg = self._psycopg
         deadline = time.monotonic() + (self.patience if patience is None else patience)
         delay = 0.1
@@ -124,6 +132,8 @@ class PostgresStore:
             while True:
                 try:
                     connection = self._connect()
+                    if not atomic:
+                        return work(connection)
                     with connection.transaction():
                         return work(connection)
                 except psycopg.OperationalError as error:
@@ -252,21 +262,28 @@ class PostgresStore:
             )
             return int(cursor.rowcount)
 
-        return self._call(work)
+        return self._call(work, atomic=True)
 
     # ------------------------------------------------------------ journal
 
     def append(self, run_id: str, entries: list[JournalEntry]) -> None:
+        """One multi-row upsert per batch: atomic, and one round trip."""
+        if not entries:
+            return
+        unique = {(e.kind, e.key, e.ordinal): e for e in entries}  # the last one wins
+        rows = [(run_id, e.kind, e.key, e.ordinal, e.data) for e in unique.values()]
+
         def work(db: Any) -> None:
-            with db.cursor() as cursor:
-                cursor.executemany(
-                    "INSERT INTO flowc_journal (run_id, kind, key, ordinal, data) "
-                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (run_id, kind, key, ordinal) "
-                    "DO UPDATE SET data = EXCLUDED.data",
-                    [(run_id, e.kind, e.key, e.ordinal, e.data) for e in entries],
+            for start in range(0, len(rows), _BATCH):
+                chunk = rows[start : start + _BATCH]
+                values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
+                db.execute(
+                    f"INSERT INTO flowc_journal (run_id, kind, key, ordinal, data) VALUES {values} "
+                    "ON CONFLICT (run_id, kind, key, ordinal) DO UPDATE SET data = EXCLUDED.data",
+                    [value for row in chunk for value in row],
                 )
 
-        self._call(work)
+        self._call(work, atomic=len(rows) > _BATCH)
 
     def journal(self, run_id: str) -> list[JournalEntry]:
         rows = self._call(
