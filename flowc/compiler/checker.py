@@ -164,7 +164,7 @@ def _check_services(module: ModuleSymbols, exprs: ExprChecker, program: Program)
         url = service.clauses.get("url")
         if isinstance(url, ast.ValueClause):
             _check_base_url(url.value, exprs.info.type_of(url.value) or ERROR, exprs)
-        from flowc.contracts.openapi_service import check_openapi_service
+        from flowc.compiler.openapi_service import check_openapi_service
 
         cache = program.parse_cache if program.parse_cache is not None else ParseCache()
         service.contract = check_openapi_service(service, exprs, cache.contracts())

@@ -128,7 +128,7 @@ def _lower_service(service: ServiceInfo, info: CheckInfo, consts: _ModuleConsts)
     _apply_common_clauses(lowered, service.clauses, compile_, info, resolver.slot)
     auth = service.clauses.get("auth")
     if isinstance(auth, ast.AuthClause) and auth.scheme is None and service.contract is not None:
-        from flowc.contracts.openapi_lowering import document_auth
+        from flowc.compiler.openapi_lowering import document_auth
 
         args = tuple(compile_(a) for a in auth.args)
         lowered.auth = document_auth(service.contract.auth, args, auth.span)
@@ -156,7 +156,7 @@ def _base_url(service: ServiceInfo, compile_: Callable[[ast.Expr], ir.Expr]) -> 
     url = service.clauses.get("url")
     if isinstance(url, ast.ValueClause):
         return compile_(url.value)
-    from flowc.contracts.openapi_lowering import constant_expr
+    from flowc.compiler.openapi_lowering import constant_expr
 
     return constant_expr(service.contract.base_url, service.decl.span)
 
@@ -359,7 +359,7 @@ class _FlowLowerer:
         node.error_type = contract.error_type if contract.error_type != JSON else None
         if not isinstance(stmt.action, ast.CallAction):
             return
-        from flowc.contracts.openapi_lowering import operation_request
+        from flowc.compiler.openapi_lowering import operation_request
 
         operation = contract.operation
         node.method = operation.method

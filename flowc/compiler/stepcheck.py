@@ -22,7 +22,7 @@ checked clauses:
   may not declare ``-> T``.
 * A step against an OpenAPI service -- ``GET petstore "/pet/${id}"``, or
   ``call petstore.getPetById(petId: id)`` by operation id -- is checked against
-  its operation by ``contracts.openapi_check``, which also gives its body type
+  its operation by ``openapi_check``, which also gives its body type
   (the accepted responses') and its error's (``error.body``).
 * Either way a ``fallback`` value must fit the body type, and ``on error
   skip`` without a ``fallback`` makes the body optional.
@@ -43,10 +43,10 @@ from flowc.compiler.clausecheck import is_null_literal
 from flowc.compiler.scope import Scope, suggest
 
 if TYPE_CHECKING:
+    from flowc.compiler.openapi_check import OperationChecker
+    from flowc.compiler.openapi_service import ServiceContract
     from flowc.compiler.stmtcheck import FlowChecker, Frame
     from flowc.compiler.symbols import FlowInfo, ServiceInfo
-    from flowc.contracts.openapi_check import OperationChecker
-    from flowc.contracts.openapi_service import ServiceContract
 
 NON_IDEMPOTENT: Final = frozenset({"POST", "PATCH"})
 
@@ -61,16 +61,13 @@ class StepChecker:
         self.info = checker.info
         self.clauses = checker.clauses
         self._operations: OperationChecker | None = None
-        # The OpenAPI step being checked (read by ``openapi_check``).
-        self.current_contract: ServiceContract | None = None
-        self.current_target_span = ast.NO_SPAN
 
     @property
     def operations(self) -> OperationChecker:
         if self._operations is None:
-            from flowc.contracts.openapi_check import OperationChecker
+            from flowc.compiler.openapi_check import OperationChecker
 
-            self._operations = OperationChecker(self)
+            self._operations = OperationChecker(self.info, self.checker.error)
         return self._operations
 
     def error_record(self, stmt: ast.StepStmt) -> RecordT:
@@ -78,7 +75,7 @@ class StepChecker:
         contract = self.info.step_contracts.get(id(stmt))
         if contract is None or contract.error_type is None:
             return ERROR_RECORD
-        from flowc.contracts.openapi_check import error_record
+        from flowc.compiler.openapi_check import error_record
 
         return error_record(contract.error_type)
 
@@ -121,11 +118,8 @@ class StepChecker:
     ) -> Type:
         """Check a step against its OpenAPI operation; the type of its body."""
         contract: ServiceContract = service.contract
-        self.current_contract = contract
-        self.current_target_span = action.span
         match = None
         if isinstance(action, ast.HttpAction):
-            self.current_target_span = action.target.span
             match = self.operations.by_path(service, contract, action)
             operation = match.operation if match is not None else None
         else:

@@ -1,31 +1,35 @@
 """Matching a step's path against a document's path templates.
 
 A step writes its path as a string, possibly interpolated: ``"/pet/${pet_id}"``.
-``StepPath.of(expr)`` replaces each ``${...}`` by a placeholder that cannot occur
-in text (``\\x00<n>\\x00``) and splits off a literal query string (``?a=1&b=2``,
-whose names count as given query parameters).  ``PathIndex.match`` then tries the
-document's templates for the step's method: each template becomes a regular
-expression in which ``{name}`` matches one path segment (``[^/]+``), and a match
-tells, for each path parameter, what the step put there -- an embedded expression
-(checked against the parameter's type), literal text (checked as text), or a mix.
-When several templates match (``/pets/mine`` and ``/pets/{id}``), the one with the
-most literal characters wins, as the OpenAPI specification says concrete paths
-come first.
+The checker hands its pieces to ``StepPath.of_parts`` -- literal text, and ``None``
+for each embedded expression -- which puts a placeholder that cannot occur in text
+(``\\x00<n>\\x00``) where each expression stands and splits off a literal query
+string (``?a=1&b=2``, whose names count as given query parameters).
+``PathIndex.match`` then tries the document's templates for the step's method: each
+template is split into segments, in which ``{name}`` matches one path segment, and
+a match tells, for each path parameter, what the step put there -- an embedded
+expression (by its number, ``Capture.hole``; the checker knows the expression),
+literal text, or a mix.  When several templates match (``/pets/mine`` and
+``/pets/{id}``), the one with the most literal characters wins, as the OpenAPI
+specification says concrete paths come first.
 
 When nothing matches, ``suggest`` finds the closest template (by ``difflib`` over
 templates with their parameters blanked, so ``/pets/${id}`` is close to
 ``/pets/{petId}``) and tells whether the path exists with other methods.
+
+This module knows nothing of the flowc syntax tree: it is the document's side of
+the match, below the compiler.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from typing import Final
 
 import attrs
 
-from flowc.compiler import ast
 from flowc.contracts.openapi_model import Operation
 
 _HOLE: Final = "\x00"
@@ -34,35 +38,29 @@ _PARAM: Final = re.compile(r"\{([^{}/]+)\}")
 
 @attrs.frozen(slots=True)
 class StepPath:
-    """A step's path with its embedded expressions replaced by placeholders."""
+    """A step's path with its embedded expressions replaced by numbered placeholders."""
 
     text: str  # the path part, placeholders in it
-    holes: tuple[ast.Expr, ...]
+    holes: int  # how many embedded expressions the whole string has
     query_names: tuple[str, ...]  # names written in a literal query string
 
     @classmethod
-    def of(cls, target: ast.Expr) -> StepPath | None:
-        parts: tuple[str | ast.Expr, ...]
-        if isinstance(target, ast.Literal) and isinstance(target.value, str):
-            parts = (target.value,)
-        elif isinstance(target, ast.Template):
-            parts = target.parts
-        else:
-            return None
+    def of_parts(cls, parts: Iterable[str | None]) -> StepPath:
+        """The path of a string made of literal text and (``None``) embedded expressions."""
         text: list[str] = []
-        holes: list[ast.Expr] = []
+        holes = 0
         for part in parts:
-            if isinstance(part, str):
-                text.append(part)
+            if part is None:
+                text.append(f"{_HOLE}{holes}{_HOLE}")
+                holes += 1
             else:
-                text.append(f"{_HOLE}{len(holes)}{_HOLE}")
-                holes.append(part)
+                text.append(part)
         joined = "".join(text)
         path, _, query = joined.partition("?")
         names = tuple(
             pair.split("=", 1)[0] for pair in query.split("&") if pair and _HOLE not in pair[:1]
         )
-        return cls(path, tuple(holes), names)
+        return cls(path, holes, names)
 
     def shown(self) -> str:
         """The path as a message shows it: ``/pet/${…}``."""
@@ -75,7 +73,7 @@ class Capture:
 
     name: str
     text: str  # literal text, or a placeholder
-    hole: ast.Expr | None  # the embedded expression when the whole segment is one
+    hole: int | None  # the embedded expression's number, when the whole segment is one
 
 
 @attrs.frozen(slots=True)
@@ -187,7 +185,7 @@ def _captures(template: str, path: StepPath) -> tuple[Capture, ...]:
         hole = None
         whole = re.fullmatch(f"{_HOLE}(\\d+){_HOLE}", text)
         if whole is not None:
-            hole = path.holes[int(whole.group(1))]
+            hole = int(whole.group(1))
         captures.append(Capture(name, text, hole))
     return tuple(captures)
 
