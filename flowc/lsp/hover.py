@@ -7,7 +7,9 @@
   ``loop item: string``, ``catch err: Error``;
 * a step (its name, or a reference to it) — the step's header, its value
   type (the ``Step`` record spelled out, ``body`` included), and for an HTTP
-  step its method, service and path, for a ``call`` step the called flow;
+  step its method, service and path, for a ``call`` step the called flow; a
+  step against an OpenAPI service adds its operation (id, summary, method,
+  path template, response type);
 * a service — its header and base URL expression, then each setting
   (timeout, retry, circuit breaker, rate limit, concurrency, headers, auth)
   as written, on one line each;
@@ -26,6 +28,7 @@ from typing import Final
 
 from flowc.common.types import RecordT, Type
 from flowc.compiler import ast
+from flowc.compiler.openapi_check import StepContract
 from flowc.compiler.scope import Symbol
 from flowc.compiler.symbols import FlowInfo, ServiceInfo
 from flowc.lsp.analysis import Snapshot
@@ -144,9 +147,24 @@ class HoverRenderer:
             called = self.info.step_targets.get(id(action))
             if isinstance(called, FlowInfo):
                 lines.append(f"calls: `{self.signature(called)}`")
+        operation = self.operation(step)
+        if operation is not None:
+            lines.append(operation)
         if body is not None:
             lines.append(f"body: `{body}`")
         return "\n\n".join(lines)
+
+    def operation(self, step: ast.StepStmt) -> str | None:
+        """The OpenAPI operation a step calls: its id and summary, method, path, response."""
+        found = self.info.step_contracts.get(id(step))
+        if not isinstance(found, StepContract):
+            return None
+        operation = found.operation
+        name = f"`{operation.operation_id}`" if operation.operation_id else "operation"
+        head = f"{name}: {operation.summary}" if operation.summary else name
+        if operation.operation_id is not None:
+            head = f"operation {head}"
+        return f"{head}\n\n`{operation.method} {operation.path}` · response: `{found.body_type}`"
 
     # ----------------------------------------------------------- services and flows
 
