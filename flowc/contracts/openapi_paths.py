@@ -11,7 +11,10 @@ a match tells, for each path parameter, what the step put there -- an embedded
 expression (by its number, ``Capture.hole``; the checker knows the expression),
 literal text, or a mix.  When several templates match (``/pets/mine`` and
 ``/pets/{id}``), the one with the most literal characters wins, as the OpenAPI
-specification says concrete paths come first.
+specification says concrete paths come first.  Some documents write a query string
+into a template (``/rest?method=flickr.photos.search``, one operation per value of
+``method``): its literal pairs must then be in the step's query string, and the
+template that fixes the most of them wins.
 
 When nothing matches, ``suggest`` finds the closest template (by ``difflib`` over
 templates with their parameters blanked, so ``/pets/${id}`` is close to
@@ -42,7 +45,13 @@ class StepPath:
 
     text: str  # the path part, placeholders in it
     holes: int  # how many embedded expressions the whole string has
-    query_names: tuple[str, ...]  # names written in a literal query string
+    query: tuple[tuple[str, str | None], ...] = ()  # a literal query string's pairs
+    # (a value with an embedded expression in it is None)
+
+    @property
+    def query_names(self) -> tuple[str, ...]:
+        """The names written in the path's literal query string."""
+        return tuple(name for name, _ in self.query)
 
     @classmethod
     def of_parts(cls, parts: Iterable[str | None]) -> StepPath:
@@ -55,12 +64,8 @@ class StepPath:
                 holes += 1
             else:
                 text.append(part)
-        joined = "".join(text)
-        path, _, query = joined.partition("?")
-        names = tuple(
-            pair.split("=", 1)[0] for pair in query.split("&") if pair and _HOLE not in pair[:1]
-        )
-        return cls(path, holes, names)
+        path, _, query = "".join(text).partition("?")
+        return cls(path, holes, query_pairs(query))
 
     def shown(self) -> str:
         """The path as a message shows it: ``/pet/${…}``."""
@@ -99,7 +104,7 @@ class PathIndex:
         found = self._segments.get(template)
         if found is None:
             parts: list[str | re.Pattern[str]] = []
-            for segment in template.strip("/").split("/"):
+            for segment in template_path(template).strip("/").split("/"):
                 if "{" not in segment:
                     parts.append(segment)
                 elif _PARAM.fullmatch(segment):
@@ -133,11 +138,14 @@ class PathIndex:
 
     def match(self, method: str, path: StepPath) -> Match | None:
         segments = path.text.strip("/").split("/")
-        best: tuple[int, Match] | None = None
+        best: tuple[tuple[int, int], Match] | None = None
         for operation in self.operations:
             if operation.method != method or not self._fits(operation.path, segments):
                 continue
-            score = len(_PARAM.sub("", operation.path))
+            fixed = _fixed_query(operation.path, path.query)
+            if fixed is None:
+                continue
+            score = (fixed, len(_PARAM.sub("", template_path(operation.path))))
             if best is None or score > best[0]:
                 best = (score, Match(operation, _captures(operation.path, path)))
         return best[1] if best is not None else None
@@ -159,11 +167,43 @@ class PathIndex:
 _ANY_SEGMENT: Final = re.compile("[^/]+")
 
 
+def template_path(template: str) -> str:
+    """A template without the query string some documents write into it
+    (``/rest?method=flickr.photos.search``: one operation per ``method``)."""
+    return template.partition("?")[0]
+
+
+def query_pairs(query: str) -> tuple[tuple[str, str | None], ...]:
+    """``a=1&b=${x}`` as ``(("a", "1"), ("b", None))`` (placeholders make a value None)."""
+    pairs = []
+    for pair in query.split("&"):
+        if not pair or pair.startswith(_HOLE):
+            continue
+        name, _, value = pair.partition("=")
+        pairs.append((name, None if _HOLE in value else value))
+    return tuple(pairs)
+
+
+def _fixed_query(template: str, given: tuple[tuple[str, str | None], ...]) -> int | None:
+    """How many literal query pairs of ``template`` the step's query string gives (None
+    when it gives one of them another literal value, or leaves one out)."""
+    _, _, query = template.partition("?")
+    fixed = 0
+    values = dict(given)
+    for name, _, value in (pair.partition("=") for pair in query.split("&") if pair):
+        if _PARAM.search(name + value):
+            continue  # `key={APIKEY}`: a parameter, checked as one
+        if name not in values or values[name] not in (None, value):
+            return None
+        fixed += 1
+    return fixed
+
+
 def _full_pattern(template: str) -> re.Pattern[str]:
     """The whole template as one expression (compiled only for the matched one)."""
     pieces: list[str] = []
     last = 0
-    template = template.strip("/")
+    template = template_path(template).strip("/")
     for number, found in enumerate(_PARAM.finditer(template)):
         pieces.append(re.escape(template[last : found.start()]))
         pieces.append(f"(?P<p{number}>[^/]+?)")
@@ -173,14 +213,14 @@ def _full_pattern(template: str) -> re.Pattern[str]:
 
 
 def template_parameters(template: str) -> list[str]:
-    return _PARAM.findall(template)
+    return _PARAM.findall(template_path(template))
 
 
 def _captures(template: str, path: StepPath) -> tuple[Capture, ...]:
     found = _full_pattern(template).fullmatch(path.text.strip("/"))
     assert found is not None  # the segments matched
     captures = []
-    for number, name in enumerate(_PARAM.findall(template)):
+    for number, name in enumerate(template_parameters(template)):
         text = found.group(f"p{number}")
         hole = None
         whole = re.fullmatch(f"{_HOLE}(\\d+){_HOLE}", text)
