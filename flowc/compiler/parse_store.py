@@ -44,6 +44,7 @@ from flowc.compiler.loader import ParseCache
 
 if TYPE_CHECKING:
     from flowc.contracts.openapi_store import ContractCache
+    from flowc.contracts.proto_store import ProtoCache
 
 _PACKAGE: Final = Path(__file__).resolve().parent.parent
 _PARSER_SOURCES: Final = (
@@ -87,6 +88,15 @@ class PersistentParseCache(ParseCache):
             base = None if self.store is None else str(self.store.parent)
             self._contracts = PersistentContractCache(base) if base else ContractCache()
         return self._contracts
+
+    def protos(self) -> ProtoCache:
+        """Compiled ``.proto`` files are kept beside the parsed files (``proto_store``)."""
+        if self._protos is None:
+            from flowc.contracts.proto_store import PersistentProtoCache, ProtoCache
+
+            base = None if self.store is None else str(self.store.parent)
+            self._protos = PersistentProtoCache(base) if base else ProtoCache()
+        return self._protos
 
     def parse_uncached(self, path: str, text: str) -> tuple[ast.Module | None, Diagnostic | None]:
         if self.store is None:

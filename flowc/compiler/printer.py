@@ -135,6 +135,10 @@ class Printer(ExpressionPrinter):
             return self.flow(decl)
         if isinstance(decl, ast.ServiceDecl):
             clauses = self.clause_block(decl, decl.clauses)
+            if decl.grpc is not None:
+                proto = lit.string_text(decl.proto or "", lit.preferred_quote([decl.proto or ""]))
+                target = self.expr(decl.grpc)
+                return concat(f"service {decl.name} grpc ", target, f" proto {proto}", clauses)
             if decl.base_url is None:
                 document = lit.string_text(
                     decl.openapi or "", lit.preferred_quote([decl.openapi or ""])
