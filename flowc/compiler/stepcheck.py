@@ -235,7 +235,13 @@ class StepChecker:
     ) -> Type:
         """A call of a gRPC method (``grpc_check``); the type of its body."""
         if stmt.result_type is not None:
-            self.checker.error(messages.CALL_RESULT_TYPE(stmt.result_type.span))
+            self.checker.error(
+                messages.NOT_FOR_GRPC(
+                    stmt.result_type.span,
+                    what="`-> T`",
+                    why="the response message gives the step's type",
+                )
+            )
         if service.contract is None:
             return JSON
         if self._methods is None:
