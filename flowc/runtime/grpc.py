@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -98,6 +99,7 @@ class GrpcInvoker:
         self._channels: dict[tuple[str, bool], grpc.Channel] = {}
         self._methods: dict[tuple[str, bool, str], Method] = {}
         self._types: dict[bytes, MessageTypes] = {}
+        self._settings: dict[int, tuple[object, str, bool]] = {}
 
     def method(self, target: str, tls: bool, path: str) -> Method:
         """The callable for ``path`` on the channel to ``target`` (bytes in, bytes out)."""
@@ -107,6 +109,15 @@ class GrpcInvoker:
             found = self._channel(target, tls).unary_unary(path, None, None)
             self._methods[key] = found
         return found
+
+    def settings(
+        self, service: object, evaluate: Callable[[], tuple[str, bool]]
+    ) -> tuple[str, bool]:
+        """A service's target and TLS setting, evaluated once per engine (``evaluate``)."""
+        found = self._settings.get(id(service))
+        if found is None or found[0] is not service:  # (the service kept: ids stay its own)
+            found = self._settings[id(service)] = (service, *evaluate())
+        return found[1], found[2]
 
     def types(self, descriptors: bytes) -> MessageTypes:
         found = self._types.get(descriptors)

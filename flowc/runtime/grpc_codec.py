@@ -28,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from google.protobuf.descriptor import FieldDescriptor as F
+
 from flowc.common.values import Duration, Secret, Timestamp, UInt, to_text, user_key
 
 NANOS: Final = 1_000_000_000
@@ -60,6 +62,7 @@ class MessageTypes:
             self.pool.Add(file)
         self._classes: dict[str, Any] = {}
         self._plans: dict[str, _Plan] = {}
+        self._shapes: dict[str, dict[str, tuple[Any, str]]] = {}
 
     def message_class(self, name: str) -> Any:
         found = self._classes.get(name)
@@ -73,9 +76,26 @@ class MessageTypes:
     def encode(self, name: str, value: Any, secrets: set[str]) -> bytes:
         """The serialized message ``name`` holding ``value`` (a record or map)."""
         message = self.message_class(name)()
-        _Writer(secrets).fill(message, value, "")
+        _Writer(self, secrets).fill(message, value, "")
         data: bytes = message.SerializeToString()
         return data
+
+    def shape(self, descriptor: Any) -> dict[str, tuple[Any, str]]:
+        """A message type's fields by name, each with how it is written (``map``,
+        ``list``, ``message`` or ``scalar``), worked out once per type."""
+        found = self._shapes.get(descriptor.full_name)
+        if found is None:
+            found = {}
+            for field in descriptor.fields:
+                if _is_map(field):
+                    how = "map"
+                elif _repeated(field):
+                    how = "list"
+                else:
+                    how = "message" if field.message_type is not None else "scalar"
+                found[field.name] = (field, how)
+            self._shapes[descriptor.full_name] = found
+        return found
 
     def decode(self, name: str, data: bytes) -> Any:
         """The record a serialized message ``name`` reads as."""
@@ -86,11 +106,13 @@ class MessageTypes:
         return self.read(message)
 
     def read(self, message: Any) -> Any:
-        descriptor = message.DESCRIPTOR
-        plan = self._plans.get(descriptor.full_name)
-        if plan is None:
-            plan = self._plans[descriptor.full_name] = _Plan(self, descriptor)
-        return plan.read(message)
+        return self.plan(message.DESCRIPTOR).read(message)
+
+    def plan(self, descriptor: Any) -> _Plan:
+        found = self._plans.get(descriptor.full_name)
+        if found is None:
+            found = self._plans[descriptor.full_name] = _Plan(self, descriptor)
+        return found
 
 
 # --------------------------------------------------------------------------- decoding
@@ -113,9 +135,9 @@ class _Plan:
         self.types = types
         self.defaults: dict[str, Any] = {}
         self.containers: list[tuple[str, type]] = []  # (field, list or dict): fresh each time
-        self.readers: dict[str, Reader] = {}
+        self.readers: dict[Any, tuple[str, Reader]] = {}  # by field descriptor
         for field in descriptor.fields:
-            self.readers[field.name] = self._reader(field)
+            self.readers[field] = (field.name, self._reader(field))
             if _is_map(field):
                 self.containers.append((field.name, dict))
             elif _repeated(field):
@@ -124,12 +146,13 @@ class _Plan:
                 self.defaults[field.name] = self._default(field)
 
     def read(self, message: Any) -> dict[str, Any]:
-        out = dict(self.defaults)
+        out = self.defaults.copy()
         for name, kind in self.containers:
             out[name] = kind()
         readers = self.readers
         for field, value in message.ListFields():
-            out[field.name] = readers[field.name](value)
+            name, reader = readers[field]
+            out[name] = reader(value)
         return out
 
     def _default(self, field: Any) -> Any:
@@ -146,8 +169,6 @@ class _Plan:
         return single
 
     def _single(self, field: Any) -> Reader:
-        from google.protobuf.descriptor import FieldDescriptor as F
-
         kind = field.type
         if kind in (F.TYPE_UINT32, F.TYPE_UINT64, F.TYPE_FIXED32, F.TYPE_FIXED64):
             return UInt
@@ -155,7 +176,8 @@ class _Plan:
             names = {v.number: v.name for v in field.enum_type.values}
             return lambda number: names.get(number, str(number))
         if kind in (F.TYPE_MESSAGE, F.TYPE_GROUP):
-            return _well_known_reader(field.message_type.full_name) or self.types.read
+            known = _well_known_reader(field.message_type.full_name)
+            return known or _NestedReader(self.types, field.message_type)
         if kind in (F.TYPE_FLOAT, F.TYPE_DOUBLE):
             return float
         return _same
@@ -163,6 +185,24 @@ class _Plan:
 
 def _same(value: Any) -> Any:
     return value
+
+
+class _NestedReader:
+    """Reads a nested message with its type's plan (found on first use: types may nest
+    themselves)."""
+
+    __slots__ = ("descriptor", "plan", "types")
+
+    def __init__(self, types: MessageTypes, descriptor: Any) -> None:
+        self.types = types
+        self.descriptor = descriptor
+        self.plan: _Plan | None = None
+
+    def __call__(self, message: Any) -> dict[str, Any]:
+        plan = self.plan
+        if plan is None:
+            plan = self.plan = self.types.plan(self.descriptor)
+        return plan.read(message)
 
 
 def _well_known_reader(name: str) -> Reader | None:
@@ -205,26 +245,34 @@ def _read_value(message: Any) -> Any:
 class _Writer:
     """Fills messages from flowc values, collecting the secrets it reveals."""
 
-    def __init__(self, secrets: set[str]) -> None:
+    def __init__(self, types: MessageTypes, secrets: set[str]) -> None:
+        self.types = types
         self.secrets = secrets
 
     def fill(self, message: Any, value: Any, path: str) -> None:
         if not isinstance(value, dict):
             raise CodecError(f"{path or 'the request'} must be a record, found {to_text(value)}")
-        fields = message.DESCRIPTOR.fields_by_name
+        fields = self.types.shape(message.DESCRIPTOR)
         for raw_key, item in value.items():
-            key = str(user_key(raw_key))
-            field = fields.get(key)
-            where = f"{path}.{key}" if path else key
-            if field is None:
+            key = raw_key if type(raw_key) is str else str(user_key(raw_key))
+            found = fields.get(key)
+            if found is None:
                 kind = message.DESCRIPTOR.full_name
+                where = f"{path}.{key}" if path else key
                 raise CodecError(f"`{where}`: `{kind}` has no field `{key}`")
             if item is not None:
-                self.field(message, field, item, where)
+                self.field(message, found, item, f"{path}.{key}" if path else key)
 
-    def field(self, message: Any, field: Any, value: Any, path: str) -> None:
+    def field(self, message: Any, found: tuple[Any, str], value: Any, path: str) -> None:
+        field, how = found
         name = field.name
-        if _is_map(field):
+        if how == "scalar":
+            try:
+                setattr(message, name, self.scalar(field, value, path))
+            except (TypeError, ValueError) as error:
+                raise CodecError(f"`{path}`: {error}") from None
+            return
+        if how == "map":
             if not isinstance(value, dict):
                 raise CodecError(f"`{path}` must be a map, found {to_text(value)}")
             container = getattr(message, name)
@@ -237,7 +285,7 @@ class _Writer:
                 else:
                     container[key] = self.scalar(value_field, item, f"{path}[{key}]")
             return
-        if _repeated(field):
+        if how == "list":
             if not isinstance(value, list):
                 raise CodecError(f"`{path}` must be a list, found {to_text(value)}")
             container = getattr(message, name)
@@ -248,13 +296,7 @@ class _Writer:
                 else:
                     container.append(self.scalar(field, item, where))
             return
-        if field.message_type is not None:
-            self.message(getattr(message, name), field, value, path)
-            return
-        try:
-            setattr(message, name, self.scalar(field, value, path))
-        except (TypeError, ValueError) as error:
-            raise CodecError(f"`{path}`: {error}") from None
+        self.message(getattr(message, name), field, value, path)
 
     def message(self, target: Any, field: Any, value: Any, path: str) -> None:
         name = field.message_type.full_name
@@ -282,8 +324,6 @@ class _Writer:
             self.fill(target, value, path)
 
     def scalar(self, field: Any, value: Any, path: str) -> Any:
-        from google.protobuf.descriptor import FieldDescriptor as F
-
         kind = field.type
         if kind == F.TYPE_ENUM:
             return self.enum(field, value, path)
@@ -363,8 +403,6 @@ class _Writer:
 
 
 def _range_of(field: Any) -> str:
-    from google.protobuf.descriptor import FieldDescriptor as F
-
     kind = field.type
     if kind in (F.TYPE_INT32, F.TYPE_SINT32, F.TYPE_SFIXED32):
         return "int32"

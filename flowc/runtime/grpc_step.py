@@ -88,12 +88,11 @@ class GrpcCall:
         self.step = step
         self.method: ir.GrpcMethod = node.grpc
         invoker: GrpcInvoker = step.invocation.run.engine.grpc
-        channel = service.ir.grpc
-        target, tls = _channel_settings(step, channel)
+        target, tls = invoker.settings(service.ir, lambda: _channel_settings(step, service.ir))
         self.url = f"grpc://{target}{self.method.path}"
         self.invoker = invoker
         self.callable = invoker.method(target, tls, self.method.path)
-        self.types: MessageTypes = invoker.types(channel.descriptors)
+        self.types: MessageTypes = invoker.types(service.ir.grpc.descriptors)
         self.request = self._request()
         self.metadata = self._metadata()
         self.unsafe = node.effect == "unsafe"
@@ -245,10 +244,10 @@ class GrpcCall:
             )
 
 
-def _channel_settings(step: StepExecution, channel: ir.GrpcChannel) -> tuple[str, bool]:
+def _channel_settings(step: StepExecution, service_ir: ir.ServiceIR) -> tuple[str, bool]:
     """The service's target and TLS setting, evaluated in a service frame."""
-    service = step.service
-    assert service is not None
+    service, channel = step.service, service_ir.grpc
+    assert service is not None and channel is not None
     frame = service.new_frame()
     target = step.invocation.evaluate(channel.target, frame)
     text = target.reveal() if hasattr(target, "reveal") else str(target)
