@@ -488,3 +488,18 @@ async def _until(condition: object, seconds: float = 3.0) -> None:
         if time.monotonic() > deadline:
             pytest.fail("the server did not see the call end")
         await trio.sleep(0.02)
+
+
+async def test_the_example_creates_and_checks_an_invoice(
+    billing_server: BillingServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BILLING_ADDR", billing_server.target)
+    program = compile_file(
+        str(Path(__file__).resolve().parent.parent / "examples" / "grpc_billing.flow")
+    )
+    result = await program.run("invoice", {"customer": "ada", "sku": "A-1", "quantity": 2})
+    assert result["total"] == 2500 and result["status"] == "STATUS_OPEN"
+    created = billing_server.invoices[result["id"]]
+    assert created.due.seconds > time.time() + 29 * 24 * 3600  # `now() + 720h` went on the wire
+    _, metadata = billing_server.calls[-1]
+    assert metadata["x-tenant"] == "demo"

@@ -5,7 +5,9 @@ Like ``test_lsp.py``, these drive a real ``flowc lsp`` process over stdio
 document: completion offers the document's paths after ``GET petstore "``, its
 parameters in ``query {`` and ``headers {`` blocks, its request body's fields in
 ``json {`` (nested records too), its operation ids after ``call petstore.`` and
-their parameters as arguments; hover on a step shows the operation it calls.
+their parameters as arguments; hover on a step shows the operation it calls.  A
+second project calls a gRPC service: its methods after ``call billing.``, the request
+message's fields as arguments, the method on hover.
 """
 
 from __future__ import annotations
@@ -186,3 +188,53 @@ def test_hover_on_a_step_shows_its_operation(editor: LspSession, project: Path) 
     text = editor.hover_text(uri, position_of(FLOW, "order ="))
     assert "operation `getOrderById`: Find purchase order by ID" in text
     assert "`GET /store/order/{orderId}` · response: `Order`" in text
+
+
+GRPC_FLOW = """\
+service billing grpc "127.0.0.1:50051" proto "billing.proto"
+
+flow invoice(customer: string) -> string {
+    step created = call billing.CreateInvoice(customer_id: customer)
+    return created.body.id
+}
+"""
+
+
+def test_grpc_methods_and_request_fields_are_offered_and_hover_names_the_method(
+    editor: LspSession, tmp_path: Path
+) -> None:
+    grpc_protos = ROOT / "tests" / "data" / "grpc"
+    for name in ("billing.proto", "money.proto"):
+        shutil.copy(grpc_protos / name, tmp_path / name)
+    path = tmp_path / "invoice.flow"
+    path.write_text(GRPC_FLOW, encoding="utf-8")
+    since = editor.mark()
+    uri = editor.open(path)
+    published = editor.wait_for_diagnostics(uri, lambda p: p.version == 1, since=since)
+    assert [d.message for d in published.diagnostics] == []
+
+    text = editor.hover_text(uri, position_of(GRPC_FLOW, "created ="))
+    assert "gRPC `/billing.v1.Billing/CreateInvoice`" in text
+    assert "`billing.v1.CreateInvoiceRequest` → `billing.v1.Invoice`" in text
+
+    typing = GRPC_FLOW.replace("call billing.CreateInvoice(customer_id: customer)", "call billing.")
+    editor.change(uri, typing)
+    items = {i.label: i for i in editor.completion(uri, position_of(typing, "billing.\n", shift=8))}
+    assert {
+        "CreateInvoice",
+        "VoidInvoice",
+        "Echo",
+        "Billing.GetInvoice",
+        "Probe.GetInvoice",
+    } <= set(items)
+    assert "WatchInvoices" not in items  # streaming: not callable
+    assert items["VoidInvoice"].detail == (
+        "billing.v1.Billing/VoidInvoice(billing.v1.VoidInvoiceRequest) -> billing.v1.Invoice"
+    )
+
+    typing = GRPC_FLOW.replace("customer_id: customer)", "customer_id: customer, ")
+    editor.change(uri, typing)
+    fields = editor.completion(uri, position_of(typing, "customer, ", shift=10))
+    labels = [item.label for item in fields]
+    assert "customer_id" not in labels  # written already
+    assert {"lines", "note", "due", "labels", "email", "postal_address"} <= set(labels)

@@ -59,7 +59,14 @@ from flowc.grammar.keywords import (
     STATEMENT_KEYWORDS,
 )
 from flowc.lsp.analysis import Snapshot
-from flowc.lsp.contracts import block_items, contract_of, operation_items, path_items
+from flowc.lsp.contracts import (
+    block_items,
+    contract_of,
+    method_items,
+    operation_items,
+    path_items,
+    proto_of,
+)
 from flowc.lsp.cursor import (
     CursorContext,
     cursor_context,
@@ -385,6 +392,9 @@ class Completer:
         contract = contract_of(self.symbols, receiver) if before.endswith("call") else None
         if contract is not None:
             return operation_items(contract)
+        proto = proto_of(self.symbols, receiver) if before.endswith("call") else None
+        if proto is not None:
+            return method_items(proto)
         module = self.module_alias(receiver)
         if module is not None:
             if before.endswith("call"):

@@ -13,7 +13,10 @@ the document itself, the way an IDE completes a method call from a class:
   schema not written yet, also inside nested records (``json { owner: { ``);
 * **operations** -- after ``call petstore.``, the document's ``operationId``s,
   and inside ``call petstore.getPetById(``, the operation's parameters as named
-  arguments.
+  arguments;
+* **gRPC methods** -- after ``call billing.``, the unary methods of a gRPC service's
+  ``.proto`` file (``Service.Method`` where two services share a name), and inside
+  ``call billing.CreateInvoice(``, the request message's fields.
 
 Where the cursor is comes from the tokens the grammar saw before it
 (``cursor.CursorContext``: closed ``{...}`` groups are already emptied, so the
@@ -33,6 +36,7 @@ from lsprotocol import types
 
 from flowc.common.typerel import strip_optional
 from flowc.common.types import RecordT, Type
+from flowc.compiler.grpc_service import GrpcContract
 from flowc.compiler.openapi_service import ServiceContract
 from flowc.compiler.symbols import ModuleSymbols
 from flowc.contracts.openapi_model import Located, RefError
@@ -67,11 +71,20 @@ class StepHeader:
 
 
 def contract_of(symbols: ModuleSymbols | None, name: str) -> ServiceContract | None:
+    found = _described(symbols, name)
+    return found if isinstance(found, ServiceContract) else None
+
+
+def proto_of(symbols: ModuleSymbols | None, name: str) -> GrpcContract | None:
+    found = _described(symbols, name)
+    return found if isinstance(found, GrpcContract) else None
+
+
+def _described(symbols: ModuleSymbols | None, name: str) -> object:
     if symbols is None:
         return None
     service = symbols.find_service(name)
-    found = service.contract if service is not None else None
-    return found if isinstance(found, ServiceContract) else None
+    return service.contract if service is not None else None
 
 
 # --------------------------------------------------------------------------- paths
@@ -121,6 +134,25 @@ def _name_of(parameter: str) -> str:
 
 
 # --------------------------------------------------------------------------- operations
+
+
+def method_items(contract: GrpcContract) -> Items:
+    """The unary methods of a ``.proto`` file's services, after ``call service.``."""
+    items = []
+    names = contract.contract.method_names()
+    for service in contract.contract.services:
+        for method in service.methods:
+            if method.client_streaming or method.server_streaming:
+                continue
+            label = method.name if names.count(method.name) == 1 else None
+            items.append(
+                types.CompletionItem(
+                    label=label or f"{service.name}.{method.name}",
+                    kind=types.CompletionItemKind.Method,
+                    detail=f"{method.service}/{method.name}({method.input}) -> {method.output}",
+                )
+            )
+    return items
 
 
 def operation_items(contract: ServiceContract) -> Items:
@@ -257,11 +289,17 @@ def _operation(
 
 
 def _argument_items(snapshot: Snapshot, tokens: list[LexToken], opened: list[int]) -> Items | None:
-    """Parameters as named arguments inside ``call service.operation(``."""
+    """Parameters as named arguments inside ``call service.operation(``, or the request
+    message's fields inside ``call service.Method(``."""
     start = opened[-1]
-    if start < 4 or tokens[start - 4].type != "CALL" or tokens[start - 2].text != ".":
+    names = _dotted_call(tokens, start)
+    if names is None:
         return None
-    header = StepHeader(tokens[start - 3].text, operation=tokens[start - 1].text)
+    service, operation = names
+    proto = proto_of(snapshot.symbols, service)
+    if proto is not None:
+        return _field_items_of_method(proto, operation, _written_keys(tokens, start))
+    header = StepHeader(service, operation=operation)
     found = _operation(snapshot, header)
     if found is None:
         return None
@@ -269,6 +307,39 @@ def _argument_items(snapshot: Snapshot, tokens: list[LexToken], opened: list[int
     written = _written_keys(tokens, start)
     parameters = [p for p in info.parameters if p.place in ("path", "query", "header")]
     return _parameter_items(parameters, None, written, ": ")
+
+
+def _dotted_call(tokens: list[LexToken], start: int) -> tuple[str, str] | None:
+    """``(service, name)`` when the tokens before the ``(`` at ``start`` are
+    ``call service.name`` or ``call service.Service.Method``."""
+    for length in (4, 6):
+        parts = tokens[start - length : start]
+        if len(parts) != length or parts[0].type != "CALL":
+            continue
+        dots = [t.text for t in parts[2::2]]
+        names = [t.text for t in parts[1::2]]
+        if all(d == "." for d in dots) and all(n.isidentifier() for n in names):
+            return names[0], ".".join(names[1:])
+    return None
+
+
+def _field_items_of_method(contract: GrpcContract, name: str, written: set[str]) -> Items | None:
+    found = contract.contract.methods_named(name)
+    if len(found) != 1:
+        return None
+    request = contract.types.message(found[0].input, "request")
+    if not isinstance(request, RecordT):
+        return None
+    return [
+        types.CompletionItem(
+            label=field.name,
+            kind=types.CompletionItemKind.Field,
+            detail=str(field.type),
+            insert_text=f"{field.name}: ",
+        )
+        for field in request.fields
+        if field.name not in written
+    ]
 
 
 def _parameter_items(

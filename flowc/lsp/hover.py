@@ -28,6 +28,7 @@ from typing import Final
 
 from flowc.common.types import RecordT, Type
 from flowc.compiler import ast
+from flowc.compiler.grpc_check import GrpcCall
 from flowc.compiler.openapi_check import StepContract
 from flowc.compiler.scope import Symbol
 from flowc.compiler.symbols import FlowInfo, ServiceInfo
@@ -155,7 +156,13 @@ class HoverRenderer:
         return "\n\n".join(lines)
 
     def operation(self, step: ast.StepStmt) -> str | None:
-        """The OpenAPI operation a step calls: its id and summary, method, path, response."""
+        """The OpenAPI operation a step calls: its id and summary, method, path, response;
+        or the gRPC method: its full name, request and response messages."""
+        call = self.info.grpc_calls.get(id(step))
+        if isinstance(call, GrpcCall):
+            method = call.method
+            idempotency = f" · {method.idempotency}" if method.idempotency else ""
+            return f"gRPC `{method.path}`: `{method.input}` → `{method.output}`{idempotency}"
         found = self.info.step_contracts.get(id(step))
         if not isinstance(found, StepContract):
             return None
