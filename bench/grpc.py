@@ -10,6 +10,9 @@ after the other:
 * **grpcio loop** -- what one writes by hand: a blocking ``UnaryUnaryMultiCallable``
   with the message classes as serializers, ``GetInvoice`` called ``--calls`` times
   with a 5 s timeout, each response's ``total.minor_units`` added up;
+* **grpcio futures on trio** -- the same loop in a trio program, by hand, the way
+  flowc calls (a future per call that wakes the task): the cost of trio integration
+  alone, which the blocking loop does not pay (its thread polls the call itself);
 * **flowc step** -- a flow whose ``for`` loop has one step,
   ``call billing.Billing.GetInvoice(id: id)`` (the same call, the same deadline),
   adding ``total.minor_units`` the same way; one run, compiled beforehand.
@@ -87,6 +90,36 @@ def grpcio_loop(target: str, calls: int) -> tuple[float, int]:
         return time.perf_counter() - started, total
 
 
+def trio_futures(target: str, calls: int) -> tuple[float, int]:
+    """The same loop on trio, written by hand the way flowc calls: a grpcio future per
+    call that wakes the task when done (what any trio program must pay for grpcio)."""
+    import grpc
+
+    from tests.grpc_fixtures import Messages, compile_descriptors
+
+    m = Messages(compile_descriptors())
+
+    async def main() -> tuple[float, int]:
+        token = trio.lowlevel.current_trio_token()
+        with grpc.insecure_channel(target) as channel:
+            stub = channel.unary_unary(
+                "/billing.v1.Billing/GetInvoice",
+                request_serializer=m.GetInvoiceRequest.SerializeToString,
+                response_deserializer=m.Invoice.FromString,
+            )
+            total = 0
+            started = time.perf_counter()
+            for _ in range(calls):
+                done = trio.Event()
+                future = stub.future(m.GetInvoiceRequest(id="inv-1"), timeout=5)
+                future.add_done_callback(lambda _, wake=done.set: token.run_sync_soon(wake))
+                await done.wait()
+                total += future.result().total.minor_units
+            return time.perf_counter() - started, total
+
+    return trio.run(main)
+
+
 def flowc_step(program: object, calls: int) -> tuple[float, int]:
     from flowc.runtime.engine import Engine
 
@@ -119,10 +152,17 @@ def main() -> None:
             flow.write_text(FLOW.format(target=target, proto=proto), encoding="utf-8")
             os.environ.setdefault("XDG_CACHE_HOME", scratch)
             program = compile_file(str(flow))
-            rows: dict[str, list[float]] = {"grpcio loop": [], "flowc step": []}
+            rows: dict[str, list[float]] = {
+                "grpcio loop": [],
+                "grpcio futures on trio (by hand)": [],
+                "flowc step": [],
+            }
             for _ in range(args.rounds):
                 seconds, expected = grpcio_loop(target, args.calls)
                 rows["grpcio loop"].append(seconds)
+                seconds, total = trio_futures(target, args.calls)
+                rows["grpcio futures on trio (by hand)"].append(seconds)
+                assert total == expected, (total, expected)
                 seconds, total = flowc_step(program, args.calls)
                 rows["flowc step"].append(seconds)
                 assert total == expected, (total, expected)

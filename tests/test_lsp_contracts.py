@@ -213,6 +213,10 @@ def test_grpc_methods_and_request_fields_are_offered_and_hover_names_the_method(
     published = editor.wait_for_diagnostics(uri, lambda p: p.version == 1, since=since)
     assert [d.message for d in published.diagnostics] == []
 
+    text = editor.hover_text(uri, position_of(GRPC_FLOW, "billing grpc"))
+    assert 'service billing grpc "127.0.0.1:50051" proto "billing.proto"' in text
+    assert "`billing.v1.Billing` (4 methods), `billing.v1.Probe` (5 methods)" in text
+
     text = editor.hover_text(uri, position_of(GRPC_FLOW, "created ="))
     assert "gRPC `/billing.v1.Billing/CreateInvoice`" in text
     assert "`billing.v1.CreateInvoiceRequest` → `billing.v1.Invoice`" in text

@@ -29,6 +29,7 @@ from typing import Final
 from flowc.common.types import RecordT, Type
 from flowc.compiler import ast
 from flowc.compiler.grpc_check import GrpcCall
+from flowc.compiler.grpc_service import GrpcContract
 from flowc.compiler.openapi_check import StepContract
 from flowc.compiler.scope import Symbol
 from flowc.compiler.symbols import FlowInfo, ServiceInfo
@@ -66,6 +67,8 @@ def code(text: str) -> str:
 
 def service_target(snapshot: Snapshot, decl: ast.ServiceDecl) -> str:
     """What a service declaration says it talks to: its base URL or its document."""
+    if decl.grpc is not None:
+        return f'grpc {excerpt(snapshot, decl.grpc)} proto "{decl.proto}"'
     if decl.base_url is None:
         return f'openapi "{decl.openapi}"'
     return excerpt(snapshot, decl.base_url)
@@ -176,10 +179,17 @@ class HoverRenderer:
     # ----------------------------------------------------------- services and flows
 
     def contract(self, service: ServiceInfo) -> str:
-        """An OpenAPI service's document: title, version, operations, base URL."""
+        """An OpenAPI service's document: title, version, operations, base URL; a gRPC
+        service's proto services and how many methods each has."""
         found = service.contract
+        if isinstance(found, GrpcContract):
+            services = ", ".join(
+                f"`{s.full_name}` ({len(s.methods)} methods)" for s in found.contract.services
+            )
+            return f"gRPC services: {services}"
         if found is None:
-            return f"document: `{service.decl.openapi}` (not loaded)"
+            shown = service.decl.openapi or service.decl.proto
+            return f"document: `{shown}` (not loaded)"
         contract = found.contract
         title = contract.title or os.path.basename(found.document)
         lines = [

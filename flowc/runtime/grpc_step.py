@@ -75,11 +75,10 @@ Attempt = Callable[[int, float], Awaitable[dict[str, Any]]]
 
 def grpc_attempts(step: StepExecution) -> Attempt:
     """The attempt function of a gRPC step, its request built once (module docstring)."""
-    call = GrpcCall(step)
-    return call.attempt
+    return GrpcAttempts(step).attempt
 
 
-class GrpcCall:
+class GrpcAttempts:
     """One execution's request, and how to send it."""
 
     def __init__(self, step: StepExecution) -> None:
