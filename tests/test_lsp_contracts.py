@@ -242,3 +242,11 @@ def test_grpc_methods_and_request_fields_are_offered_and_hover_names_the_method(
     labels = [item.label for item in fields]
     assert "customer_id" not in labels  # written already
     assert {"lines", "note", "due", "labels", "email", "postal_address"} <= set(labels)
+
+
+def test_a_template_is_inserted_as_the_text_of_a_flow_string() -> None:
+    from flowc.lsp.contracts import flow_string_of
+
+    assert flow_string_of("/pet/{petId}") == "/pet/${petId}"
+    assert flow_string_of("/a/{pet-id}/$count") == "/a/${pet_id}/\\$count"  # Microsoft Graph
+    assert flow_string_of('/places/${place}"') == '/places/\\$${place}\\"'

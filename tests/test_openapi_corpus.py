@@ -31,7 +31,7 @@ from flowc.contracts.openapi_model import Contract
 from flowc.contracts.openapi_operations import OperationInfo
 from flowc.contracts.openapi_store import ContractCache
 from flowc.contracts.openapi_types import SchemaTypes
-from flowc.grammar.keywords import RESERVED
+from flowc.grammar.keywords import HTTP_METHODS, RESERVED
 
 CORPUS = Path(__file__).resolve().parent / "openapi-corpus" / "node_modules"
 GITHUB = CORPUS / "@octokit" / "openapi" / "generated" / "api.github.com.json"
@@ -81,7 +81,10 @@ def generated_flow(document: Path, contract: Contract, steps: int = FLOW_STEPS) 
         filler = "${1}" if number % 2 else "x"
         path = _PARAM.sub(filler, operation.path).replace("\\", "\\\\").replace('"', '\\"')
         name = operation.operation_id
-        if number % 3 == 2 and name and name.isidentifier() and name not in RESERVED:
+        callable_by_id = bool(name and name.isidentifier() and name not in RESERVED)
+        if operation.method not in HTTP_METHODS and not callable_by_id:
+            continue  # TRACE: no step writes it, but one may call it by operation id
+        if callable_by_id and (number % 3 == 2 or operation.method not in HTTP_METHODS):
             lines.append(f"    step s{number} = call svc.{name}(a: 1)")
         else:
             clauses = '{ json {a: 1, b: [1], c: {d: "e"}} query {q: 1} }'

@@ -110,7 +110,7 @@ def path_items(
     for operation in contract.contract.operations:
         if operation.method != method:
             continue
-        inserted = _TEMPLATE_PARAM.sub(lambda m: "${" + _name_of(m.group(1)) + "}", operation.path)
+        inserted = flow_string_of(operation.path)
         items.append(
             types.CompletionItem(
                 label=operation.path,
@@ -125,6 +125,23 @@ def path_items(
             )
         )
     return items
+
+
+def flow_string_of(template: str) -> str:
+    """A template as the text of a flowc string: ``{name}`` becomes ``${name}``, and
+    a literal ``$``, ``"`` or backslash is escaped (``/places/$x`` exists)."""
+    pieces = []
+    last = 0
+    for found in _TEMPLATE_PARAM.finditer(template):
+        pieces.append(_escaped(template[last : found.start()]))
+        pieces.append("${" + _name_of(found.group(1)) + "}")
+        last = found.end()
+    pieces.append(_escaped(template[last:]))
+    return "".join(pieces)
+
+
+def _escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
 
 
 def _name_of(parameter: str) -> str:
