@@ -482,7 +482,7 @@ flow echo() -> json {
     assert first["u64"] == UInt(5) and first["wait"] == Duration(2_000_000_000)
 
 
-async def _until(condition: object, seconds: float = 3.0) -> None:
+async def _until(condition: object, seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():  # type: ignore[operator]
         if time.monotonic() > deadline:
