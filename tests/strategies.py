@@ -497,6 +497,12 @@ def actions() -> st.SearchStrategy[ast.Action]:
         st.builds(
             ast.CallAction, names(), st.lists(arg, max_size=3).map(tuple), st.none() | names()
         ),
+        st.builds(  # a gRPC method of a named proto service: `call billing.Ledger.Record()`
+            ast.CallAction,
+            st.tuples(names(), names()).map(".".join),
+            st.lists(arg, max_size=2).map(tuple),
+            names(),
+        ),
     )
 
 
@@ -538,7 +544,22 @@ def declarations(depth: int = 2) -> st.SearchStrategy[ast.Decl]:
             ast.ServiceDecl,
             names(),
             _small_expressions(),
-            st.lists(clauses(1), max_size=3).map(tuple),
+            clauses=st.lists(clauses(1), max_size=3).map(tuple),
+        ),
+        st.builds(
+            ast.ServiceDecl,
+            names(),
+            st.none(),
+            clauses=st.lists(clauses(1), max_size=2).map(tuple),
+            openapi=path,
+        ),
+        st.builds(
+            ast.ServiceDecl,
+            names(),
+            st.none(),
+            grpc=_small_expressions(),
+            clauses=st.lists(clauses(1), max_size=2).map(tuple),
+            proto=path,
         ),
         flows(depth),
     )

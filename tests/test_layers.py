@@ -6,11 +6,15 @@ flowc is built in floors, as cel-go is (``common/`` under ``checker/`` and
 1. ``flowc.grammar`` (the keyword list) and ``flowc.common`` — the shared
    vocabulary: spans, types and their relations, the value model, the standard
    library registry (signatures and implementations), the error record.
-2. ``flowc.compiler`` — parser, checker, lowering, IR, and the expression
-   compiler that turns checked expressions into closures; ``flowc.contracts``
-   (OpenAPI documents and the steps checked against them) shares its floor.
-3. ``flowc.runtime`` — the engine that runs lowered programs.
-4. everything above: the language server, the Python API, the commands.
+2. ``flowc.contracts`` — the documents that describe services (OpenAPI
+   documents and ``.proto`` files: reading them with positions, their models,
+   ``$ref`` resolution, their types in flowc's terms, their stores).  It knows
+   nothing of flowc's syntax: the checks of steps against them are compiler
+   phases.
+3. ``flowc.compiler`` — parser, checker, lowering, IR, and the expression
+   compiler that turns checked expressions into closures.
+4. ``flowc.runtime`` — the engine that runs lowered programs.
+5. everything above: the language server, the Python API, the commands.
 
 Imports are read from the source (every ``import`` statement, including the
 ones inside functions and ``TYPE_CHECKING`` blocks, which hide a cycle as well
@@ -31,8 +35,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "flowc"
 ALLOWED: dict[str, set[str]] = {
     "flowc.grammar": set(),
     "flowc.common": {"flowc.grammar"},
+    "flowc.contracts": {"flowc.grammar", "flowc.common"},
     "flowc.compiler": {"flowc.grammar", "flowc.common", "flowc.contracts"},
-    "flowc.contracts": {"flowc.grammar", "flowc.common", "flowc.compiler"},
     "flowc.runtime": {"flowc.grammar", "flowc.common", "flowc.compiler", "flowc.contracts"},
     "flowc.demo": set(),
     "flowc.lsp": {"flowc.grammar", "flowc.common", "flowc.compiler", "flowc.contracts"},

@@ -214,3 +214,21 @@ def test_swagger_2_documents_are_rejected_by_name() -> None:
     assert loaded.contract is None
     assert loaded.problems[0].kind == "version"
     assert "Swagger 2.0 documents are not supported" in loaded.problems[0].message
+
+
+def test_a_query_string_in_a_template_keeps_its_literal_pairs_when_called_by_id() -> None:
+    from flowc.common.span import Span
+    from flowc.compiler import ir
+    from flowc.compiler.openapi_lowering import operation_request
+
+    span = Span("t.flow", 1, 1, 1, 2)
+    value = ir.Expr('"a b"', lambda _frame: "a b", span)
+    target, query, _ = operation_request(
+        "/rest/{id}?method=photos.search&key={key}",
+        [("id", "path", value), ("key", "query", value)],
+        None,
+        None,
+        span,
+    )
+    assert target.run([]) == "/rest/a%20b?method=photos.search"
+    assert query is not None and query.run([]) == {"key": "a b"}

@@ -3,14 +3,16 @@
 Every failure a flow can observe — an HTTP status that is not accepted, a
 timeout, a connection that could not be made, a body that does not match its
 declared type, an open circuit, an expression error, ``assert`` and ``fail`` —
-is a ``FlowError``.  It carries the fields of the language's ``Error`` record
+is a ``FlowError``. It carries the fields of the language's ``Error`` record
 (``kind``, ``message``, ``step``, ``status``, ``attempt``; LANGUAGE.md §5) plus
-where it happened (the flow and the source span) so the CLI can name the
-place without a traceback.  ``record()`` is the value a ``catch`` block or a
-``retry ... when`` predicate sees.  A status error of a step against an OpenAPI
-service also carries the response's ``body`` when it matches the type the document
-declares for that failure; the record then has a ``body`` field (the checker types
-it as optional, so reading it where it is absent gives null).
+where it happened (the flow and the source span) so the CLI can name the place
+without a traceback. ``record()`` is the value a ``catch`` block or a ``retry ...
+when`` predicate sees. A gRPC step's failure has the status code's number as
+``status`` (``UNAVAILABLE`` is 14, kind ``unavailable``; ``DEADLINE_EXCEEDED`` 4,
+kind ``timeout``; the others kind ``status``). A status error of a step against an
+OpenAPI service also carries the response's ``body`` when it matches the type the
+document declares for that failure; the record then has a ``body`` field (the
+checker types it as optional, so reading it where it is absent gives null).
 
 Messages never contain secrets: values are rendered with ``values.to_text``,
 which redacts them.
@@ -25,6 +27,7 @@ from flowc.common.span import Span
 STATUS: Final = "status"
 TIMEOUT: Final = "timeout"
 CONNECT: Final = "connect"
+UNAVAILABLE: Final = "unavailable"  # gRPC UNAVAILABLE
 PROTOCOL: Final = "protocol"
 DECODE: Final = "decode"
 CIRCUIT_OPEN: Final = "circuit_open"

@@ -545,19 +545,32 @@ class ConstDecl(Decl):
 
 @attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ServiceDecl(Decl):
-    """``service NAME BASE_URL {...}`` or ``service NAME openapi "doc.yaml" {...}``.
+    """``service NAME BASE_URL {...}``, ``service NAME openapi "doc.yaml" {...}`` or
+    ``service NAME grpc TARGET proto "file.proto" {...}``.
 
     An OpenAPI service has ``base_url`` None (the document's ``servers`` give it,
     a ``url`` clause overrides it) and ``openapi`` the document's path as written,
     relative to the declaring file; ``openapi_span`` is where that path is written.
+    A gRPC service has ``base_url`` None, ``grpc`` its target (``"host:port"``, any
+    string expression) and ``proto`` its ``.proto`` file's path (``proto_span``).
     """
 
     name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     openapi_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
+    proto_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     name: str
     base_url: Expr | None
+    grpc: Expr | None = None  # (before the clauses: children are in source order)
     clauses: tuple[Clause, ...] = ()
     openapi: str | None = None
+    proto: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """``http``, ``openapi`` or ``grpc``."""
+        if self.grpc is not None:
+            return "grpc"
+        return "openapi" if self.openapi is not None else "http"
 
 
 @attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)

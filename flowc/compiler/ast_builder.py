@@ -176,7 +176,9 @@ class AstBuilder:
         check_binding_name(c[1], "service", self)
         clauses = c[3] if c[3] is not None else ()
         span = self.span([c[0], c[2], self._block_end if c[3] is not None else None])
-        return ast.ServiceDecl(str(c[1]), c[2], clauses, span=span, name_span=self.token_span(c[1]))
+        return ast.ServiceDecl(
+            str(c[1]), c[2], clauses=clauses, span=span, name_span=self.token_span(c[1])
+        )
 
     def openapi_service_decl(self, c: list[Child]) -> ast.ServiceDecl:
         check_binding_name(c[1], "service", self)
@@ -186,11 +188,27 @@ class AstBuilder:
         return ast.ServiceDecl(
             str(c[1]),
             None,
-            clauses,
+            clauses=clauses,
             openapi=document,
             span=span,
             name_span=self.token_span(c[1]),
             openapi_span=self.token_span(c[3]),
+        )
+
+    def grpc_service_decl(self, c: list[Child]) -> ast.ServiceDecl:
+        check_binding_name(c[1], "service", self)
+        proto = self._plain_string(c[5], "a .proto file path")
+        clauses = c[6] if c[6] is not None else ()
+        span = self.span([c[0], c[5], self._block_end if c[6] is not None else None])
+        return ast.ServiceDecl(
+            str(c[1]),
+            None,
+            grpc=c[3],
+            clauses=clauses,
+            proto=proto,
+            span=span,
+            name_span=self.token_span(c[1]),
+            proto_span=self.token_span(c[5]),
         )
 
     def flow_decl(self, c: list[Child]) -> ast.FlowDecl:
@@ -374,10 +392,15 @@ class AstBuilder:
         return c[0]  # type: ignore[no-any-return]
 
     def call_action(self, c: list[Child]) -> ast.CallAction:
-        args = c[5] if c[5] is not None else ()
-        if c[3] is not None:
-            return ast.CallAction(str(c[3]), args, module=str(c[1]), span=self.span(c))
-        return ast.CallAction(str(c[1]), args, span=self.span(c))
+        # call NAME [. NAME [. NAME]] ( [args] ): the names before `(`; three of them
+        # only for a gRPC method of a named proto service (`call billing.Ledger.Record`)
+        opening = next(i for i, x in enumerate(c) if isinstance(x, Token) and x == "(")
+        names = [str(x) for x in c[1:opening] if isinstance(x, Token) and x.type == "NAME"]
+        args = c[opening + 1] if c[opening + 1] is not None else ()
+        if len(names) > 1:
+            flow = ".".join(names[1:])
+            return ast.CallAction(flow, args, module=names[0], span=self.span(c))
+        return ast.CallAction(names[0], args, span=self.span(c))
 
     def call_args(self, c: list[Child]) -> tuple[ast.Arg, ...]:
         return tuple(x for x in c if isinstance(x, ast.Arg))

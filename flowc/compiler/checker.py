@@ -158,25 +158,41 @@ def _check_services(module: ModuleSymbols, exprs: ExprChecker, program: Program)
         if base_url is not None:
             _check_base_url(base_url, exprs.check(base_url, scope), exprs)
         service.clauses = clauses.check_clauses(service.decl.clauses, "service", scope)
-        if service.decl.openapi is None:
+        kind = service.decl.kind
+        if kind != "grpc" and "tls" in service.clauses:
+            tls = service.clauses["tls"]
+            exprs.error(
+                messages.GRPC_ONLY(
+                    tls.span,
+                    what="a `tls` clause",
+                    help="an HTTP service's URL says whether it uses TLS: `https://...`",
+                )
+            )
+        cache = program.parse_cache if program.parse_cache is not None else ParseCache()
+        if kind == "grpc":
+            assert service.decl.grpc is not None
+            target = service.decl.grpc
+            _check_base_url(target, exprs.check(target, scope), exprs, "a gRPC service's target")
+            from flowc.compiler.grpc_service import check_grpc_service
+
+            service.contract = check_grpc_service(service, exprs, cache.protos())
+            continue
+        if kind == "http":
             _reject_document_clauses(service, exprs)
             continue
         url = service.clauses.get("url")
         if isinstance(url, ast.ValueClause):
             _check_base_url(url.value, exprs.info.type_of(url.value) or ERROR, exprs)
-        from flowc.contracts.openapi_service import check_openapi_service
+        from flowc.compiler.openapi_service import check_openapi_service
 
-        cache = program.parse_cache if program.parse_cache is not None else ParseCache()
         service.contract = check_openapi_service(service, exprs, cache.contracts())
 
 
-def _check_base_url(expr: ast.Expr, found: Type, exprs: ExprChecker) -> None:
+def _check_base_url(
+    expr: ast.Expr, found: Type, exprs: ExprChecker, what: str = "a service's base URL"
+) -> None:
     if not assignable(found, STRING) and found != ERROR:
-        exprs.error(
-            messages.TYPE_MISMATCH(
-                expr.span, what="a service's base URL", expected=STRING, found=found
-            )
-        )
+        exprs.error(messages.TYPE_MISMATCH(expr.span, what=what, expected=STRING, found=found))
     if contains_secret(found):
         exprs.error(messages.SECRET_IN_URL(expr.span))
 

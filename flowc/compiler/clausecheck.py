@@ -17,6 +17,7 @@ timeout            ``duration``
 idempotency_key    ``string``, or ``null`` for none (unsafe steps get a default)
 concurrency        ``int``
 url                ``string`` (the base URL of an OpenAPI service)
+tls                ``bool`` (whether a gRPC service's channel uses TLS)
 auth               ``bearer T`` / ``basic U, P`` / ``header NAME, VALUE``
 retry              ``int``; backoff ``duration``s; ``when`` a ``bool``
                    with ``error`` in scope
@@ -67,6 +68,7 @@ SERVICE_CLAUSES: Final = frozenset(
         "concurrency",
         "accept",
         "url",
+        "tls",
     }
 )
 HTTP_STEP_CLAUSES: Final = frozenset(
@@ -191,6 +193,8 @@ class ClauseChecker:
             self._expect_int(clause.value, scope, "`concurrency`")
         elif keyword == "url":
             self.exprs.check(clause.value, scope)  # a string; the service checker says so
+        elif keyword == "tls":
+            self.exprs.expect(clause.value, scope, BOOL, "`tls`")
         elif keyword == "json":
             self.exprs.check(clause.value, scope)
 

@@ -8,7 +8,8 @@ A checked flow is lowered (``lowering.py``) to a ``FlowIR``: a tree of
 * every expression has become an ``Expr``: its source (for messages and
   ``--emit ir``) and a compiled closure ``Frame -> value``;
 * every node knows the slots it ``reads`` and ``writes`` and its ``effect``
-  (``pure``: a computation or a log; ``safe``: a GET/HEAD/OPTIONS step;
+  (``pure``: a computation or a log; ``safe``: a GET/HEAD/OPTIONS step or a
+  gRPC method marked ``NO_SIDE_EFFECTS``;
   ``unsafe``: any other step or sub-flow call; ``control``: everything else);
 * every block carries its *schedule*: the data-dependency and effect-order
   edges between its nodes (``Block.deps``) and its *segments*, the maximal
@@ -100,6 +101,28 @@ class RetrySpec:
 
 
 @attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
+class GrpcChannel:
+    """Where a gRPC service is and the descriptors of its messages."""
+
+    target: Expr  # "host:port" (or any gRPC target), evaluated once per engine
+    tls: Expr | None  # the `tls` clause; None: TLS unless the target is loopback
+    proto: str  # the .proto file, for messages
+    descriptors: bytes  # a serialized FileDescriptorSet: the runtime's message classes
+
+
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
+class GrpcMethod:
+    """The unary method a step calls and how its request is made."""
+
+    path: str  # /package.Service/Method
+    request: str  # the request message's full name
+    response: str
+    fields: tuple[tuple[str, Expr], ...] = ()  # (field, value) for named arguments
+    message: Expr | None = None  # the whole request, given positionally
+    idempotency: str | None = None  # NO_SIDE_EFFECTS | IDEMPOTENT
+
+
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ServiceIR:
     name: str
     module: str
@@ -114,6 +137,7 @@ class ServiceIR:
     concurrency: Expr | None = None
     accept: tuple[tuple[int, int], ...] | None = None
     frame_size: int = 0  # slots its expressions need (macro and `error` variables)
+    grpc: GrpcChannel | None = None  # a gRPC service (base_url is None then)
 
 
 @attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
@@ -140,6 +164,7 @@ class StepNode(Node):
     compensate: Block | None = None
     result_type: Type | None = None  # `-> T` or an OpenAPI response: validate the body
     error_type: Type | None = None  # OpenAPI: a failing response's body, as `error.body`
+    grpc: GrpcMethod | None = None  # a call of a gRPC method (method "GRPC")
 
 
 @attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)

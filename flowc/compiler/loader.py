@@ -31,6 +31,7 @@ from flowc.compiler.diagnostics import Diagnostic, DiagnosticSink, ParseFailure
 
 if TYPE_CHECKING:
     from flowc.contracts.openapi_store import ContractCache
+    from flowc.contracts.proto_store import ProtoCache
 
 MAX_SOURCE_BYTES: Final = 1024 * 1024
 
@@ -95,6 +96,7 @@ class ParseCache:
     def __init__(self) -> None:
         self._entries: dict[str, tuple[str, ast.Module | None, Diagnostic | None]] = {}
         self._contracts: ContractCache | None = None
+        self._protos: ProtoCache | None = None
 
     def parse(self, path: str, text: str) -> tuple[ast.Module | None, Diagnostic | None]:
         entry = self._entries.get(path)
@@ -111,6 +113,14 @@ class ParseCache:
 
             self._contracts = ContractCache()
         return self._contracts
+
+    def protos(self) -> ProtoCache:
+        """The cache of compiled ``.proto`` files that goes with this cache."""
+        if self._protos is None:
+            from flowc.contracts.proto_store import ProtoCache
+
+            self._protos = ProtoCache()
+        return self._protos
 
     def parse_uncached(self, path: str, text: str) -> tuple[ast.Module | None, Diagnostic | None]:
         """Parse ``text``; the parser (and Lark) is imported on the first call."""

@@ -19,7 +19,10 @@
    inside which the runtime overlaps independent nodes.
 
 Services become ``ServiceIR`` (their clause expressions compiled against the
-module's constants) and are shared by every step that names them.  Call steps
+module's constants; a gRPC service's target and descriptors in a ``GrpcChannel``)
+and are shared by every step that names them.  A step that calls a gRPC method
+gets a ``GrpcMethod``: the method's path and message names and the compiled value
+of each request field.  Call steps
 refer to their callee by key; ``ProgramIR`` holds every flow of every module.
 """
 
@@ -126,9 +129,11 @@ def _lower_service(service: ServiceInfo, info: CheckInfo, consts: _ModuleConsts)
 
     lowered = ir.ServiceIR(service.name, service.module.path, _base_url(service, compile_))
     _apply_common_clauses(lowered, service.clauses, compile_, info, resolver.slot)
+    if service.decl.grpc is not None:
+        lowered.grpc = _grpc_channel(service, compile_)
     auth = service.clauses.get("auth")
     if isinstance(auth, ast.AuthClause) and auth.scheme is None and service.contract is not None:
-        from flowc.contracts.openapi_lowering import document_auth
+        from flowc.compiler.openapi_lowering import document_auth
 
         args = tuple(compile_(a) for a in auth.args)
         lowered.auth = document_auth(service.contract.auth, args, auth.span)
@@ -149,14 +154,29 @@ def _lower_service(service: ServiceInfo, info: CheckInfo, consts: _ModuleConsts)
     return lowered
 
 
-def _base_url(service: ServiceInfo, compile_: Callable[[ast.Expr], ir.Expr]) -> ir.Expr:
-    """The base URL expression, or an OpenAPI service's ``url`` clause or document's."""
+def _grpc_channel(service: ServiceInfo, compile_: Callable[[ast.Expr], ir.Expr]) -> ir.GrpcChannel:
+    assert service.decl.grpc is not None
+    tls = service.clauses.get("tls")
+    contract = service.contract  # a grpc_service.GrpcContract
+    return ir.GrpcChannel(
+        compile_(service.decl.grpc),
+        compile_(tls.value) if isinstance(tls, ast.ValueClause) else None,
+        contract.proto,
+        contract.contract.descriptors,
+    )
+
+
+def _base_url(service: ServiceInfo, compile_: Callable[[ast.Expr], ir.Expr]) -> ir.Expr | None:
+    """The base URL expression, or an OpenAPI service's ``url`` clause or document's
+    (a gRPC service has none: its channel's target)."""
     if service.decl.base_url is not None:
         return compile_(service.decl.base_url)
+    if service.decl.grpc is not None:
+        return None
     url = service.clauses.get("url")
     if isinstance(url, ast.ValueClause):
         return compile_(url.value)
-    from flowc.contracts.openapi_lowering import constant_expr
+    from flowc.compiler.openapi_lowering import constant_expr
 
     return constant_expr(service.contract.base_url, service.decl.span)
 
@@ -338,6 +358,9 @@ class _FlowLowerer:
         contract = self.info.step_contracts.get(id(stmt))
         if contract is not None:
             self._against_operation(node, stmt, contract)
+        call = self.info.grpc_calls.get(id(stmt))
+        if call is not None:
+            self._grpc_call(node, stmt, call)
         node.reads = frozenset(self._node_reads(node))
         return node
 
@@ -359,7 +382,7 @@ class _FlowLowerer:
         node.error_type = contract.error_type if contract.error_type != JSON else None
         if not isinstance(stmt.action, ast.CallAction):
             return
-        from flowc.contracts.openapi_lowering import operation_request
+        from flowc.compiler.openapi_lowering import operation_request
 
         operation = contract.operation
         node.method = operation.method
@@ -370,6 +393,29 @@ class _FlowLowerer:
         arguments = [(name, place, self.expr(arg.value)) for name, place, arg in contract.arguments]
         node.target, node.query, node.headers = operation_request(
             operation.path, arguments, node.query, node.headers, stmt.action.span
+        )
+        node.args = ()
+        node.flow_key = ""
+
+    def _grpc_call(self, node: ir.StepNode, stmt: ast.StepStmt, call: Any) -> None:
+        """A call of a gRPC method (a ``grpc_check.GrpcCall``): its request's fields."""
+        from flowc.compiler.openapi_lowering import constant_expr
+
+        method = call.method
+        node.method = "GRPC"
+        node.effect = "safe" if method.idempotency == "NO_SIDE_EFFECTS" else "unsafe"
+        target = self.info.step_targets.get(id(stmt.action))
+        if isinstance(target, ServiceInfo):
+            node.service = self.services[_service_key(target)]
+        node.target = constant_expr(method.path, stmt.action.span)
+        node.target.source = method.path
+        node.grpc = ir.GrpcMethod(
+            method.path,
+            method.input,
+            method.output,
+            tuple((name, self.expr(arg.value)) for name, arg in call.fields),
+            self.expr(call.message) if call.message is not None else None,
+            method.idempotency,
         )
         node.args = ()
         node.flow_key = ""
@@ -411,6 +457,8 @@ class _FlowLowerer:
             node.fallback,
         ]
         exprs += [value for _, value in node.args]
+        if node.grpc is not None:
+            exprs += [value for _, value in node.grpc.fields] + [node.grpc.message]
         if node.auth is not None:
             exprs += list(node.auth[1])
         if node.retry is not None:

@@ -11,8 +11,8 @@ Codes are grouped by phase:
 * ``E02xx`` — types (checker);
 * ``E03xx`` — statements, steps, services and clauses (checker);
 * ``E04xx`` — secrets and data races (checker);
-* ``E06xx`` — service contracts: OpenAPI documents and the steps checked against
-  them (``flowc/contracts``);
+* ``E06xx`` — service contracts: OpenAPI documents, ``.proto`` files and the steps
+  checked against them (``flowc/contracts``, ``openapi_*.py``, ``grpc_*.py``);
 * ``W0xxx`` — warnings (``W06xx`` for service contracts).
 
 A ``Message`` is called like a function to make a ``Diagnostic``::
@@ -204,9 +204,23 @@ NO_SECURITY_SCHEME = _error(
     "E0620", "`auth` without a scheme needs the document's security scheme, but {problem}"
 )
 AMBIGUOUS_OPERATION_CALL = _error(
-    "E0621", "`{name}` is both an imported module and an OpenAPI service; rename one"
+    "E0621", "`{name}` is both an imported module and {kind} service; rename one"
 )
 UNKNOWN_BODY_FIELD_STRICT = _error("E0622", "{what} has no field `{field}`")
+PROTO_UNREADABLE = _error("E0623", 'cannot read .proto file "{path}": {reason}')
+PROTO_ERROR = _error("E0624", "the .proto file does not compile: {problem}")
+PROTO_NO_SERVICE = _error("E0625", '"{path}" defines no service')
+UNKNOWN_METHOD = _error("E0626", "service `{service}` has no method `{name}`")
+AMBIGUOUS_METHOD = _error("E0627", "`{name}` is a method of {services}; say which")
+STREAMING_METHOD = _error(
+    "E0628", "`{method}` is a {kind} streaming method; flowc calls unary methods only"
+)
+UNKNOWN_MESSAGE_FIELD = _error("E0629", "{what} has no field `{field}`")
+ONEOF_CONFLICT = _error("E0630", "{what} sets {fields}, which are one `oneof {oneof}`")
+GRPC_ONLY = _error("E0631", "{what} is only for gRPC services")
+NOT_FOR_GRPC = _error("E0632", "{what} is not for gRPC services: {why}")
+BAD_METHOD_ARGUMENT = _error("E0633", "bad call of method `{method}`: {problem}")
+OUT_OF_RANGE = _error("E0634", "{value} does not fit {what} ({kind}: {low}..{high})")
 
 UNKNOWN_BODY_FIELD = _warning("W0601", "{what} has no field `{field}`")
 AUTH_MISMATCH = _warning(

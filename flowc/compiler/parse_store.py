@@ -30,22 +30,21 @@ such as secrets.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import pickle
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from flowc.common.files import cache_directory, write_atomically
 from flowc.compiler import ast
 from flowc.compiler.diagnostics import Diagnostic
 from flowc.compiler.loader import ParseCache
 
 if TYPE_CHECKING:
     from flowc.contracts.openapi_store import ContractCache
+    from flowc.contracts.proto_store import ProtoCache
 
 _PACKAGE: Final = Path(__file__).resolve().parent.parent
 _PARSER_SOURCES: Final = (
@@ -58,33 +57,6 @@ _PARSER_SOURCES: Final = (
     "compiler/parser.py",
     "compiler/parser_tables.py",
 )
-
-
-def cache_directory() -> str | None:
-    """The per-user directory for flowc's caches (None when nothing is writable)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    directory = os.path.join(base, "flowc")
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError:
-        directory = tempfile.gettempdir()
-    return directory if os.access(directory, os.W_OK) else None
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file renamed into place, so a
-    concurrent reader sees the old file or the new one, never half of one.  The
-    file is private to the user (``mkstemp`` makes it 0600); on failure the
-    temporary file is removed and the ``OSError`` raised."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 def parser_fingerprint() -> str:
@@ -116,6 +88,15 @@ class PersistentParseCache(ParseCache):
             base = None if self.store is None else str(self.store.parent)
             self._contracts = PersistentContractCache(base) if base else ContractCache()
         return self._contracts
+
+    def protos(self) -> ProtoCache:
+        """Compiled ``.proto`` files are kept beside the parsed files (``proto_store``)."""
+        if self._protos is None:
+            from flowc.contracts.proto_store import PersistentProtoCache, ProtoCache
+
+            base = None if self.store is None else str(self.store.parent)
+            self._protos = PersistentProtoCache(base) if base else ProtoCache()
+        return self._protos
 
     def parse_uncached(self, path: str, text: str) -> tuple[ast.Module | None, Diagnostic | None]:
         if self.store is None:

@@ -47,10 +47,10 @@ import lark
 from lark import Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from flowc.common.files import cache_directory
 from flowc.compiler import ast, messages, parser_tables
 from flowc.compiler.ast_builder import AstBuilder
 from flowc.compiler.diagnostics import Diagnostic, ParseFailure
-from flowc.compiler.parse_store import cache_directory
 from flowc.grammar.keywords import RESERVED
 
 MAX_DEPTH: Final = 256

@@ -65,7 +65,7 @@ from lark.lexer import BasicLexer, CallChain, ContextualLexer, UnlessCallback
 from lark.parser_frontends import ParsingFrontend
 from lark.parsers import lalr_analysis
 
-from flowc.compiler.parse_store import cache_directory, write_atomically
+from flowc.common.files import cache_directory, write_atomically
 
 SNAPSHOT_FORMAT: Final = 1
 _TRANSFORMER_ID: Final = "transformer"

@@ -34,6 +34,7 @@ branch of several statements prints as a ``branch { }``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Final
 
@@ -80,6 +81,8 @@ __all__ = [
 
 WIDTH: Final = 100
 PARAMS_INDEX: Final = -1
+_SERVICE_WORD: Final = re.compile(r"(?:openapi|grpc)(?![A-Za-z0-9_])")
+"""A base URL expression that starts with one of these words is parenthesized."""
 
 # --------------------------------------------------------------------------- public API
 
@@ -135,12 +138,19 @@ class Printer(ExpressionPrinter):
             return self.flow(decl)
         if isinstance(decl, ast.ServiceDecl):
             clauses = self.clause_block(decl, decl.clauses)
+            if decl.grpc is not None:
+                proto = lit.string_text(decl.proto or "", lit.preferred_quote([decl.proto or ""]))
+                target = self.expr(decl.grpc)
+                return concat(f"service {decl.name} grpc ", target, f" proto {proto}", clauses)
             if decl.base_url is None:
                 document = lit.string_text(
                     decl.openapi or "", lit.preferred_quote([decl.openapi or ""])
                 )
                 return concat(f"service {decl.name} openapi {document}", clauses)
-            return concat(f"service {decl.name} ", self.expr(decl.base_url), clauses)
+            base = self.expr(decl.base_url)
+            if _SERVICE_WORD.match(print_expr(decl.base_url)):
+                base = concat("(", base, ")")  # else read as `openapi "..."` or `grpc ...`
+            return concat(f"service {decl.name} ", base, clauses)
         if isinstance(decl, ast.ImportDecl):
             alias = f" as {decl.alias}" if decl.alias is not None else ""
             path = lit.string_text(decl.path, lit.preferred_quote([decl.path]))

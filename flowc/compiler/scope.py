@@ -85,9 +85,12 @@ class CheckInfo:
     step_contracts: dict[int, Any] = attrs.field(
         factory=dict
     )  # id(StepStmt) -> openapi_check.StepContract, for steps against OpenAPI services
+    grpc_calls: dict[int, Any] = attrs.field(
+        factory=dict
+    )  # id(StepStmt) -> grpc_check.GrpcCall, for steps that call gRPC methods
     document_sources: dict[str, str] = attrs.field(
         factory=dict
-    )  # display path -> text of OpenAPI documents that diagnostics point into
+    )  # display path -> text of OpenAPI documents and .proto files diagnostics point into
 
     def type_of(self, expr: ast.Expr) -> Type | None:
         return self.expr_types.get(id(expr))

@@ -22,8 +22,13 @@ checked clauses:
   may not declare ``-> T``.
 * A step against an OpenAPI service -- ``GET petstore "/pet/${id}"``, or
   ``call petstore.getPetById(petId: id)`` by operation id -- is checked against
-  its operation by ``contracts.openapi_check``, which also gives its body type
+  its operation by ``openapi_check``, which also gives its body type
   (the accepted responses') and its error's (``error.body``).
+* A step that calls a gRPC method -- ``call billing.CreateInvoice(customer_id: c)``
+  -- is checked against the method's request message by ``grpc_check``; its body
+  type is the response message's.  A method not marked ``IDEMPOTENT`` or
+  ``NO_SIDE_EFFECTS`` that may be retried without an ``idempotency_key`` gets the
+  warning a POST does.
 * Either way a ``fallback`` value must fit the body type, and ``on error
   skip`` without a ``fallback`` makes the body optional.
 
@@ -43,10 +48,11 @@ from flowc.compiler.clausecheck import is_null_literal
 from flowc.compiler.scope import Scope, suggest
 
 if TYPE_CHECKING:
+    from flowc.compiler.grpc_check import MethodChecker
+    from flowc.compiler.openapi_check import OperationChecker
+    from flowc.compiler.openapi_service import ServiceContract
     from flowc.compiler.stmtcheck import FlowChecker, Frame
     from flowc.compiler.symbols import FlowInfo, ServiceInfo
-    from flowc.contracts.openapi_check import OperationChecker
-    from flowc.contracts.openapi_service import ServiceContract
 
 NON_IDEMPOTENT: Final = frozenset({"POST", "PATCH"})
 
@@ -61,16 +67,14 @@ class StepChecker:
         self.info = checker.info
         self.clauses = checker.clauses
         self._operations: OperationChecker | None = None
-        # The OpenAPI step being checked (read by ``openapi_check``).
-        self.current_contract: ServiceContract | None = None
-        self.current_target_span = ast.NO_SPAN
+        self._methods: MethodChecker | None = None
 
     @property
     def operations(self) -> OperationChecker:
         if self._operations is None:
-            from flowc.contracts.openapi_check import OperationChecker
+            from flowc.compiler.openapi_check import OperationChecker
 
-            self._operations = OperationChecker(self)
+            self._operations = OperationChecker(self.info, self.checker.error)
         return self._operations
 
     def error_record(self, stmt: ast.StepStmt) -> RecordT:
@@ -78,7 +82,7 @@ class StepChecker:
         contract = self.info.step_contracts.get(id(stmt))
         if contract is None or contract.error_type is None:
             return ERROR_RECORD
-        from flowc.contracts.openapi_check import error_record
+        from flowc.compiler.openapi_check import error_record
 
         return error_record(contract.error_type)
 
@@ -105,6 +109,15 @@ class StepChecker:
             self.checker.error(messages.SECRET_IN_URL(action.target.span))
         clauses = self.clauses.check_clauses(stmt.clauses, "step", scope)
         self._check_idempotency(stmt, action.method, service, clauses)
+        if service is not None and service.decl.kind == "grpc":
+            self.checker.error(
+                messages.NOT_FOR_GRPC(
+                    action.span,
+                    what="an HTTP step",
+                    why=f"call one of its methods: `call {service.name}.Method(...)`",
+                )
+            )
+            return JSON, clauses
         body: Type = JSON
         if service is not None and service.contract is not None:
             body = self._against_operation(stmt, service, clauses, action)
@@ -121,11 +134,8 @@ class StepChecker:
     ) -> Type:
         """Check a step against its OpenAPI operation; the type of its body."""
         contract: ServiceContract = service.contract
-        self.current_contract = contract
-        self.current_target_span = action.span
         match = None
         if isinstance(action, ast.HttpAction):
-            self.current_target_span = action.target.span
             match = self.operations.by_path(service, contract, action)
             operation = match.operation if match is not None else None
         else:
@@ -161,6 +171,7 @@ class StepChecker:
         method: str,
         service: ServiceInfo | None,
         clauses: dict[str, ast.Clause],
+        label: str | None = None,
     ) -> None:
         key = clauses.get("idempotency_key")
         explicit = isinstance(key, ast.ValueClause) and not is_null_literal(key.value)
@@ -171,7 +182,7 @@ class StepChecker:
             self.checker.error(
                 messages.RETRY_NOT_IDEMPOTENT(
                     stmt.span,
-                    method=method,
+                    method=label or method,
                     step=stmt.name,
                     source=source,
                     help=(
@@ -186,10 +197,13 @@ class StepChecker:
         if action.module is None:
             return None
         service = self.module.find_service(action.module)
-        if service is None or service.decl.openapi is None:
+        if service is None or service.decl.kind == "http":
             return None
         if action.module in self.module.aliases:
-            self.checker.error(messages.AMBIGUOUS_OPERATION_CALL(action.span, name=action.module))
+            kind = "a gRPC" if service.decl.kind == "grpc" else "an OpenAPI"
+            self.checker.error(
+                messages.AMBIGUOUS_OPERATION_CALL(action.span, name=action.module, kind=kind)
+            )
             return None
         self.info.step_targets[id(action)] = service
         return service
@@ -201,6 +215,8 @@ class StepChecker:
             self.exprs.check(arg.value, scope)
         clauses = self.clauses.check_clauses(stmt.clauses, "step", scope)
         body: Type = JSON
+        if service.decl.kind == "grpc":
+            return self._grpc_step(stmt, action, service, clauses), clauses
         if service.contract is not None:
             body = self._against_operation(stmt, service, clauses, action)
             found = self.info.step_contracts.get(id(stmt))
@@ -209,6 +225,37 @@ class StepChecker:
         if stmt.result_type is not None:
             body = self.checker.resolve_annotation(stmt.result_type)
         return body, clauses
+
+    def _grpc_step(
+        self,
+        stmt: ast.StepStmt,
+        action: ast.CallAction,
+        service: ServiceInfo,
+        clauses: dict[str, ast.Clause],
+    ) -> Type:
+        """A call of a gRPC method (``grpc_check``); the type of its body."""
+        if stmt.result_type is not None:
+            self.checker.error(
+                messages.NOT_FOR_GRPC(
+                    stmt.result_type.span,
+                    what="`-> T`",
+                    why="the response message gives the step's type",
+                )
+            )
+        if service.contract is None:
+            return JSON
+        if self._methods is None:
+            from flowc.compiler.grpc_check import MethodChecker
+
+            self._methods = MethodChecker(self.info, self.checker.error)
+        found = self._methods.check(service.name, service.contract, action, clauses)
+        if found is None:
+            return JSON
+        self.info.grpc_calls[id(stmt)] = found
+        if found.method.idempotency is None:
+            label = f"gRPC method `{found.method.name}`:"
+            self._check_idempotency(stmt, "POST", service, clauses, label)
+        return found.body_type
 
     def _call_step(
         self, stmt: ast.StepStmt, action: ast.CallAction, scope: Scope

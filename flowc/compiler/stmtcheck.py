@@ -470,7 +470,7 @@ class FlowChecker:
         of the OpenAPI steps in the ``try`` (``json`` when a sub-flow may fail too)."""
         if not self.info.step_contracts:
             return ERROR_RECORD
-        from flowc.contracts.openapi_check import caught_body_type, error_record
+        from flowc.compiler.openapi_check import caught_body_type, error_record
 
         bodies: list[Type | None] = []
         opaque = False

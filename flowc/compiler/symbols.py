@@ -84,7 +84,7 @@ class ServiceInfo:
     decl: ast.ServiceDecl
     module: ModuleSymbols
     clauses: dict[str, ast.Clause] = attrs.field(factory=dict)
-    # An OpenAPI service's loaded document (``contracts.openapi_service.ServiceContract``);
+    # An OpenAPI service's loaded document (``openapi_service.ServiceContract``);
     # None for other services and for documents that failed to load.
     contract: Any = None
 

@@ -1,13 +1,14 @@
 """Service contracts: the documents that describe the services a flow calls.
 
 A service declared ``service petstore openapi "specs/petstore.yaml"`` is checked
-against its OpenAPI document: the checker asks this package whether a step's method
-and path are an operation of the document, which parameters it needs and of which
-types, what its request body looks like, and what each of its responses decodes to.
-The package sits on the compiler's floor (it reports through the compiler's
-messages and checks expressions with the compiler's checker) and never imports the
-runtime; the runtime sees only what lowering puts in the IR (base URL, auth scheme,
-the types a response body is validated against).
+against its OpenAPI document.  This package is the document's side of that check:
+it reads documents, validates and indexes them, resolves their references, turns
+their schemas into flowc types and keeps them in stores.  It sits *below* the
+compiler and imports only ``flowc.common``: it knows nothing of flowc's syntax
+tree or diagnostics.  Checking a step against an operation, typing a service and
+lowering it are compiler phases (``compiler/openapi_service.py``,
+``openapi_check.py``, ``openapi_body.py``, ``openapi_lowering.py``), which ask this
+package what an operation needs and report in the compiler's words.
 
 Modules:
 
@@ -20,9 +21,10 @@ Modules:
 * ``openapi_store`` caches loaded documents in memory and on disk, keyed by path and
   content digest, like ``compiler/parse_store.py`` does for parsed flows;
 * ``openapi_types`` turns JSON Schemas into flowc types;
-* ``openapi_paths`` matches a step's path against the document's path templates;
-* ``openapi_check`` checks a step against its operation and gives its value's type;
-* ``openapi_auth`` maps the document's security schemes to the service's ``auth``.
+* ``openapi_operations`` spells one operation out: parameters, request body,
+  responses, security;
+* ``openapi_paths`` matches a step's path (as text with numbered placeholders)
+  against the document's path templates.
 
 The YAML library is imported only when a YAML document is read, so a program without
 an OpenAPI service never pays for it.

@@ -1,31 +1,38 @@
 """Matching a step's path against a document's path templates.
 
 A step writes its path as a string, possibly interpolated: ``"/pet/${pet_id}"``.
-``StepPath.of(expr)`` replaces each ``${...}`` by a placeholder that cannot occur
-in text (``\\x00<n>\\x00``) and splits off a literal query string (``?a=1&b=2``,
-whose names count as given query parameters).  ``PathIndex.match`` then tries the
-document's templates for the step's method: each template becomes a regular
-expression in which ``{name}`` matches one path segment (``[^/]+``), and a match
-tells, for each path parameter, what the step put there -- an embedded expression
-(checked against the parameter's type), literal text (checked as text), or a mix.
-When several templates match (``/pets/mine`` and ``/pets/{id}``), the one with the
-most literal characters wins, as the OpenAPI specification says concrete paths
-come first.
+The checker hands its pieces to ``StepPath.of_parts`` -- literal text, and ``None``
+for each embedded expression -- which puts a placeholder that cannot occur in text
+(``\\x00<n>\\x00``) where each expression stands and splits off a literal query
+string (``?a=1&b=2``, whose names count as given query parameters).
+``PathIndex.match`` then tries the document's templates for the step's method: each
+template is split into segments, in which ``{name}`` matches one path segment, and
+a match tells, for each path parameter, what the step put there -- an embedded
+expression (by its number, ``Capture.hole``; the checker knows the expression),
+literal text, or a mix.  When several templates match (``/pets/mine`` and
+``/pets/{id}``), the one with the most literal characters wins, as the OpenAPI
+specification says concrete paths come first.  Some documents write a query string
+into a template (``/rest?method=flickr.photos.search``, one operation per value of
+``method``): its literal pairs must then be in the step's query string, and the
+template that fixes the most of them wins.
 
 When nothing matches, ``suggest`` finds the closest template (by ``difflib`` over
 templates with their parameters blanked, so ``/pets/${id}`` is close to
 ``/pets/{petId}``) and tells whether the path exists with other methods.
+
+This module knows nothing of the flowc syntax tree: it is the document's side of
+the match, below the compiler.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from typing import Final
 
 import attrs
 
-from flowc.compiler import ast
 from flowc.contracts.openapi_model import Operation
 
 _HOLE: Final = "\x00"
@@ -34,35 +41,31 @@ _PARAM: Final = re.compile(r"\{([^{}/]+)\}")
 
 @attrs.frozen(slots=True)
 class StepPath:
-    """A step's path with its embedded expressions replaced by placeholders."""
+    """A step's path with its embedded expressions replaced by numbered placeholders."""
 
     text: str  # the path part, placeholders in it
-    holes: tuple[ast.Expr, ...]
-    query_names: tuple[str, ...]  # names written in a literal query string
+    holes: int  # how many embedded expressions the whole string has
+    query: tuple[tuple[str, str | None], ...] = ()  # a literal query string's pairs
+    # (a value with an embedded expression in it is None)
+
+    @property
+    def query_names(self) -> tuple[str, ...]:
+        """The names written in the path's literal query string."""
+        return tuple(name for name, _ in self.query)
 
     @classmethod
-    def of(cls, target: ast.Expr) -> StepPath | None:
-        parts: tuple[str | ast.Expr, ...]
-        if isinstance(target, ast.Literal) and isinstance(target.value, str):
-            parts = (target.value,)
-        elif isinstance(target, ast.Template):
-            parts = target.parts
-        else:
-            return None
+    def of_parts(cls, parts: Iterable[str | None]) -> StepPath:
+        """The path of a string made of literal text and (``None``) embedded expressions."""
         text: list[str] = []
-        holes: list[ast.Expr] = []
+        holes = 0
         for part in parts:
-            if isinstance(part, str):
-                text.append(part)
+            if part is None:
+                text.append(f"{_HOLE}{holes}{_HOLE}")
+                holes += 1
             else:
-                text.append(f"{_HOLE}{len(holes)}{_HOLE}")
-                holes.append(part)
-        joined = "".join(text)
-        path, _, query = joined.partition("?")
-        names = tuple(
-            pair.split("=", 1)[0] for pair in query.split("&") if pair and _HOLE not in pair[:1]
-        )
-        return cls(path, tuple(holes), names)
+                text.append(part)
+        path, _, query = "".join(text).partition("?")
+        return cls(path, holes, query_pairs(query))
 
     def shown(self) -> str:
         """The path as a message shows it: ``/pet/${…}``."""
@@ -75,7 +78,7 @@ class Capture:
 
     name: str
     text: str  # literal text, or a placeholder
-    hole: ast.Expr | None  # the embedded expression when the whole segment is one
+    hole: int | None  # the embedded expression's number, when the whole segment is one
 
 
 @attrs.frozen(slots=True)
@@ -101,7 +104,7 @@ class PathIndex:
         found = self._segments.get(template)
         if found is None:
             parts: list[str | re.Pattern[str]] = []
-            for segment in template.strip("/").split("/"):
+            for segment in template_path(template).strip("/").split("/"):
                 if "{" not in segment:
                     parts.append(segment)
                 elif _PARAM.fullmatch(segment):
@@ -135,11 +138,14 @@ class PathIndex:
 
     def match(self, method: str, path: StepPath) -> Match | None:
         segments = path.text.strip("/").split("/")
-        best: tuple[int, Match] | None = None
+        best: tuple[tuple[int, int], Match] | None = None
         for operation in self.operations:
             if operation.method != method or not self._fits(operation.path, segments):
                 continue
-            score = len(_PARAM.sub("", operation.path))
+            fixed = _fixed_query(operation.path, path.query)
+            if fixed is None:
+                continue
+            score = (fixed, len(_PARAM.sub("", template_path(operation.path))))
             if best is None or score > best[0]:
                 best = (score, Match(operation, _captures(operation.path, path)))
         return best[1] if best is not None else None
@@ -161,11 +167,43 @@ class PathIndex:
 _ANY_SEGMENT: Final = re.compile("[^/]+")
 
 
+def template_path(template: str) -> str:
+    """A template without the query string some documents write into it
+    (``/rest?method=flickr.photos.search``: one operation per ``method``)."""
+    return template.partition("?")[0]
+
+
+def query_pairs(query: str) -> tuple[tuple[str, str | None], ...]:
+    """``a=1&b=${x}`` as ``(("a", "1"), ("b", None))`` (placeholders make a value None)."""
+    pairs = []
+    for pair in query.split("&"):
+        if not pair or pair.startswith(_HOLE):
+            continue
+        name, _, value = pair.partition("=")
+        pairs.append((name, None if _HOLE in value else value))
+    return tuple(pairs)
+
+
+def _fixed_query(template: str, given: tuple[tuple[str, str | None], ...]) -> int | None:
+    """How many literal query pairs of ``template`` the step's query string gives (None
+    when it gives one of them another literal value, or leaves one out)."""
+    _, _, query = template.partition("?")
+    fixed = 0
+    values = dict(given)
+    for name, _, value in (pair.partition("=") for pair in query.split("&") if pair):
+        if _PARAM.search(name + value):
+            continue  # `key={APIKEY}`: a parameter, checked as one
+        if name not in values or values[name] not in (None, value):
+            return None
+        fixed += 1
+    return fixed
+
+
 def _full_pattern(template: str) -> re.Pattern[str]:
     """The whole template as one expression (compiled only for the matched one)."""
     pieces: list[str] = []
     last = 0
-    template = template.strip("/")
+    template = template_path(template).strip("/")
     for number, found in enumerate(_PARAM.finditer(template)):
         pieces.append(re.escape(template[last : found.start()]))
         pieces.append(f"(?P<p{number}>[^/]+?)")
@@ -175,19 +213,19 @@ def _full_pattern(template: str) -> re.Pattern[str]:
 
 
 def template_parameters(template: str) -> list[str]:
-    return _PARAM.findall(template)
+    return _PARAM.findall(template_path(template))
 
 
 def _captures(template: str, path: StepPath) -> tuple[Capture, ...]:
     found = _full_pattern(template).fullmatch(path.text.strip("/"))
     assert found is not None  # the segments matched
     captures = []
-    for number, name in enumerate(_PARAM.findall(template)):
+    for number, name in enumerate(template_parameters(template)):
         text = found.group(f"p{number}")
         hole = None
         whole = re.fullmatch(f"{_HOLE}(\\d+){_HOLE}", text)
         if whole is not None:
-            hole = path.holes[int(whole.group(1))]
+            hole = int(whole.group(1))
         captures.append(Capture(name, text, hole))
     return tuple(captures)
 

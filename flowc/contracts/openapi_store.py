@@ -192,7 +192,7 @@ class PersistentContractCache(ContractCache):
     def __init__(self, directory: str | None = None) -> None:
         super().__init__()
         if directory is None:
-            from flowc.compiler.parse_store import cache_directory
+            from flowc.common.files import cache_directory
 
             directory = cache_directory()
         self.store = None if directory is None else Path(directory) / f"openapi-{_fingerprint()}"
@@ -225,7 +225,7 @@ class PersistentContractCache(ContractCache):
         entry = self._entry(path)
         if entry is None:
             return
-        from flowc.compiler.parse_store import write_atomically
+        from flowc.common.files import write_atomically
 
         table: dict[str, dict[str, tuple[int, int]]] = {}
         chunks: list[bytes] = []

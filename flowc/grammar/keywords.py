@@ -88,6 +88,9 @@ CLAUSE_KEYWORDS: Final = (
     "concurrency",
     "openapi",
     "url",
+    "grpc",
+    "proto",
+    "tls",
 )
 
 HTTP_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")

@@ -59,6 +59,14 @@ from flowc.grammar.keywords import (
     STATEMENT_KEYWORDS,
 )
 from flowc.lsp.analysis import Snapshot
+from flowc.lsp.contracts import (
+    block_items,
+    contract_of,
+    method_items,
+    operation_items,
+    path_items,
+    proto_of,
+)
 from flowc.lsp.cursor import (
     CursorContext,
     cursor_context,
@@ -67,7 +75,7 @@ from flowc.lsp.cursor import (
     word_start,
 )
 from flowc.lsp.hover import HoverRenderer, service_target
-from flowc.lsp.positions import TextChange
+from flowc.lsp.positions import LineIndex, TextChange
 from flowc.lsp.scopes import Binding, bindings_at
 
 CLAUSES_OF: Final = {
@@ -192,10 +200,13 @@ def follow(t: Type | None, path: list[str]) -> Type | None:
 class Completer:
     """Completion at one offset of the current buffer, from the last good analysis."""
 
-    def __init__(self, text: str, offset: int, snapshot: Snapshot | None) -> None:
+    def __init__(
+        self, text: str, offset: int, snapshot: Snapshot | None, index: LineIndex | None = None
+    ) -> None:
         self.text = text
         self.offset = offset
         self.snapshot = snapshot
+        self.index = index
         self.change = TextChange(snapshot.text, text) if snapshot is not None else None
         self.start = word_start(text, offset)
 
@@ -209,7 +220,8 @@ class Completer:
             return []
         if trivia == "string":
             if not interpolation_open(self.text, self.start):
-                return []
+                paths = path_items(self.snapshot, self.text[: self.offset], self.offset, self.index)
+                return paths or []
             if self.start > 0 and self.text[self.start - 1] == ".":
                 return self.after_dot()
             return self.values()
@@ -223,6 +235,9 @@ class Completer:
     # ----------------------------------------------------------- grammar contexts
 
     def from_grammar(self, context: CursorContext) -> Items:
+        from_contract = block_items(self.snapshot, context.tokens)
+        if from_contract is not None:
+            return from_contract
         words = context.words()
         last = context.last
         if last in HTTP_METHODS:
@@ -373,9 +388,15 @@ class Completer:
         receiver = self.text[begin:dot]
         if not receiver:
             return []
+        before = self.text[:begin].rstrip()
+        contract = contract_of(self.symbols, receiver) if before.endswith("call") else None
+        if contract is not None:
+            return operation_items(contract)
+        proto = proto_of(self.symbols, receiver) if before.endswith("call") else None
+        if proto is not None:
+            return method_items(proto)
         module = self.module_alias(receiver)
         if module is not None:
-            before = self.text[:begin].rstrip()
             if before.endswith("call"):
                 return self.flows(module)
             if before.endswith((":", "->", "[", ",")):
@@ -436,5 +457,7 @@ class Completer:
         return None
 
 
-def complete(text: str, offset: int, snapshot: Snapshot | None) -> Items:
-    return Completer(text, offset, snapshot).complete()
+def complete(
+    text: str, offset: int, snapshot: Snapshot | None, index: LineIndex | None = None
+) -> Items:
+    return Completer(text, offset, snapshot, index).complete()

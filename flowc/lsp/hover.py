@@ -7,7 +7,9 @@
   ``loop item: string``, ``catch err: Error``;
 * a step (its name, or a reference to it) — the step's header, its value
   type (the ``Step`` record spelled out, ``body`` included), and for an HTTP
-  step its method, service and path, for a ``call`` step the called flow;
+  step its method, service and path, for a ``call`` step the called flow; a
+  step against an OpenAPI service adds its operation (id, summary, method,
+  path template, response type);
 * a service — its header and base URL expression, then each setting
   (timeout, retry, circuit breaker, rate limit, concurrency, headers, auth)
   as written, on one line each;
@@ -26,6 +28,9 @@ from typing import Final
 
 from flowc.common.types import RecordT, Type
 from flowc.compiler import ast
+from flowc.compiler.grpc_check import GrpcCall
+from flowc.compiler.grpc_service import GrpcContract
+from flowc.compiler.openapi_check import StepContract
 from flowc.compiler.scope import Symbol
 from flowc.compiler.symbols import FlowInfo, ServiceInfo
 from flowc.lsp.analysis import Snapshot
@@ -62,6 +67,8 @@ def code(text: str) -> str:
 
 def service_target(snapshot: Snapshot, decl: ast.ServiceDecl) -> str:
     """What a service declaration says it talks to: its base URL or its document."""
+    if decl.grpc is not None:
+        return f'grpc {excerpt(snapshot, decl.grpc)} proto "{decl.proto}"'
     if decl.base_url is None:
         return f'openapi "{decl.openapi}"'
     return excerpt(snapshot, decl.base_url)
@@ -144,17 +151,45 @@ class HoverRenderer:
             called = self.info.step_targets.get(id(action))
             if isinstance(called, FlowInfo):
                 lines.append(f"calls: `{self.signature(called)}`")
+        operation = self.operation(step)
+        if operation is not None:
+            lines.append(operation)
         if body is not None:
             lines.append(f"body: `{body}`")
         return "\n\n".join(lines)
 
+    def operation(self, step: ast.StepStmt) -> str | None:
+        """The OpenAPI operation a step calls: its id and summary, method, path, response;
+        or the gRPC method: its full name, request and response messages."""
+        call = self.info.grpc_calls.get(id(step))
+        if isinstance(call, GrpcCall):
+            method = call.method
+            idempotency = f" · {method.idempotency}" if method.idempotency else ""
+            return f"gRPC `{method.path}`: `{method.input}` → `{method.output}`{idempotency}"
+        found = self.info.step_contracts.get(id(step))
+        if not isinstance(found, StepContract):
+            return None
+        operation = found.operation
+        name = f"`{operation.operation_id}`" if operation.operation_id else "operation"
+        head = f"{name}: {operation.summary}" if operation.summary else name
+        if operation.operation_id is not None:
+            head = f"operation {head}"
+        return f"{head}\n\n`{operation.method} {operation.path}` · response: `{found.body_type}`"
+
     # ----------------------------------------------------------- services and flows
 
     def contract(self, service: ServiceInfo) -> str:
-        """An OpenAPI service's document: title, version, operations, base URL."""
+        """An OpenAPI service's document: title, version, operations, base URL; a gRPC
+        service's proto services and how many methods each has."""
         found = service.contract
+        if isinstance(found, GrpcContract):
+            services = ", ".join(
+                f"`{s.full_name}` ({len(s.methods)} methods)" for s in found.contract.services
+            )
+            return f"gRPC services: {services}"
         if found is None:
-            return f"document: `{service.decl.openapi}` (not loaded)"
+            shown = service.decl.openapi or service.decl.proto
+            return f"document: `{shown}` (not loaded)"
         contract = found.contract
         title = contract.title or os.path.basename(found.document)
         lines = [

@@ -386,9 +386,10 @@ class FlowServer(LanguageServer):
         uri = params.text_document.uri
         document = self.documents.get(uri)
         text, _ = self.text_of(uri)
-        offset = LineIndex(text, self.encoding).offset_of(params.position)
+        index = LineIndex(text, self.encoding)
+        offset = index.offset_of(params.position)
         snapshot = document.good if document is not None else None
-        items = completion.complete(text, offset, snapshot)
+        items = completion.complete(text, offset, snapshot, index)
         return types.CompletionList(is_incomplete=False, items=items)
 
     def document_symbols(
@@ -533,7 +534,8 @@ def build_server() -> FlowServer:
         return server.guard(server.definition, params, None)
 
     @server.feature(
-        types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", " "])
+        types.TEXT_DOCUMENT_COMPLETION,
+        types.CompletionOptions(trigger_characters=[".", " ", '"', "/"]),
     )
     def on_completion(params: types.CompletionParams) -> types.CompletionList:
         empty = types.CompletionList(is_incomplete=False, items=[])

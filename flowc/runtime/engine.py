@@ -1,6 +1,7 @@
 """The engine: what outlives one run, shared by every run of a process.
 
-An ``Engine`` owns the HTTP invoker and its connection pool, the per-service
+An ``Engine`` owns the HTTP invoker and its connection pool, the gRPC invoker and
+its channels (made when a step first calls a gRPC service), the per-service
 policy state (circuit breakers, rate and concurrency limits: ``services.py``),
 the run store, and the engine-wide instrumentation hooks.  Runs come and go
 through it::
@@ -64,6 +65,7 @@ from flowc.runtime.services import ServiceState
 from flowc.runtime.store import AsyncStore, RunRecord, RunStatus, Store, StoreError
 
 if TYPE_CHECKING:
+    from flowc.runtime.grpc import GrpcInvoker
     from flowc.runtime.http import HttpInvoker
 
 
@@ -92,6 +94,7 @@ class Engine:
         self._invoker: HttpInvoker | None = invoker
         self._opened: HttpInvoker | None = None
         self._services: dict[int, ServiceState] = {}
+        self._grpc: GrpcInvoker | None = None
         self.active: set[Run] = set()
         self._loader = loader or load_program
         self.owner = process_owner()
@@ -110,6 +113,9 @@ class Engine:
         exc_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        grpc, self._grpc = self._grpc, None
+        if grpc is not None:
+            grpc.close()
         opened, self._opened = self._opened, None
         if opened is not None:
             await opened.__aexit__(exc_type, exc_value, traceback)
@@ -120,6 +126,15 @@ class Engine:
         if self._invoker is None:
             raise RuntimeError("an Engine must be used as `async with Engine(...) as engine:`")
         return self._invoker
+
+    @property
+    def grpc(self) -> GrpcInvoker:
+        """The gRPC invoker, made when a step first calls a gRPC service."""
+        if self._grpc is None:
+            from flowc.runtime.grpc import GrpcInvoker
+
+            self._grpc = GrpcInvoker()
+        return self._grpc
 
     def service_state(self, service: ir.ServiceIR) -> ServiceState:
         state = self._services.get(id(service))

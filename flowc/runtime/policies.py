@@ -11,14 +11,14 @@ Retry (LANGUAGE.md section 7)
 
 ``retry N`` allows at most N retries after the first try.  Which errors are
 retried is the ``when`` predicate's business; without one,
-``default_should_retry`` decides: the error kinds ``timeout``, ``connect`` and
-``protocol`` (the HTTP layer's kind for a connection that was reset or closed
-mid-exchange -- as transient as a refused connection, and what curl's
-``--retry`` and urllib3 retry too), and a ``status`` error whose status is
-429, 502, 503 or 504.  Nothing else is retried by default: ``decode``,
-``assert`` and ``fail`` will fail again, ``cancelled`` must not be resisted,
-``circuit_open`` and ``rate_limited`` are this module's own fast failures,
-and ``invalid_request`` is a mistake in the flow.
+``default_should_retry`` decides: the error kinds ``timeout``, ``connect``,
+``unavailable`` (a gRPC service's UNAVAILABLE) and ``protocol`` (the HTTP layer's
+kind for a connection that was reset or closed mid-exchange -- as transient as a
+refused connection, and what curl's ``--retry`` and urllib3 retry too), and a
+``status`` error whose status is 429, 502, 503 or 504. Nothing else is retried by
+default: ``decode``, ``assert`` and ``fail`` will fail again, ``cancelled`` must not
+be resisted, ``circuit_open`` and ``rate_limited`` are this module's own fast
+failures, and ``invalid_request`` is a mistake in the flow.
 
 ``backoff_delay`` computes the pause before retry number ``n`` (1 for the
 first retry): ``fixed D`` waits ``D``, ``linear D`` waits ``D * n`` and
@@ -122,7 +122,9 @@ DEFAULT_RETRY_STATUSES: Final[frozenset[int]] = frozenset({429, 502, 503, 504})
 
 #: Error kinds (LANGUAGE.md section 5, plus the HTTP layer's ``protocol``)
 #: retried when a retry clause has no ``when`` predicate.
-DEFAULT_RETRY_KINDS: Final[frozenset[str]] = frozenset({"timeout", "connect", "protocol"})
+DEFAULT_RETRY_KINDS: Final[frozenset[str]] = frozenset(
+    {"timeout", "connect", "protocol", "unavailable"}
+)
 
 #: The error kind of an unaccepted response status.
 STATUS_KIND: Final = "status"

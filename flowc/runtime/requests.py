@@ -39,7 +39,7 @@ def build_request(step: StepExecution) -> HttpRequest:
 
     try:
         url = _url(step)
-        headers = _headers(step)
+        headers = request_headers(step)
         params = _query(step)
         content = _content(step, headers)
     except EvalError as error:
@@ -63,7 +63,10 @@ def _url(step: StepExecution) -> str:
     return base.rstrip("/") + ("" if text.startswith(("/", "?")) else "/") + text
 
 
-def _headers(step: StepExecution) -> dict[str, tuple[str, str]]:
+def request_headers(step: StepExecution) -> dict[str, tuple[str, str]]:
+    """The headers of the step's request by lower-cased name: the service's overlaid
+    by the step's, authentication and the ``Idempotency-Key`` (a gRPC step sends
+    them as metadata)."""
     from flowc.runtime.decode import text_of
 
     merged: dict[str, tuple[str, str]] = {}

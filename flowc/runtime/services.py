@@ -96,6 +96,11 @@ class ServiceState:
         if self.breaker is not None:
             self.breaker.record_failure()
 
+    def record_success(self) -> None:
+        """An answer that says nothing against the service (a gRPC client error, say)."""
+        if self.breaker is not None:
+            self.breaker.record_success()
+
     def record_cancelled(self) -> None:
         """An admitted call ended without an outcome (its scope was cancelled)."""
         if self.breaker is not None:

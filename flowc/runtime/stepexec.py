@@ -25,6 +25,9 @@ LANGUAGE.md §5: ``status``, ``ok``, ``headers``, ``body``, ``elapsed``,
    a skipped step (``on error skip``), or a ``FlowError``.  A successful step
    with a ``compensate`` block registers it with a snapshot of the frame.
 
+A step that calls a gRPC method runs the same way; its attempts are
+``grpc_step.py``'s.
+
 A ``call`` step runs the callee as a nested ``FlowInvocation`` under the same
 retry and timeout rules; its value's ``body`` is the callee's result.  It is
 never answered from the journal as a whole: on resume the callee runs again
@@ -254,7 +257,11 @@ class StepExecution:
         timeout = self._timeout()
         try:
             attempt_once = (
-                self._call_attempt if node.method == "CALL" else self._http_attempt_factory()
+                self._call_attempt
+                if node.method == "CALL"
+                else _grpc_attempts(self)
+                if node.grpc is not None
+                else self._http_attempt_factory()
             )
         except FlowError as error:  # the request cannot be built: the first attempt failed
             error.attempt = error.attempt or 1
@@ -490,6 +497,13 @@ class StepExecution:
                     elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
                 )
             )
+
+
+def _grpc_attempts(step: StepExecution) -> Callable[[int, float], Awaitable[dict[str, Any]]]:
+    """A gRPC step's attempts (``grpc_step.py``; grpcio is imported on first use)."""
+    from flowc.runtime.grpc_step import grpc_attempts
+
+    return grpc_attempts(step)
 
 
 # --------------------------------------------------------------------------- responses

@@ -59,18 +59,17 @@ from flowc.common.types import (
     Type,
 )
 from flowc.compiler import ast, messages
-from flowc.compiler.scope import suggest
-from flowc.contracts.openapi_model import Located, Operation, RefError
+from flowc.compiler.openapi_body import BodyChecker, Report, check_enum
+from flowc.compiler.openapi_service import ServiceContract, problem_diagnostics, security_schemes
+from flowc.compiler.scope import CheckInfo, suggest
+from flowc.contracts.openapi_model import Operation
 from flowc.contracts.openapi_operations import OperationInfo, Parameter
 from flowc.contracts.openapi_paths import Match, StepPath, has_placeholder
-from flowc.contracts.openapi_service import ServiceContract, problem_diagnostics
 
 if TYPE_CHECKING:
-    from flowc.compiler.stepcheck import StepChecker
     from flowc.compiler.symbols import ServiceInfo
 
 DEFAULT_ACCEPT = ((200, 299),)
-MAX_ENUM_SHOWN = 6
 
 
 @attrs.frozen(slots=True)
@@ -81,6 +80,31 @@ class StepContract:
     body_type: Type  # the accepted responses' join (validated at run time unless json)
     error_type: Type | None  # the other responses' join, the type of `error.body`
     arguments: tuple[tuple[str, str, ast.Arg], ...] = ()  # (parameter, place, argument)
+
+
+@attrs.frozen(slots=True)
+class PathMatch:
+    """A step's path matched to an operation's template, with the step's expressions."""
+
+    match: Match
+    path: StepPath
+    holes: tuple[ast.Expr, ...]  # the path string's embedded expressions, by number
+
+    @property
+    def operation(self) -> Operation:
+        return self.match.operation
+
+
+def step_path(target: ast.Expr) -> tuple[StepPath, tuple[ast.Expr, ...]] | None:
+    """A step's path as the document's matcher reads it, and its embedded expressions
+    (None when the path is not a string literal or template)."""
+    if isinstance(target, ast.Literal) and isinstance(target.value, str):
+        return StepPath.of_parts((target.value,)), ()
+    if not isinstance(target, ast.Template):
+        return None
+    holes = tuple(part for part in target.parts if not isinstance(part, str))
+    parts = (part if isinstance(part, str) else None for part in target.parts)
+    return StepPath.of_parts(parts), holes
 
 
 def error_record(body: Type | None) -> RecordT:
@@ -97,33 +121,30 @@ def operation_label(operation: Operation) -> str:
 class OperationChecker:
     """Checks the steps of one flow that call OpenAPI services."""
 
-    def __init__(self, steps: StepChecker) -> None:
-        self.steps = steps
-        self.checker = steps.checker
-        self.exprs = steps.exprs
-        self.info = steps.info
+    def __init__(self, info: CheckInfo, report: Report) -> None:
+        self.info = info
+        self.error = report
+        self._contract: ServiceContract | None = None  # of the step being checked
+        self._target_span = ast.NO_SPAN  # where its path (or operation call) is written
 
     @property
     def contract(self) -> ServiceContract:
         """The service contract of the step being checked."""
-        current = self.steps.current_contract
-        assert current is not None
-        return current
-
-    def error(self, diagnostic: object) -> None:
-        self.checker.error(diagnostic)
+        assert self._contract is not None
+        return self._contract
 
     # ----------------------------------------------------------- finding the operation
 
     def by_path(
         self, service: ServiceInfo, contract: ServiceContract, action: ast.HttpAction
-    ) -> Match | None:
-        path = StepPath.of(action.target)
-        if path is None:
+    ) -> PathMatch | None:
+        found = step_path(action.target)
+        if found is None:
             return None
-        found = contract.index.match(action.method, path)
-        if found is not None:
-            return found
+        path, holes = found
+        match = contract.index.match(action.method, path)
+        if match is not None:
+            return PathMatch(match, path, holes)
         others = contract.index.other_methods(path)
         help_text: str | None
         if others:
@@ -167,18 +188,19 @@ class OperationChecker:
         contract: ServiceContract,
         operation: Operation,
         clauses: dict[str, ast.Clause],
-        match: Match | None,
+        match: PathMatch | None,
     ) -> StepContract:
+        self._contract = contract
+        action = stmt.action
+        self._target_span = (
+            action.target.span if isinstance(action, ast.HttpAction) else action.span
+        )
         op = contract.operation_info(operation)
         self._report_document_problems(contract, op)
         given = _Given()
         if match is not None:
             self._path_parameters(op, match)
-            path = (
-                StepPath.of(stmt.action.target) if isinstance(stmt.action, ast.HttpAction) else None
-            )
-            if path is not None:
-                given.query.update((n, None) for n in path.query_names)
+            given.query.update((n, None) for n in match.path.query_names)
         arguments: tuple[tuple[str, str, ast.Arg], ...] = ()
         if isinstance(stmt.action, ast.CallAction):
             arguments = self._arguments(op, stmt.action, given)
@@ -203,19 +225,22 @@ class OperationChecker:
 
     # ----------------------------------------------------------- parameters
 
-    def _path_parameters(self, op: OperationInfo, match: Match) -> None:
+    def _path_parameters(self, op: OperationInfo, match: PathMatch) -> None:
         label = operation_label(op.operation)
-        for capture in match.captures:
+        for capture in match.match.captures:
             parameter = op.parameter(capture.name, "path")
             if parameter is None:
                 continue
             if capture.hole is not None:
-                found = self.info.type_of(capture.hole) or JSON
-                self._value_fits(capture.hole, found, parameter, label)
+                hole = match.holes[capture.hole]
+                found = self.info.type_of(hole) or JSON
+                self._value_fits(hole, found, parameter, label)
             elif not has_placeholder(capture.text):
                 self._literal_text_fits(capture.text, parameter, label, match)
 
-    def _literal_text_fits(self, text: str, parameter: Parameter, label: str, match: Match) -> None:
+    def _literal_text_fits(
+        self, text: str, parameter: Parameter, label: str, match: PathMatch
+    ) -> None:
         expected = strip_optional(parameter.type)
         ok = True
         if expected in (INT, UINT):
@@ -239,9 +264,9 @@ class OperationChecker:
             return
         self._enum_fits(text, parameter, self._span_of(match), f"parameter `{parameter.name}`")
 
-    def _span_of(self, match: Match) -> ast.Span:
+    def _span_of(self, match: PathMatch) -> ast.Span:
         """Literal path text has no span of its own: point at the path."""
-        return self.steps.current_target_span
+        return self._target_span
 
     def _value_fits(self, node: ast.Node, found: Type, parameter: Parameter, label: str) -> None:
         expected = parameter.type
@@ -261,33 +286,8 @@ class OperationChecker:
         )
 
     def _enum_fits(self, value: Any, parameter: Parameter, span: ast.Span, what: str) -> None:
-        if parameter.schema is None:
-            return
-        self._check_enum(value, parameter.schema, span, what)
-
-    def _check_enum(self, value: Any, schema: Located, span: ast.Span, what: str) -> None:
-        try:
-            resolved = self.contract.contract.resolve(schema)
-        except RefError:
-            return
-        enum = resolved.value.get("enum") if isinstance(resolved.value, dict) else None
-        if not isinstance(enum, list) or not enum:
-            return
-        if value in enum or (isinstance(value, str) and value in [str(v) for v in enum]):
-            return
-        shown = ", ".join(_literal(v) for v in enum[:MAX_ENUM_SHOWN])
-        if len(enum) > MAX_ENUM_SHOWN:
-            shown += ", ..."
-        hint = suggest(str(value), [str(v) for v in enum if isinstance(v, str)])
-        self.error(
-            messages.NOT_IN_ENUM(
-                span,
-                value=_literal(value),
-                what=what,
-                allowed=shown,
-                help=f'did you mean "{hint}"?' if hint else None,
-            )
-        )
+        if parameter.schema is not None:
+            check_enum(self.contract, self.error, value, parameter.schema, span, what)
 
     def _arguments(
         self, op: OperationInfo, action: ast.CallAction, given: _Given
@@ -384,8 +384,6 @@ class OperationChecker:
             return
         if "auth" in service.clauses or "header" in given.open_places:
             return
-        from flowc.contracts.openapi_service import security_schemes
-
         schemes = {s.name: s for s in security_schemes(self.contract.contract)}
         for requirement in op.security:
             headers = [schemes[n].header for n in requirement if n in schemes]
@@ -472,7 +470,8 @@ class OperationChecker:
             return
         if chosen.schema is not None and given.keyword in ("json", "form"):
             what = f"the request body of `{label}`"
-            BodyChecker(self, what).value(given.value, chosen.schema, what, 0)
+            checker = BodyChecker(self.contract, self.info, self.error)
+            checker.value(given.value, chosen.schema, what, 0)
 
 
 @attrs.define(eq=False)
@@ -485,102 +484,6 @@ class _Given:
     open_places: set[str] = attrs.field(factory=set)  # places given by a map of unknown keys
 
 
-class BodyChecker:
-    """A literal request body against its schema, field by field."""
-
-    MAX_DEPTH = 32
-
-    def __init__(self, owner: OperationChecker, root: str) -> None:
-        self.owner = owner
-        self.contract = owner.contract
-        self.root = root
-
-    def value(self, expr: ast.Expr, schema: Located, what: str, depth: int) -> None:
-        if depth > self.MAX_DEPTH:
-            return
-        try:
-            resolved = self.contract.contract.resolve(schema)
-            expected = self.contract.schema_type(schema, "request")
-        except RefError as error:
-            sources = self.owner.info.document_sources
-            diagnostics = problem_diagnostics([error.problem()], {}, ast.NO_SPAN, sources)
-            self.owner.error(diagnostics[0])
-            return
-        value = resolved.value if isinstance(resolved.value, dict) else {}
-        record = strip_optional(expected)
-        if isinstance(expr, ast.MapLit) and isinstance(record, RecordT):
-            self._record(expr, resolved, record, value, what, depth)
-            return
-        if isinstance(expr, ast.ListLit) and isinstance(strip_optional(expected), ListT):
-            if isinstance(value.get("items"), dict):
-                for index, item in enumerate(expr.items):
-                    self.value(item, resolved.child("items"), f"{what}[{index}]", depth + 1)
-            return
-        found = self.owner.info.type_of(expr) or JSON
-        if not assignable(found, expected) and found != ERROR:
-            from flowc.compiler.exprcheck import mismatch_help
-
-            self.owner.error(
-                messages.TYPE_MISMATCH(
-                    expr.span,
-                    what=what,
-                    expected=expected,
-                    found=found,
-                    help=mismatch_help(found, expected),
-                )
-            )
-            return
-        if isinstance(expr, ast.Literal) and expr.kind in ("string", "int", "float", "bool"):
-            self.owner._check_enum(expr.value, resolved, expr.span, what)
-
-    def _record(
-        self,
-        expr: ast.MapLit,
-        schema: Located,
-        record: RecordT,
-        value: dict[str, Any],
-        what: str,
-        depth: int,
-    ) -> None:
-        declared = value.get("properties")
-        properties: dict[str, Any] = declared if isinstance(declared, dict) else {}
-        closed = value.get("additionalProperties") is False
-        written: set[str] = set()
-        open_keys = False
-        for entry in expr.entries:
-            if not (isinstance(entry.key, ast.Literal) and isinstance(entry.key.value, str)):
-                open_keys = True
-                continue
-            name = entry.key.value
-            written.add(name)
-            field = record.field(name)
-            if field is None:
-                message = (
-                    messages.UNKNOWN_BODY_FIELD_STRICT if closed else messages.UNKNOWN_BODY_FIELD
-                )
-                hint = suggest(name, [f.name for f in record.fields])
-                self.owner.error(
-                    message(
-                        entry.key.span,
-                        what=what,
-                        field=name,
-                        help=f"did you mean `{hint}`?" if hint else None,
-                    )
-                )
-                continue
-            child_what = f"field `{name}` of {what}" if depth == 0 else f"{what}.{name}"
-            if name in properties:
-                self.value(entry.value, schema.child("properties", name), child_what, depth + 1)
-        missing = [f.name for f in record.fields if not f.optional and f.name not in written]
-        if missing and not open_keys:
-            fields = ", ".join(f"`{m}`" for m in missing)
-            self.owner.error(
-                messages.MISSING_BODY_FIELD(
-                    expr.span, what=what, s="s" if len(missing) > 1 else "", fields=fields
-                )
-            )
-
-
 def _parameter_accepts(found: Type, expected: Type) -> bool:
     if assignable(found, expected) or found == ERROR:
         return True
@@ -590,16 +493,6 @@ def _parameter_accepts(found: Type, expected: Type) -> bool:
     if isinstance(base, ListT):
         return assignable(found, base.elem)  # one value for a repeated parameter
     return False
-
-
-def _literal(value: Any) -> str:
-    if isinstance(value, str):
-        return f'"{value}"'
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _accepted(clauses: dict[str, ast.Clause], service: ServiceInfo) -> tuple[tuple[int, int], ...]:

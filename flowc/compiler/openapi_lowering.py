@@ -62,6 +62,12 @@ def operation_request(
     query_args = [(name, expr) for name, place, expr in arguments if place == "query"]
     header_args = [(name, expr) for name, place, expr in arguments if place == "header"]
 
+    # A query string written into the template keeps its literal pairs; its `{name}`
+    # pairs are parameters, sent from the call's arguments like any other.
+    base, _, written = template.partition("?")
+    fixed = "&".join(p for p in written.split("&") if p and not _PARAM.search(p))
+    template = f"{base}?{fixed}" if fixed else base
+
     def path(frame: ir.Frame) -> str:
         def fill(match: re.Match[str]) -> str:
             expr = path_args.get(match.group(1))
