@@ -1,0 +1,685 @@
+"""The step-list form: a flow definition (JSON/YAML data) to the `.flow` AST.
+
+The document (``docs/definitions.md``) is one flow: ``name``, ``input``, ``steps``,
+``output`` and the declarations it needs (``imports``, ``types``, ``services``).
+Each step becomes the statement a `.flow` author would write:
+
+=========  ===========================================================
+step type  statement
+=========  ===========================================================
+http       ``step ID = METHOD [service] URL -> T { clauses }``
+call       ``step ID = call flow(args) { clauses }``
+parallel   ``parallel { ... }``: a step per branch, or ``branch { }``
+foreach    ``for as in items { ... }``; with ``id``, ``let ID = for ...``
+           whose body ends with ``yield OUTPUT``
+switch     ``if ... else if ... else ...``
+sleep      ``sleep D``
+set        ``let ID = V`` (``var`` when ``mutable``), or ``NAME = V``
+fail       ``fail V``
+return     ``return V`` (the document's ``output`` is a last ``return``)
+log        ``log V``
+assert     ``assert C, M``
+wait       not yet: E0507 (the language has no ``wait signal``)
+=========  ===========================================================
+
+and every step may carry ``condition`` (an ``if`` around it), ``timeout`` (a
+``timeout`` block around it: the whole step, retries included) and, when it is
+not an http or call step, ``retry`` (a ``retry`` block around it), nested in
+that order: ``if { timeout { retry { step } } }``.
+
+Names.  ``input.NAME`` is the flow's parameter ``NAME``, and ``ID.response`` of
+an http or call step is its ``body``: both are rewritten so that the tree is the
+one the `.flow` source would give.  Without an ``input`` section, each
+``input.NAME`` read is a ``json`` parameter, in the order first read.
+
+Clauses come in a fixed order, the request's first (as its keys are written) and
+then the step's, so a `.flow` step's clauses may come back reordered after a
+round trip; their order has no meaning.
+
+``read_steplist`` returns the module, or None with the diagnostics when the
+structure is wrong (``steplist_values`` says how structure is checked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from flowc.compiler import ast, messages
+from flowc.compiler.definitions.document import Document, Mapping, Node, Scalar, Sequence
+from flowc.compiler.definitions.embedded import transform
+from flowc.compiler.definitions.steplist_values import (
+    IDENTIFIER,
+    ValueReader,
+    enum_of,
+    keys_of,
+    required_of,
+)
+from flowc.compiler.diagnostics import Diagnostic
+from flowc.grammar.keywords import RESERVED
+
+STEP_TYPES: Final = (
+    "http",
+    "call",
+    "parallel",
+    "foreach",
+    "switch",
+    "sleep",
+    "wait",
+    "set",
+    "fail",
+    "return",
+    "log",
+    "assert",
+)
+VALUED_STEPS: Final = frozenset({"http", "call"})
+"""Steps whose ``id`` names a step value (``ID.response``, ``ID.status``, ...)."""
+BLOCK_RETRY_STEPS: Final = frozenset({"parallel", "foreach", "switch"})
+REQUEST_CLAUSES: Final = {
+    "params": "query",
+    "headers": "headers",
+    "form": "form",
+    "timeout": "timeout",
+    "idempotency_key": "idempotency_key",
+}
+
+
+class StepListReader(ValueReader):
+    """Translates one step-list document; see the module docstring."""
+
+    def __init__(self, document: Document) -> None:
+        super().__init__(document)
+        self.step_ids: set[str] = set()
+        self.declared_inputs: set[str] | None = None
+        self.inferred_inputs: dict[str, ast.Span] = {}
+
+    # ------------------------------------------------------------------ names
+
+    def rewrite(self, expr: ast.Expr) -> ast.Expr:
+        """``input.NAME`` to ``NAME`` and ``STEP.response`` to ``STEP.body``."""
+        heads = [
+            node
+            for node in ast.walk(expr)
+            if isinstance(node, ast.Select)
+            and isinstance(node.operand, ast.Name)
+            and not node.operand.leading_dot
+            and (node.operand.id == "input" or node.field == "response")
+        ]
+        under_select = {id(node.operand) for node in heads}  # type: ignore[attr-defined]
+        for node in ast.walk(expr):
+            if isinstance(node, ast.Name) and node.id == "input" and id(node) not in under_select:
+                if not node.leading_dot:
+                    self.diagnostics.append(messages.BARE_INPUT(node.span, example=self._example()))
+        if not heads:
+            return expr
+        result = transform(expr, self._rewrite_select)
+        assert isinstance(result, ast.Expr)
+        return result
+
+    def _rewrite_select(self, node: ast.Node) -> ast.Node | None:
+        if not isinstance(node, ast.Select) or not isinstance(node.operand, ast.Name):
+            return None
+        head = node.operand
+        if head.leading_dot:
+            return None
+        if head.id == "input":
+            self._use_input(node.field, node.span)
+            return ast.Name(node.field, span=node.span)
+        if node.field == "response" and head.id in self.step_ids:
+            return ast.Select(head, "body", span=node.span)
+        return None
+
+    def _use_input(self, name: str, span: ast.Span) -> None:
+        if self.declared_inputs is None:
+            self.inferred_inputs.setdefault(name, span)
+        elif name not in self.declared_inputs:
+            declared = ", ".join(sorted(self.declared_inputs)) or "none"
+            self.diagnostics.append(
+                messages.UNKNOWN_INPUT(span, name=name, help=f"the declared inputs: {declared}")
+            )
+
+    def _example(self) -> str:
+        names = sorted(self.declared_inputs or self.inferred_inputs)
+        return names[0] if names else "user_id"
+
+    def name(self, node: Node | None, what: str) -> Scalar | None:
+        """An identifier that may name a binding (not a reserved word, not ``input``)."""
+        scalar = self.identifier(node)
+        if scalar is None:
+            return None
+        text = str(scalar.value)
+        if text in RESERVED:
+            self.diagnostics.append(messages.RESERVED_WORD(self.span(scalar), word=text))
+        elif text == "input":
+            self.diagnostics.append(
+                messages.DEFINITION_INVALID(
+                    self.span(scalar),
+                    place=f"this {what}",
+                    problem="`input` is reserved in the step-list form (it holds the inputs)",
+                )
+            )
+        return scalar
+
+    # ------------------------------------------------------------------ the document
+
+    def read(self) -> ast.Module | None:
+        root = self.mapping(self.document.root, "document")
+        if root is None:
+            return None
+        for key in self.document.duplicate_keys:
+            self.diagnostics.append(
+                messages.DEFINITION_DUPLICATE_KEY(self.span(key), key=str(key.value))
+            )
+        self._collect_step_ids(root.get("steps"))
+        decls: list[ast.Decl] = [*self.imports(root.get("imports")), *self.types(root.get("types"))]
+        decls += self.services(root.get("services"))
+        flow = self.flow(root)
+        if flow is None or self.problems or any(d.is_error for d in self.diagnostics):
+            return None
+        decls.append(flow)
+        return ast.Module(tuple(decls), span=self.span(root))
+
+    def _collect_step_ids(self, node: Node | None) -> None:
+        """The ids of every http and call step, however deeply nested."""
+        if isinstance(node, Sequence):
+            for item in node.items:
+                self._collect_step_ids(item)
+        elif isinstance(node, Mapping):
+            kind, ident = node.get("type"), node.get("id")
+            if (
+                isinstance(kind, Scalar)
+                and kind.value in VALUED_STEPS
+                and isinstance(ident, Scalar)
+                and isinstance(ident.value, str)
+            ):
+                self.step_ids.add(ident.value)
+            for key in ("steps", "branches", "cases", "default", "compensate"):
+                self._collect_step_ids(node.get(key))
+
+    def imports(self, node: Node | None) -> list[ast.Decl]:
+        items = self.sequence(node)
+        decls: list[ast.Decl] = []
+        for item in items.items if items else ():
+            if isinstance(item, Scalar) and isinstance(item.value, str):
+                decls.append(ast.ImportDecl(item.value, span=self.span(item)))
+                continue
+            entry = self.mapping(item, "import")
+            if entry is None:
+                continue
+            path = self.text(entry.get("path"))
+            alias = self.name(entry.get("as"), "module")
+            if path is not None:
+                alias_text = None if alias is None else str(alias.value)
+                span = self.span(entry)
+                decls.append(ast.ImportDecl(str(path.value), alias_text, span=span))
+        return decls
+
+    def types(self, node: Node | None) -> list[ast.Decl]:
+        mapping = self.mapping(node)
+        decls: list[ast.Decl] = []
+        for key, value in mapping.entries if mapping else ():
+            self.name(key, "type")
+            type_expr = self.type_expr(value)
+            if type_expr is not None:
+                span = self.document.span_between(key, value)
+                decl = ast.TypeDecl(str(key.value), type_expr, span=span, name_span=self.span(key))
+                decls.append(decl)
+        return decls
+
+    def services(self, node: Node | None) -> list[ast.Decl]:
+        mapping = self.mapping(node)
+        decls: list[ast.Decl] = []
+        for key, value in mapping.entries if mapping else ():
+            self.name(key, "service")
+            service = self.mapping(value, "service")
+            if service is None:
+                continue
+            base_url = self.string_value(service.get("url"))
+            clauses = self.clauses(service, SERVICE_CLAUSE_READERS)
+            if base_url is not None:
+                span = self.document.span_between(key, value)
+                name_span = self.span(key)
+                decls.append(
+                    ast.ServiceDecl(
+                        str(key.value), base_url, clauses, span=span, name_span=name_span
+                    )
+                )
+        return decls
+
+    def flow(self, root: Mapping) -> ast.FlowDecl | None:
+        name = self.name(root.get("name"), "flow")
+        params = self.declared_params(root.get("input"))
+        body = list(self.steps(root.get("steps")))
+        output = root.get("output")
+        if output is not None:
+            output_key = root.key("output")
+            assert output_key is not None
+            span = self.document.span_between(output_key, output)
+            body.append(ast.ReturnStmt(self.value(output), span=span))
+        if params is None:
+            params = [
+                ast.Param(name, ast.TypeName("json", span=span), span=span, name_span=span)
+                for name, span in self.inferred_inputs.items()
+            ]
+        result = self.type_expr(root.get("output_type"))
+        clauses: tuple[ast.Clause, ...] = ()
+        timeout_key, timeout = root.key("timeout"), root.get("timeout")
+        if timeout_key is not None and timeout is not None:
+            clause = self.value_clause("timeout", timeout_key, timeout, self.duration(timeout))
+            clauses = (clause,) if clause is not None else ()
+        if name is None:
+            return None
+        return ast.FlowDecl(
+            str(name.value),
+            tuple(params),
+            tuple(body),
+            result,
+            clauses,
+            span=self.span(root),
+            name_span=self.span(name),
+        )
+
+    def declared_params(self, node: Node | None) -> list[ast.Param] | None:
+        if node is None:
+            return None
+        mapping = self.mapping(node)
+        if mapping is None:
+            return []
+        self.declared_inputs = {str(key.value) for key, _ in mapping.entries}
+        params = []
+        for key, value in mapping.entries:
+            self.name(key, "input")
+            span = self.document.span_between(key, value)
+            type_node: Node | None = value
+            default = None
+            if isinstance(value, Mapping):
+                spec = self.mapping(value, "input_object")
+                type_node = spec.get("type") if spec else None
+                default_node = spec.get("default") if spec else None
+                default = None if default_node is None else self.value(default_node)
+            type_expr = (
+                self.type_expr(type_node)
+                if type_node is not None
+                else ast.TypeName("json", span=span)
+            )
+            if type_expr is not None:
+                param = ast.Param(
+                    str(key.value), type_expr, default, span=span, name_span=self.span(key)
+                )
+                params.append(param)
+        return params
+
+    # ------------------------------------------------------------------ steps
+
+    def steps(self, node: Node | None) -> tuple[ast.Stmt, ...]:
+        items = self.sequence(node)
+        statements = []
+        for item in items.items if items else ():
+            statement = self.step(item)
+            if statement is not None:
+                statements.append(statement)
+        return tuple(statements)
+
+    def step(self, node: Node) -> ast.Stmt | None:
+        if not isinstance(node, Mapping):
+            self.problem(node, "expected a step (an object)")
+            return None
+        type_node = node.get("type")
+        kind = self.choice(type_node, frozenset(STEP_TYPES)) if type_node is not None else None
+        if kind is None:
+            if type_node is None:
+                self.problem(node, "missing `type`")
+            return None
+        if kind == "wait":
+            assert type_node is not None
+            self.diagnostics.append(messages.WAIT_NOT_SUPPORTED(self.span(type_node)))
+            return None
+        self.mapping(node, f"{kind}_step")
+        core = STEP_READERS[kind](self, node)
+        if core is None:
+            return None
+        return self.wrap(node, kind, core)
+
+    def wrap(self, node: Mapping, kind: str, core: ast.Stmt) -> ast.Stmt:
+        """``condition``, ``timeout`` and block ``retry`` around the step's statement."""
+        span = self.span(node)
+        statement = core
+        retry_key, retry = node.key("retry"), node.get("retry")
+        if kind in BLOCK_RETRY_STEPS and retry_key is not None and retry is not None:
+            policy = self.retry(retry_key, retry)
+            if policy is not None:
+                statement = ast.RetryStmt(policy, (statement,), span=span)
+        timeout = self.duration(node.get("timeout"))
+        if timeout is not None:
+            statement = ast.TimeoutStmt(timeout, (statement,), span=span)
+        condition_node = node.get("condition")
+        condition = self.expression(condition_node, boolean=True)
+        if condition is not None:
+            arm = ast.IfArm(condition, (statement,), span=condition.span)
+            statement = ast.IfStmt((arm,), span=span)
+        return statement
+
+    def step_id(self, node: Mapping, *, required: bool) -> Scalar | None:
+        ident = node.get("id")
+        if ident is None:
+            if required:
+                self.problem(node, "missing `id`")
+            return None
+        return self.name(ident, "step")
+
+    def http_step(self, node: Mapping) -> ast.Stmt | None:
+        ident = self.step_id(node, required=True)
+        request = self.mapping(node.get("request"), "request")
+        if request is None:
+            if node.get("request") is None:
+                self.problem(node, "missing `request`")
+            return None
+        action = self.http_action(request)
+        clauses = [*self.request_clauses(request), *self.clauses(node, STEP_CLAUSE_READERS)]
+        result_type = None
+        if node.get("response_type") is not None:
+            result_type = self.type_expr(node.get("response_type"))
+        if ident is None or action is None:
+            return None
+        return ast.StepStmt(
+            str(ident.value),
+            action,
+            result_type,
+            tuple(clauses),
+            span=self.span(node),
+            name_span=self.span(ident),
+        )
+
+    def http_action(self, request: Mapping) -> ast.HttpAction | None:
+        method_node = request.get("method")
+        method = "GET"
+        if method_node is not None:
+            method = self.choice(method_node, enum_of("request", "method")) or "GET"
+        service = request.get("service")
+        if service is not None:
+            if "url" in request:
+                self.problem(request, "give `url`, or `service` and `path`, not both")
+            if "path" not in request:
+                self.problem(request, "missing `path`")
+            service_name = self.identifier(service)
+            target = self.string_value(request.get("path"))
+            if service_name is None or target is None:
+                return None
+            return ast.HttpAction(method, str(service_name.value), target, span=self.span(request))
+        if "path" in request:
+            self.problem(request, "`path` needs a `service`")
+        if "url" not in request:
+            self.problem(request, "missing `url`")
+        target = self.string_value(request.get("url"))
+        if target is None:
+            return None
+        return ast.HttpAction(method, None, target, span=self.span(request))
+
+    def request_clauses(self, request: Mapping) -> list[ast.Clause]:
+        clauses: list[ast.Clause | None] = []
+        for key, value in request.entries:
+            name = str(key.value)
+            if name in REQUEST_CLAUSES:
+                clauses.append(self.simple_clause(REQUEST_CLAUSES[name], key, value))
+            elif name in ("body", "json"):
+                keyword = (
+                    "json" if name == "json" or isinstance(value, Mapping | Sequence) else "body"
+                )
+                clauses.append(self.value_clause(keyword, key, value, self.value(value)))
+            elif name == "auth":
+                clauses.append(self.auth(key, value))
+        return [c for c in clauses if c is not None]
+
+    def simple_clause(self, keyword: str, key: Scalar, value: Node) -> ast.Clause | None:
+        if keyword == "timeout":
+            return self.value_clause(keyword, key, value, self.duration(value))
+        if keyword == "idempotency_key":
+            return self.value_clause(keyword, key, value, self.string_value(value))
+        if keyword == "concurrency":
+            return self.value_clause(keyword, key, value, self.number(value, integer=True))
+        if keyword == "fallback":
+            return self.value_clause(keyword, key, value, self.value(value))
+        return self.value_clause(keyword, key, value, self.fields(value))
+
+    def clauses(
+        self,
+        node: Mapping,
+        readers: dict[str, Callable[[StepListReader, Scalar, Node], ast.Clause | None]],
+    ) -> tuple[ast.Clause, ...]:
+        """The clauses of a step or service, in the order their keys are written."""
+        found = []
+        for key, value in node.entries:
+            reader = readers.get(str(key.value))
+            if reader is not None:
+                clause = reader(self, key, value)
+                if clause is not None:
+                    found.append(clause)
+        return tuple(found)
+
+    def retry_clause(self, key: Scalar, value: Node) -> ast.Clause | None:
+        policy = self.retry(key, value)
+        if policy is None:
+            return None
+        return ast.RetryClause(policy, span=policy.span)
+
+    def on_error_clause(self, key: Scalar, value: Node) -> ast.Clause | None:
+        action = self.choice(value, enum_of("http_step", "on_error"))
+        if action is None:
+            return None
+        return ast.OnErrorClause(action, span=self.document.span_between(key, value))
+
+    def compensate_clause(self, key: Scalar, value: Node) -> ast.Clause | None:
+        body = self.steps(value)
+        return ast.CompensateClause(body, span=self.document.span_between(key, value))
+
+    def call_step(self, node: Mapping) -> ast.Stmt | None:
+        ident = self.step_id(node, required=True)
+        target = self.mapping(node.get("call"), "call_target")
+        if target is None:
+            if node.get("call") is None:
+                self.problem(node, "missing `call`")
+            return None
+        action = self.call_action(target)
+        clauses: list[ast.Clause] = []
+        timeout_key, timeout = target.key("timeout"), target.get("timeout")
+        if timeout_key is not None and timeout is not None:
+            clause = self.simple_clause("timeout", timeout_key, timeout)
+            clauses += [clause] if clause is not None else []
+        clauses += self.clauses(node, STEP_CLAUSE_READERS)
+        if ident is None or action is None:
+            return None
+        return ast.StepStmt(
+            str(ident.value),
+            action,
+            None,
+            tuple(clauses),
+            span=self.span(node),
+            name_span=self.span(ident),
+        )
+
+    def call_action(self, target: Mapping) -> ast.CallAction | None:
+        flow = self.text(target.get("flow"))
+        args_node = target.get("args")
+        args: list[ast.Arg] = []
+        if isinstance(args_node, Mapping):
+            for key, value in args_node.entries:
+                self.identifier(key)
+                span = self.document.span_between(key, value)
+                args.append(ast.Arg(str(key.value), self.value(value), span=span))
+        elif isinstance(args_node, Sequence):
+            args = [ast.Arg(None, self.value(v), span=self.span(v)) for v in args_node.items]
+        elif args_node is not None:
+            self.problem(args_node, "expected an object or an array")
+        if flow is None:
+            return None
+        parts = str(flow.value).split(".")
+        if len(parts) > 2 or not all(IDENTIFIER.fullmatch(p) for p in parts):
+            self.problem(flow, "expected `flow` or `module.flow`")
+            return None
+        module, name = (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
+        return ast.CallAction(name, tuple(args), module, span=self.span(target))
+
+    def parallel_step(self, node: Mapping) -> ast.Stmt | None:
+        branches_node = self.sequence(node.get("branches"))
+        branches = []
+        for item in branches_node.items if branches_node else ():
+            if isinstance(item, Mapping) and "steps" in item and "type" not in item:
+                self.mapping(item, "branch_group")
+                body = self.steps(item.get("steps"))
+                branches.append(ast.Branch(body, grouped=True, span=self.span(item)))
+            else:
+                statement = self.step(item)
+                if statement is not None:
+                    branches.append(ast.Branch((statement,), span=self.span(item)))
+        return ast.ParallelStmt(tuple(branches), span=self.span(node))
+
+    def foreach_step(self, node: Mapping) -> ast.Stmt | None:
+        ident = self.step_id(node, required=False)
+        var = self.name(node.get("as"), "loop variable")
+        index_node = node.get("index")
+        index = None if index_node is None else self.name(index_node, "loop index")
+        items_node = node.get("items")
+        iterable = None if items_node is None else self.value(items_node)
+        parallel, limit = self.parallel_setting(node.get("parallel"))
+        body = list(self.steps(node.get("steps")))
+        output = node.get("output")
+        if output is not None:
+            output_key = node.key("output")
+            assert output_key is not None
+            span = self.document.span_between(output_key, output)
+            body.append(ast.YieldStmt(self.value(output), span=span))
+            if ident is None:
+                self.problem(node, "`output` needs an `id`, the name of the collected list")
+        if var is None or iterable is None:
+            return None
+        loop = ast.ForLoop(
+            str(var.value),
+            iterable,
+            tuple(body),
+            None if index is None else str(index.value),
+            parallel,
+            limit,
+            span=self.span(node),
+            name_span=self.span(var),
+            index_span=self.span(index) if index is not None else ast.NO_SPAN,
+        )
+        if ident is None:
+            return ast.LoopStmt(loop, span=self.span(node))
+        return ast.LetStmt(str(ident.value), loop, span=self.span(node), name_span=self.span(ident))
+
+    def parallel_setting(self, node: Node | None) -> tuple[bool, ast.Expr | None]:
+        if node is None:
+            return False, None
+        if isinstance(node, Scalar) and isinstance(node.value, bool):
+            return node.value, None
+        return True, self.number(node, integer=True)
+
+    def switch_step(self, node: Mapping) -> ast.Stmt | None:
+        cases = self.sequence(node.get("cases"))
+        arms = []
+        if cases is not None and not cases.items:
+            self.problem(cases, "expected at least one case")
+        for item in cases.items if cases else ():
+            case = self.mapping(item, "switch_case")
+            if case is None:
+                continue
+            condition = self.expression(case.get("condition"), boolean=True)
+            body = self.steps(case.get("steps"))
+            if condition is not None:
+                arms.append(ast.IfArm(condition, body, span=self.span(case)))
+        default = node.get("default")
+        orelse = None if default is None else self.steps(default)
+        if not arms:
+            return None
+        return ast.IfStmt(tuple(arms), orelse, span=self.span(node))
+
+    def sleep_step(self, node: Mapping) -> ast.Stmt | None:
+        duration = self.duration(node.get("duration"))
+        return None if duration is None else ast.SleepStmt(duration, span=self.span(node))
+
+    def set_step(self, node: Mapping) -> ast.Stmt | None:
+        value_node = node.get("value")
+        value = None if value_node is None else self.value(value_node)
+        assign = node.get("assign")
+        span = self.span(node)
+        if assign is not None:
+            target = self.name(assign, "value")
+            if "id" in node or "value_type" in node or "mutable" in node:
+                self.problem(
+                    node, "`assign` changes a value: it takes no `id`, `value_type` or `mutable`"
+                )
+            if target is None or value is None:
+                return None
+            return ast.AssignStmt(str(target.value), value, span=span)
+        ident = self.step_id(node, required=True)
+        type_node = node.get("value_type")
+        annotation = None if type_node is None else self.type_expr(type_node)
+        mutable = self.flag(node.get("mutable"))
+        if ident is None or value is None:
+            return None
+        return ast.LetStmt(
+            str(ident.value), value, annotation, mutable, span=span, name_span=self.span(ident)
+        )
+
+    def fail_step(self, node: Mapping) -> ast.Stmt | None:
+        error = node.get("error")
+        return None if error is None else ast.FailStmt(self.value(error), span=self.span(node))
+
+    def return_step(self, node: Mapping) -> ast.Stmt | None:
+        value = node.get("value")
+        expr = None if value is None else self.value(value)
+        return ast.ReturnStmt(expr, span=self.span(node))
+
+    def log_step(self, node: Mapping) -> ast.Stmt | None:
+        message = node.get("message")
+        return None if message is None else ast.LogStmt(self.value(message), span=self.span(node))
+
+    def assert_step(self, node: Mapping) -> ast.Stmt | None:
+        condition = self.expression(node.get("that"), boolean=True)
+        message_node = node.get("message")
+        message = None if message_node is None else self.value(message_node)
+        if condition is None:
+            return None
+        return ast.AssertStmt(condition, message, span=self.span(node))
+
+
+STEP_READERS: Final[dict[str, Callable[[StepListReader, Mapping], ast.Stmt | None]]] = {
+    kind: getattr(StepListReader, f"{kind}_step") for kind in STEP_TYPES if kind != "wait"
+}
+
+STEP_CLAUSE_READERS: Final[
+    dict[str, Callable[[StepListReader, Scalar, Node], ast.Clause | None]]
+] = {
+    "accept": StepListReader.accept,
+    "retry": StepListReader.retry_clause,
+    "on_error": StepListReader.on_error_clause,
+    "fallback": lambda reader, key, value: reader.simple_clause("fallback", key, value),
+    "compensate": StepListReader.compensate_clause,
+}
+
+SERVICE_CLAUSE_READERS: Final[
+    dict[str, Callable[[StepListReader, Scalar, Node], ast.Clause | None]]
+] = {
+    "headers": lambda reader, key, value: reader.simple_clause("headers", key, value),
+    "params": lambda reader, key, value: reader.simple_clause("query", key, value),
+    "timeout": lambda reader, key, value: reader.simple_clause("timeout", key, value),
+    "concurrency": lambda reader, key, value: reader.simple_clause("concurrency", key, value),
+    "auth": StepListReader.auth,
+    "retry": StepListReader.retry_clause,
+    "circuit_breaker": StepListReader.circuit_breaker,
+    "rate_limit": StepListReader.rate_limit,
+    "accept": StepListReader.accept,
+}
+
+
+def read_steplist(
+    document: Document,
+) -> tuple[ast.Module | None, list[Diagnostic], list[Diagnostic]]:
+    """The module of a step-list document, its diagnostics, and the structural problems
+    the translator saw (shown only when schema validation finds none)."""
+    reader = StepListReader(document)
+    module = reader.read()
+    return module, reader.diagnostics, reader.problems
+
+
+__all__ = ["STEP_TYPES", "StepListReader", "keys_of", "read_steplist", "required_of"]
