@@ -21,7 +21,7 @@ one HTTP connection pool for the run.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import trio
 
@@ -31,6 +31,9 @@ from flowc.compiler import compile_source as _check_source
 from flowc.compiler.diagnostics import Diagnostic, render
 from flowc.compiler.ir import FlowIR, ProgramIR
 from flowc.compiler.loader import ParseCache
+
+if TYPE_CHECKING:
+    from flowc.runtime.resolve import HostMap
 
 
 class CompileError(Exception):
@@ -103,15 +106,20 @@ class Program:
         sequential: bool = False,
         trace: IO[str] | None = None,
         run_id: str | None = None,
+        resolve: HostMap | None = None,
     ) -> Any:
-        """Run a flow of this program inside the current trio run."""
+        """Run a flow of this program inside the current trio run.
+
+        ``resolve`` sends the requests for some hosts to other base URLs
+        (``flowc.runtime.resolve``, ``flowc run --resolve``).
+        """
         from flowc.runtime.http import HttpInvoker
         from flowc.runtime.journal import JsonLinesSink
         from flowc.runtime.session import RunSession
 
         chosen = self.flow(flow)
         prepared = self.prepare_inputs(chosen, inputs or {})
-        async with HttpInvoker() as invoker:
+        async with HttpInvoker(resolve=resolve) as invoker:
             session = RunSession(self.ir, invoker, run_id=run_id, sequential=sequential)
             if trace is not None:
                 session.tracer.sinks.append(JsonLinesSink(trace))

@@ -57,6 +57,14 @@ def run_options(function: Any) -> Any:
             type=click.Path(dir_okay=False, writable=True),
             help="Write trace events as JSON lines to FILE.",
         ),
+        click.option(
+            "--resolve",
+            "resolve",
+            multiple=True,
+            metavar="HOST=URL",
+            help="Send the requests for HOST to base URL instead (local testing); repeatable. "
+            "In `flowc demo`, HOST alone means the demo API.",
+        ),
     ]
     for option in reversed(options):
         function = option(function)
@@ -73,9 +81,10 @@ def command(
     assignments: tuple[str, ...],
     sequential: bool,
     trace_path: str | None,
+    resolve: tuple[str, ...],
 ) -> None:
     """Run a flow of FILE and print its result as JSON."""
-    sys.exit(execute(file, flow_name, input_json, assignments, sequential, trace_path))
+    sys.exit(execute(file, flow_name, input_json, assignments, sequential, trace_path, resolve))
 
 
 def execute(
@@ -85,12 +94,18 @@ def execute(
     assignments: tuple[str, ...],
     sequential: bool,
     trace_path: str | None,
+    resolve: tuple[str, ...] = (),
 ) -> int:
     from flowc.api import CompileError, InputError, compile_file
     from flowc.cli import EXIT_USAGE
     from flowc.compiler import SourceError
     from flowc.compiler.parse_store import PersistentParseCache
+    from flowc.runtime.resolve import HostMap, ResolveError
 
+    try:
+        hosts = HostMap.parse(resolve)
+    except ResolveError as error:
+        return _usage(str(error))
     try:
         program = compile_file(file, parse_cache=PersistentParseCache())
         flow = program.flow(flow_name)
@@ -107,7 +122,7 @@ def execute(
     except OSError as error:
         return _usage(f"cannot write trace file {trace_path}: {error.strerror}")
     try:
-        return _run(program, flow.name, inputs, sequential, trace)
+        return _run(program, flow.name, inputs, sequential, trace, hosts)
     finally:
         if trace is not None:
             trace.close()
@@ -187,7 +202,12 @@ def _parse_input_json(text: str) -> dict[str, Any]:
 
 
 def _run(
-    program: Any, flow: str, inputs: dict[str, Any], sequential: bool, trace: IO[str] | None
+    program: Any,
+    flow: str,
+    inputs: dict[str, Any],
+    sequential: bool,
+    trace: IO[str] | None,
+    hosts: Any,
 ) -> int:
     import trio
 
@@ -206,7 +226,9 @@ def _run(
             async def run_flow() -> None:
                 try:
                     result.append(
-                        await program.run(flow, inputs, sequential=sequential, trace=trace)
+                        await program.run(
+                            flow, inputs, sequential=sequential, trace=trace, resolve=hosts
+                        )
                     )
                 except FlowError as error:
                     failure.append(error)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -270,28 +270,32 @@ def _closing_brace(text: str, i: int) -> int:
 def transform(node: ast.Node, change: Callable[[ast.Node], ast.Node | None]) -> ast.Node:
     """``node`` rebuilt bottom-up, each node replaced by ``change(node)`` unless that is
     None; parts that do not change are shared, not copied."""
-    updates: dict[str, object] = {}
+    updates: dict[str, Any] = {}
     for field in attrs.fields(type(node)):
         if field.name in ("span", "raw") or not field.init:
             continue
-        value = getattr(node, field.name)
+        value: Any = getattr(node, field.name)
+        new: Any
         if isinstance(value, ast.Node):
-            new: object = transform(value, change)
+            new = transform(value, change)
         elif isinstance(value, tuple) and value and isinstance(value[0], ast.Node | str):
             new = tuple(transform(v, change) if isinstance(v, ast.Node) else v for v in value)
-            if all(a is b for a, b in zip(new, value, strict=True)):  # type: ignore[arg-type]
+            if all(a is b for a, b in zip(new, value, strict=True)):
                 new = value
         else:
             continue
         if new is not value:
             updates[field.name] = new
-    rebuilt = attrs.evolve(node, **updates) if updates else node  # type: ignore[misc]
+    rebuilt: ast.Node = attrs.evolve(node, **updates) if updates else node
     replaced = change(rebuilt)
     return rebuilt if replaced is None else replaced
 
 
-def respan(expr: ast.Expr, span_of: Callable[[Span], Span]) -> ast.Expr:
-    """``expr`` with every span replaced by ``span_of(span)``."""
-    result = transform(expr, lambda n: attrs.evolve(n, span=span_of(n.span)))  # type: ignore[misc]
-    assert isinstance(result, ast.Expr)
+AnyNode = TypeVar("AnyNode", bound=ast.Node)
+
+
+def respan(node: AnyNode, span_of: Callable[[Span], Span]) -> AnyNode:
+    """``node`` (an expression or a type) with every span replaced by ``span_of(span)``."""
+    result = transform(node, lambda n: attrs.evolve(n, span=span_of(n.span)))
+    assert isinstance(result, type(node))
     return result

@@ -84,7 +84,8 @@ def _explain(document: Document, error: Any) -> list[Violation]:
             return _explain(document, chosen)
     path = list(error.absolute_path)
     node, key_node = document.node_at(path)
-    span = document.span(key_node if key_node is not None else node)
+    span = document.span(node)  # the offending value
+    key_span = document.span(key_node if key_node is not None else node)
     where = path_text(path)
     validator = error.validator
     if validator == "additionalProperties" and isinstance(node, Mapping):
@@ -94,14 +95,14 @@ def _explain(document: Document, error: Any) -> list[Violation]:
         return [Violation("missing_key", where, document.span(_head(node)), key=k) for k in missing]
     if validator is False or error.schema is False:
         name = str(path[-1]) if path else ""
-        return [Violation("invalid", where, span, problem=f"`{name}` is not allowed here")]
+        return [Violation("invalid", where, key_span, problem=f"`{name}` is not allowed here")]
     if validator == "propertyNames" and isinstance(node, Mapping):
         key = node.key(str(error.instance))
         at = document.span(key) if key is not None else span
         text = f"`{error.instance}` is not a name (letters, digits and `_`)"
         return [Violation("invalid", where, at, problem=text)]
     if validator == "dependentRequired":
-        return [Violation("invalid", where, span, problem=_dependent(error))]
+        return [Violation("invalid", where, document.span(_head(node)), problem=_dependent(error))]
     expected = _expected(error)
     if expected:
         return [Violation("wrong_value", where, span, expected=expected, found=describe(node))]
@@ -109,15 +110,21 @@ def _explain(document: Document, error: Any) -> list[Violation]:
 
 
 def _best_alternative(error: Any) -> Any | None:
-    """The sub-error that explains a failed anyOf best, or None to explain it whole."""
-    from jsonschema.exceptions import best_match
+    """The sub-error that explains a failed anyOf best, or None to explain it whole.
+
+    An alternative explains it when the value is of the kind that alternative wants,
+    which shows as an error deeper inside the value, or one that is not about the
+    value's kind (``type``, ``pattern``, ``const``).  jsonschema's ``best_match``
+    would descend into nested anyOfs too; here each level explains itself.
+    """
+    from jsonschema.exceptions import relevance
 
     deeper = [e for e in error.context if len(e.relative_path) > 0]
-    same_kind = [e for e in error.context if e.validator not in ("type", "pattern", "anyOf")]
-    candidates = deeper or [e for e in same_kind if e.validator != "const"]
+    kinds = ("type", "pattern", "const", "anyOf", "oneOf")
+    candidates = deeper or [e for e in error.context if e.validator not in kinds]
     if not candidates:
         return None
-    return best_match(candidates)
+    return max(candidates, key=relevance)
 
 
 def _unknown_keys(document: Document, node: Mapping, error: Any, where: str) -> list[Violation]:
@@ -153,7 +160,7 @@ def _expected(error: Any) -> str:
     validator, value = error.validator, error.validator_value
     if validator == "type":
         kinds = value if isinstance(value, list) else [value]
-        return " or ".join(_KINDS.get(k, k) for k in kinds)
+        return " or ".join(_KINDS.get(str(k), str(k)) for k in kinds)
     if validator == "enum":
         return "one of " + ", ".join(f"`{v}`" for v in value)
     if validator == "const":

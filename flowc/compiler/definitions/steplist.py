@@ -105,11 +105,11 @@ class StepListReader(ValueReader):
             and not node.operand.leading_dot
             and (node.operand.id == "input" or node.field == "response")
         ]
-        under_select = {id(node.operand) for node in heads}  # type: ignore[attr-defined]
+        under_select = {id(node.operand) for node in heads if isinstance(node, ast.Select)}
         for node in ast.walk(expr):
-            if isinstance(node, ast.Name) and node.id == "input" and id(node) not in under_select:
-                if not node.leading_dot:
-                    self.diagnostics.append(messages.BARE_INPUT(node.span, example=self._example()))
+            bare = isinstance(node, ast.Name) and node.id == "input" and not node.leading_dot
+            if bare and id(node) not in under_select:
+                self.diagnostics.append(messages.BARE_INPUT(node.span, example=self._example()))
         if not heads:
             return expr
         result = transform(expr, self._rewrite_select)
@@ -267,7 +267,8 @@ class StepListReader(ValueReader):
         if timeout_key is not None and timeout is not None:
             clause = self.value_clause("timeout", timeout_key, timeout, self.duration(timeout))
             clauses = (clause,) if clause is not None else ()
-        if name is None:
+        name_key = root.key("name")
+        if name is None or name_key is None:
             return None
         return ast.FlowDecl(
             str(name.value),
@@ -275,7 +276,7 @@ class StepListReader(ValueReader):
             tuple(body),
             result,
             clauses,
-            span=self.span(root),
+            span=self.document.span_between(name_key, root),
             name_span=self.span(name),
         )
 

@@ -108,9 +108,9 @@ class ValueReader:
             for key, _ in node.entries:
                 if key.value not in allowed:
                     self.problem(key, f"unknown key `{key.value}`")
-            for key in required_of(definition):
-                if key not in node:
-                    self.problem(node, f"missing `{key}`")
+            for name in required_of(definition):
+                if name not in node:
+                    self.problem(node, f"missing `{name}`")
         return node
 
     def sequence(self, node: Node | None) -> Sequence | None:
@@ -224,11 +224,14 @@ class ValueReader:
         """``250ms``, ``1m30s`` or a ``${...}`` (``$defs/duration``)."""
         if node is None:
             return None
-        if isinstance(node, Scalar) and isinstance(node.value, str):
-            if DURATION.fullmatch(node.value):
-                from flowc.compiler.lexical import duration_nanos
+        if (
+            isinstance(node, Scalar)
+            and isinstance(node.value, str)
+            and DURATION.fullmatch(node.value)
+        ):
+            from flowc.compiler.lexical import duration_nanos
 
-                return ast.DurationLit(duration_nanos(node.value), span=self.span(node))
+            return ast.DurationLit(duration_nanos(node.value), span=self.span(node))
         return self.expression(node)
 
     def fields(self, node: Node) -> ast.Expr | None:
@@ -259,7 +262,7 @@ class ValueReader:
             return None
         if locator.base is None:
             whole = self.span(scalar)
-            parsed = respan(parsed, lambda _: whole)  # type: ignore[arg-type]
+            parsed = respan(parsed, lambda _: whole)
         return parsed
 
     # ------------------------------------------------------------------ clauses

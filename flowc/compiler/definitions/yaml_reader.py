@@ -82,12 +82,20 @@ def _tagged(tag: str, text: str, start: int, end: int) -> ScalarValue:
     if kind == "str":
         return text
     value = resolve_plain(text)
-    wanted = {"null": type(None), "bool": bool, "int": int, "float": (int, float)}.get(kind)
-    if wanted is None:
+    fits = {
+        "null": value is None,
+        "bool": isinstance(value, bool),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, int | float) and not isinstance(value, bool),
+    }
+    if kind not in fits:
         raise DocumentError(f"the tag `!!{kind}` does not apply to a scalar", start, end)
-    if not isinstance(value, wanted) or (kind == "int" and isinstance(value, bool)):
+    if not fits[kind]:
         raise DocumentError(f"`{text}` is not a valid `!!{kind}`", start, end)
-    return float(value) if kind == "float" else value  # type: ignore[arg-type]
+    if kind == "float":
+        assert isinstance(value, int | float)
+        return float(value)
+    return value
 
 
 class _Frame:
@@ -235,7 +243,7 @@ class _Composer:
 def _events(text: str) -> Iterator[Any]:
     """ruamel.yaml's parse events for ``text``, from its C parser when it is installed."""
     try:
-        from ruamel.yaml.cyaml import CParser
+        from ruamel.yaml.cyaml import CParser  # type: ignore[attr-defined]
     except ImportError:
         from ruamel.yaml import YAML
 

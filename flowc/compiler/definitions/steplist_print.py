@@ -1,0 +1,662 @@
+"""The `.flow` AST back to the step-list form: ``flowc convert --to yaml|json``.
+
+``print_steplist(module)`` builds the document as plain data (dicts in key order,
+lists, scalars) that ``emit.py`` writes as JSON or YAML, and reads back into the
+same tree: ``read(print(t)) == t`` for every tree within the form's reach, up to
+the order of a step's clauses and of the declarations, which the form fixes and
+which mean nothing (``steplist.py``).
+
+What cannot be written is reported, never dropped: a ``NOT_REPRESENTABLE``
+diagnostic (E0510) names the construct and points at it in the `.flow` source,
+and no document is produced.  Out of reach are ``try``, ``while``, ``break``,
+``continue``, constants, several flows in one file, a ``yield`` that does not end
+a ``foreach``, a ``retry`` or ``timeout`` block around anything but one step they
+can be folded into, and clauses placed where the language itself rejects them.
+
+Expressions.  A value is written as data when the data reads back as the same
+tree (strings, non-negative numbers and their negations, booleans, null, lists,
+maps with plain string keys written the canonical way), and otherwise as one
+``"${...}"`` string holding the expression's `.flow` text, which always does.
+Parameters are written ``input.NAME`` and a step's ``body`` ``STEP.response``, as
+a definition's author would; each ``${...}`` written is checked by scanning it
+back with the reader's own rule.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import partial
+from typing import Any, Final
+
+from flowc.compiler import ast, messages
+from flowc.compiler.definitions.embedded import _closing_brace, transform
+from flowc.compiler.definitions.steplist import BLOCK_RETRY_STEPS
+from flowc.compiler.definitions.steplist_values import DURATION, is_field_key
+from flowc.compiler.diagnostics import Diagnostic
+from flowc.compiler.printer import print_expr, print_type
+from flowc.compiler.printer_literals import duration_text
+
+Data = Any
+"""Plain document data: dict, list, str, int, float, bool or None."""
+
+_WIDE: Final = 1_000_000  # print expressions on one line
+_STEP_CLAUSE_KEYS: Final = {"accept", "retry", "on error", "fallback", "compensate"}
+_REQUEST_KEYS: Final = {
+    "query": "params",
+    "headers": "headers",
+    "form": "form",
+    "json": "json",
+    "body": "body",
+    "auth": "auth",
+    "timeout": "timeout",
+    "idempotency_key": "idempotency_key",
+}
+_SERVICE_KEYS: Final = {
+    "headers": "headers",
+    "query": "params",
+    "auth": "auth",
+    "timeout": "timeout",
+    "retry": "retry",
+    "circuit_breaker": "circuit_breaker",
+    "rate_limit": "rate_limit",
+    "concurrency": "concurrency",
+    "accept": "accept",
+}
+_HTTP_METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
+class NotRepresentable(Exception):
+    """A construct the step-list form cannot hold, with where it is."""
+
+    def __init__(self, construct: str, node: ast.Node) -> None:
+        super().__init__(construct)
+        self.construct = construct
+        self.node = node
+
+
+def print_steplist(
+    module: ast.Module, description: str | None = None
+) -> tuple[dict[str, Data] | None, list[Diagnostic]]:
+    """The document for ``module``, or None and the reasons it cannot be written."""
+    printer = StepListPrinter(module)
+    try:
+        document = printer.document(description)
+    except NotRepresentable as problem:
+        printer.report(problem)
+        return None, printer.diagnostics
+    if printer.diagnostics:
+        return None, printer.diagnostics
+    return document, []
+
+
+class StepListPrinter:
+    def __init__(self, module: ast.Module) -> None:
+        self.module = module
+        self.diagnostics: list[Diagnostic] = []
+        self.params: set[str] = set()
+        self.step_ids: set[str] = set()
+
+    def report(self, problem: NotRepresentable) -> None:
+        self.diagnostics.append(
+            messages.NOT_REPRESENTABLE(problem.node.span, construct=problem.construct)
+        )
+
+    def attempt(self, make: Callable[[], Data]) -> Data:
+        """``make()``, or None after reporting what it could not write (so that one run
+        reports every construct out of reach, not only the first)."""
+        try:
+            return make()
+        except NotRepresentable as problem:
+            self.report(problem)
+            return None
+
+    # ------------------------------------------------------------------ declarations
+
+    def document(self, description: str | None) -> dict[str, Data]:
+        flows = [d for d in self.module.decls if isinstance(d, ast.FlowDecl)]
+        if not flows:
+            raise NotRepresentable("a file without a flow", self.module)
+        for extra in flows[1:]:
+            self.report(NotRepresentable("a second flow (a definition holds one)", extra))
+        flow = flows[0]
+        self.params = {p.name for p in flow.params}
+        self.step_ids = {n.name for n in ast.walk(flow) if isinstance(n, ast.StepStmt)}
+        out: dict[str, Data] = {"name": flow.name}
+        if description:
+            out["description"] = description
+        imports: list[Data] = []
+        types: dict[str, Data] = {}
+        services: dict[str, Data] = {}
+        for decl in self.module.decls:
+            if isinstance(decl, ast.ImportDecl):
+                imports.append(
+                    decl.path if decl.alias is None else {"path": decl.path, "as": decl.alias}
+                )
+            elif isinstance(decl, ast.TypeDecl):
+                self.unique(types, decl.name, decl, "a second type of that name")
+                types[decl.name] = print_type(decl.type, _WIDE)
+            elif isinstance(decl, ast.ServiceDecl):
+                self.unique(services, decl.name, decl, "a second service of that name")
+                services[decl.name] = self.attempt(partial(self.service, decl))
+            elif isinstance(decl, ast.ConstDecl):
+                self.report(NotRepresentable("a `const` declaration", decl))
+        for key, value in (("imports", imports), ("types", types), ("services", services)):
+            if value:
+                out[key] = value
+        out.update(self.flow(flow))
+        return out
+
+    def unique(self, seen: dict[str, Data], key: str, node: ast.Node, what: str) -> None:
+        if key in seen:
+            raise NotRepresentable(what, node)
+
+    def service(self, decl: ast.ServiceDecl) -> dict[str, Data]:
+        out: dict[str, Data] = {"url": self.string_value(decl.base_url)}
+        for clause in decl.clauses:
+            keyword = _keyword(clause)
+            key = _SERVICE_KEYS.get(keyword)
+            if key is None:
+                raise NotRepresentable(f"a `{keyword}` clause on a service", clause)
+            self.unique(out, key, clause, f"a second `{keyword}` clause")
+            out[key] = self.clause_value(clause)
+        return out
+
+    def flow(self, flow: ast.FlowDecl) -> dict[str, Data]:
+        out: dict[str, Data] = {}
+        if "input" in self.params:
+            raise NotRepresentable("a parameter named `input`", flow)
+        inputs: dict[str, Data] = {}
+        for param in flow.params:
+            self.unique(inputs, param.name, param, "a second parameter of that name")
+            type_text = print_type(param.type, _WIDE)
+            if param.default is None:
+                inputs[param.name] = type_text
+            else:
+                inputs[param.name] = {"type": type_text, "default": self.value(param.default)}
+        if flow.params:
+            out["input"] = inputs
+        if flow.result is not None:
+            out["output_type"] = print_type(flow.result, _WIDE)
+        for clause in flow.clauses:
+            if not (isinstance(clause, ast.ValueClause) and clause.keyword == "timeout"):
+                raise NotRepresentable(f"a `{_keyword(clause)}` clause on a flow", clause)
+            self.unique(out, "timeout", clause, "a second `timeout` clause")
+            out["timeout"] = self.duration(clause.value)
+        body = list(flow.body)
+        output = None
+        last = body[-1] if body else None
+        if isinstance(last, ast.ReturnStmt) and isinstance(last.value, ast.Expr):
+            output = last
+            body.pop()
+        out["steps"] = self.steps(tuple(body))
+        if output is not None:
+            result = output.value
+            assert isinstance(result, ast.Expr)
+            out["output"] = self.attempt(partial(self.value, result))
+        return out
+
+    # ------------------------------------------------------------------ statements
+
+    def steps(self, body: tuple[ast.Stmt, ...]) -> list[Data]:
+        return [self.attempt(partial(self.step, statement)) for statement in body]
+
+    def step(self, stmt: ast.Stmt) -> dict[str, Data]:
+        method = getattr(self, "stmt_" + type(stmt).__name__, None)
+        if method is None:
+            raise NotRepresentable(_construct_name(stmt), stmt)
+        result: dict[str, Data] = method(stmt)
+        return result
+
+    def stmt_StepStmt(self, stmt: ast.StepStmt) -> dict[str, Data]:
+        if isinstance(stmt.action, ast.CallAction):
+            return self.call_step(stmt, stmt.action)
+        action = stmt.action
+        if action.method not in _HTTP_METHODS:
+            raise NotRepresentable(f"the method `{action.method}`", action)
+        request: dict[str, Data] = {"method": action.method}
+        if action.service is None:
+            request["url"] = self.string_value(action.target)
+        else:
+            request["service"] = action.service
+            request["path"] = self.string_value(action.target)
+        out: dict[str, Data] = {"id": stmt.name, "type": "http"}
+        step_level: dict[str, Data] = {}
+        for clause in stmt.clauses:
+            keyword = _keyword(clause)
+            if keyword in _REQUEST_KEYS:
+                key = _REQUEST_KEYS[keyword]
+                self.unique(request, key, clause, f"a second `{keyword}` clause")
+                request[key] = self.request_clause(clause)
+            elif keyword in _STEP_CLAUSE_KEYS:
+                key = keyword.replace(" ", "_")
+                self.unique(step_level, key, clause, f"a second `{keyword}` clause")
+                step_level[key] = self.clause_value(clause)
+            else:
+                raise NotRepresentable(f"a `{keyword}` clause on a step", clause)
+        out["request"] = request
+        if stmt.result_type is not None:
+            out["response_type"] = print_type(stmt.result_type, _WIDE)
+        out.update(step_level)
+        return out
+
+    def call_step(self, stmt: ast.StepStmt, action: ast.CallAction) -> dict[str, Data]:
+        if stmt.result_type is not None:
+            raise NotRepresentable("a result type on a `call` step", stmt.result_type)
+        target: dict[str, Data] = {
+            "flow": action.flow if action.module is None else f"{action.module}.{action.flow}"
+        }
+        named = [a for a in action.args if a.name is not None]
+        if named and len(named) != len(action.args):
+            raise NotRepresentable("positional and named arguments in one call", action)
+        if named:
+            args: dict[str, Data] = {}
+            for arg in action.args:
+                assert arg.name is not None
+                self.unique(args, arg.name, arg, "a second argument of that name")
+                args[arg.name] = self.value(arg.value)
+            target["args"] = args
+        elif action.args:
+            target["args"] = [self.value(a.value) for a in action.args]
+        out: dict[str, Data] = {"id": stmt.name, "type": "call", "call": target}
+        for clause in stmt.clauses:
+            keyword = _keyword(clause)
+            if keyword == "timeout":
+                self.unique(target, "timeout", clause, "a second `timeout` clause")
+                assert isinstance(clause, ast.ValueClause)
+                target["timeout"] = self.duration(clause.value)
+            elif keyword in _STEP_CLAUSE_KEYS - {"accept"}:
+                key = keyword.replace(" ", "_")
+                self.unique(out, key, clause, f"a second `{keyword}` clause")
+                out[key] = self.clause_value(clause)
+            else:
+                raise NotRepresentable(f"a `{keyword}` clause on a call step", clause)
+        return out
+
+    def stmt_LetStmt(self, stmt: ast.LetStmt) -> dict[str, Data]:
+        if isinstance(stmt.value, ast.ForLoop):
+            if stmt.annotation is not None or stmt.mutable:
+                raise NotRepresentable("a typed or `var` loop value", stmt)
+            out: dict[str, Data] = {"id": stmt.name}
+            out.update(self.foreach(stmt.value, valued=True))
+            return out
+        if isinstance(stmt.value, ast.WhileLoop):
+            raise NotRepresentable("a `while` loop", stmt.value)
+        out = {"id": stmt.name, "type": "set", "value": self.value(stmt.value)}
+        if stmt.annotation is not None:
+            out["value_type"] = print_type(stmt.annotation, _WIDE)
+        if stmt.mutable:
+            out["mutable"] = True
+        return out
+
+    def stmt_AssignStmt(self, stmt: ast.AssignStmt) -> dict[str, Data]:
+        if not isinstance(stmt.value, ast.Expr):
+            raise NotRepresentable("an assignment of a loop", stmt)
+        return {"type": "set", "assign": stmt.name, "value": self.value(stmt.value)}
+
+    def stmt_LoopStmt(self, stmt: ast.LoopStmt) -> dict[str, Data]:
+        if not isinstance(stmt.loop, ast.ForLoop):
+            raise NotRepresentable("a `while` loop", stmt.loop)
+        return self.foreach(stmt.loop, valued=False)
+
+    def foreach(self, loop: ast.ForLoop, *, valued: bool) -> dict[str, Data]:
+        body = list(loop.body)
+        output = None
+        if valued and body and isinstance(body[-1], ast.YieldStmt):
+            output = body.pop()
+        out: dict[str, Data] = {
+            "type": "foreach",
+            "items": self.value(loop.iterable),
+            "as": loop.var,
+        }
+        if loop.index_var is not None:
+            out["index"] = loop.index_var
+        if loop.parallel:
+            out["parallel"] = True if loop.limit is None else self.integer(loop.limit)
+        elif loop.limit is not None:
+            raise NotRepresentable("a loop limit without `parallel`", loop.limit)
+        out["steps"] = self.steps(tuple(body))
+        if isinstance(output, ast.YieldStmt):
+            out["output"] = self.value(output.value)
+        return out
+
+    def stmt_SleepStmt(self, stmt: ast.SleepStmt) -> dict[str, Data]:
+        return {"type": "sleep", "duration": self.duration(stmt.duration)}
+
+    def stmt_FailStmt(self, stmt: ast.FailStmt) -> dict[str, Data]:
+        return {"type": "fail", "error": self.value(stmt.value)}
+
+    def stmt_ReturnStmt(self, stmt: ast.ReturnStmt) -> dict[str, Data]:
+        if stmt.value is None:
+            return {"type": "return"}
+        if not isinstance(stmt.value, ast.Expr):
+            raise NotRepresentable("a `return` of a loop", stmt)
+        return {"type": "return", "value": self.value(stmt.value)}
+
+    def stmt_LogStmt(self, stmt: ast.LogStmt) -> dict[str, Data]:
+        return {"type": "log", "message": self.value(stmt.value)}
+
+    def stmt_AssertStmt(self, stmt: ast.AssertStmt) -> dict[str, Data]:
+        out: dict[str, Data] = {"type": "assert", "that": self.expression(stmt.cond, boolean=True)}
+        if stmt.message is not None:
+            out["message"] = self.value(stmt.message)
+        return out
+
+    def stmt_ParallelStmt(self, stmt: ast.ParallelStmt) -> dict[str, Data]:
+        branches: list[Data] = []
+        for branch in stmt.branches:
+            if branch.grouped:
+                branches.append({"steps": self.steps(branch.body)})
+            elif len(branch.body) == 1:
+                branches.append(self.step(branch.body[0]))
+            else:
+                raise NotRepresentable("a parallel branch of several statements", branch)
+        return {"type": "parallel", "branches": branches}
+
+    def stmt_IfStmt(self, stmt: ast.IfStmt) -> dict[str, Data]:
+        if not stmt.arms:
+            raise NotRepresentable("an `if` without a condition", stmt)
+        if len(stmt.arms) == 1 and stmt.orelse is None and len(stmt.arms[0].body) == 1:
+            inner = self.step(stmt.arms[0].body[0])
+            if "condition" not in inner:
+                condition = self.expression(stmt.arms[0].cond, boolean=True)
+                return _after_type(inner, "condition", condition)
+        cases = [
+            {"condition": self.expression(arm.cond, boolean=True), "steps": self.steps(arm.body)}
+            for arm in stmt.arms
+        ]
+        out: dict[str, Data] = {"type": "switch", "cases": cases}
+        if stmt.orelse is not None:
+            out["default"] = self.steps(stmt.orelse)
+        return out
+
+    def stmt_TimeoutStmt(self, stmt: ast.TimeoutStmt) -> dict[str, Data]:
+        if len(stmt.body) != 1:
+            raise NotRepresentable("a `timeout` block around several statements", stmt)
+        inner = self.step(stmt.body[0])
+        if "timeout" in inner or "condition" in inner:
+            raise NotRepresentable("this `timeout` block (its step has its own)", stmt)
+        inner["timeout"] = self.duration(stmt.duration)
+        return inner
+
+    def stmt_RetryStmt(self, stmt: ast.RetryStmt) -> dict[str, Data]:
+        if len(stmt.body) != 1:
+            raise NotRepresentable("a `retry` block around several statements", stmt)
+        inner = self.step(stmt.body[0])
+        if inner.get("type") not in BLOCK_RETRY_STEPS or inner.keys() & {
+            "retry",
+            "timeout",
+            "condition",
+        }:
+            raise NotRepresentable("a `retry` block around this statement", stmt)
+        inner["retry"] = self.policy(stmt.policy)
+        return inner
+
+    # ------------------------------------------------------------------ clauses
+
+    def request_clause(self, clause: ast.Clause) -> Data:
+        if isinstance(clause, ast.ValueClause) and clause.keyword == "body":
+            written = self.value(clause.value)
+            return (
+                written if not isinstance(written, dict | list) else self.expression(clause.value)
+            )
+        if isinstance(clause, ast.ValueClause) and clause.keyword == "json":
+            return self.value(clause.value)
+        return self.clause_value(clause)
+
+    def clause_value(self, clause: ast.Clause) -> Data:
+        if isinstance(clause, ast.ValueClause):
+            keyword = clause.keyword
+            if keyword == "timeout":
+                return self.duration(clause.value)
+            if keyword == "concurrency":
+                return self.integer(clause.value)
+            if keyword == "idempotency_key":
+                return self.string_value(clause.value)
+            if keyword in ("headers", "query", "form"):
+                written = self.value(clause.value)
+                return written if isinstance(written, dict) else self.expression(clause.value)
+            return self.value(clause.value)
+        if isinstance(clause, ast.RetryClause):
+            return self.policy(clause.policy)
+        if isinstance(clause, ast.AuthClause):
+            return self.auth(clause)
+        if isinstance(clause, ast.AcceptClause):
+            return [
+                r.low if r.low == r.high else f"{r.low}..{r.high}" for r in clause.ranges
+            ] or self.none(clause)
+        if isinstance(clause, ast.OnErrorClause):
+            if clause.action not in ("skip", "fail"):
+                raise NotRepresentable(f"`on error {clause.action}`", clause)
+            return clause.action
+        if isinstance(clause, ast.CompensateClause):
+            return self.steps(clause.body)
+        if isinstance(clause, ast.CircuitBreakerClause):
+            return {
+                "failures": self.integer(clause.failures),
+                "within": self.duration(clause.window),
+                "cooldown": self.duration(clause.cooldown),
+            }
+        if isinstance(clause, ast.RateLimitClause):
+            return {"count": self.integer(clause.count), "per": self.duration(clause.per)}
+        raise NotRepresentable(f"a `{_keyword(clause)}` clause", clause)
+
+    def none(self, clause: ast.Clause) -> Data:
+        raise NotRepresentable("an empty `accept`", clause)
+
+    def auth(self, clause: ast.AuthClause) -> Data:
+        args = clause.args
+        if clause.scheme == "bearer" and len(args) == 1:
+            return {"bearer": self.value(args[0])}
+        if clause.scheme == "basic" and len(args) == 2:
+            return {"basic": {"username": self.value(args[0]), "password": self.value(args[1])}}
+        if clause.scheme == "header" and len(args) == 2:
+            return {"header": {"name": self.value(args[0]), "value": self.value(args[1])}}
+        raise NotRepresentable(f"`auth {clause.scheme}` with {len(args)} value(s)", clause)
+
+    def policy(self, policy: ast.RetryPolicy) -> Data:
+        if policy.backoff is None and not policy.jitter and policy.when is None:
+            count = self.integer(policy.count)
+            if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+                return count
+        out: dict[str, Data] = {"count": self.integer(policy.count)}
+        if policy.backoff is not None:
+            backoff = policy.backoff
+            if backoff.kind not in ("fixed", "linear", "exponential"):
+                raise NotRepresentable(f"`backoff {backoff.kind}`", backoff)
+            written: dict[str, Data] = {"kind": backoff.kind, "delay": self.duration(backoff.delay)}
+            if backoff.max is not None:
+                written["max"] = self.duration(backoff.max)
+            if backoff.factor is not None:
+                written["factor"] = self.number(backoff.factor)
+            if backoff.kind != "exponential" and (backoff.max or backoff.factor):
+                raise NotRepresentable("`max` or `factor` on a fixed or linear backoff", backoff)
+            out["backoff"] = written
+        if policy.jitter:
+            out["jitter"] = True
+        if policy.when is not None:
+            out["when"] = self.expression(policy.when)
+        return out
+
+    # ------------------------------------------------------------------ values
+
+    def value(self, expr: ast.Expr) -> Data:
+        """``expr`` as document data that reads back as the same tree."""
+        if isinstance(expr, ast.Literal):
+            written = _literal(expr)
+            if written is not _NO_DATA:
+                return written
+        elif (
+            isinstance(expr, ast.Unary) and expr.op == "-" and isinstance(expr.operand, ast.Literal)
+        ):
+            written = _negative(expr.operand)
+            if written is not _NO_DATA:
+                return written
+        elif isinstance(expr, ast.ListLit):
+            return [self.value(item) for item in expr.items]
+        elif isinstance(expr, ast.MapLit) and _plain_map(expr):
+            return {e.key.value: self.value(e.value) for e in expr.entries}  # type: ignore[attr-defined]
+        elif isinstance(expr, ast.Template):
+            written = self.template(expr)
+            if written is not None:
+                return written
+        return self.expression(expr)
+
+    def string_value(self, expr: ast.Expr) -> str:
+        if isinstance(expr, ast.Literal) and expr.kind == "string":
+            return _escape(str(expr.value))
+        if isinstance(expr, ast.Template):
+            written = self.template(expr)
+            if written is not None:
+                return written
+        return str(self.expression(expr))
+
+    def template(self, expr: ast.Template) -> str | None:
+        parts = []
+        expressions = 0
+        for i, part in enumerate(expr.parts):
+            if isinstance(part, str):
+                following = expr.parts[i + 1] if i + 1 < len(expr.parts) else None
+                if part.endswith("$") and following is not None:
+                    return None
+                parts.append(_escape(part))
+            else:
+                parts.append(self.expression(part))
+                expressions += 1
+        if expressions == 1 and len(expr.parts) == 1:
+            return None
+        return "".join(parts)
+
+    def expression(self, expr: ast.Expr, *, boolean: bool = False) -> Data:
+        """``"${...}"`` holding ``expr`` (or ``true``/``false`` where a bool may stand)."""
+        if boolean and isinstance(expr, ast.Literal) and expr.kind == "bool":
+            return expr.value
+        text = print_expr(self.as_written(expr), _WIDE)
+        if "\n" in text or _closing_brace(text + "}", 0) != len(text):
+            raise NotRepresentable("an expression that cannot be written inside `${...}`", expr)
+        return "${" + text + "}"
+
+    def as_written(self, expr: ast.Expr) -> ast.Expr:
+        """``expr`` with parameters as ``input.NAME`` and step bodies as ``STEP.response``."""
+
+        def change(node: ast.Node) -> ast.Node | None:
+            if isinstance(node, ast.Name) and not node.leading_dot:
+                if node.id == "input":
+                    raise NotRepresentable("the name `input` (it holds the inputs)", node)
+                if node.id in self.params:
+                    return ast.Select(ast.Name("input", span=node.span), node.id, span=node.span)
+            if isinstance(node, ast.Select) and isinstance(node.operand, ast.Name):
+                head = node.operand
+                if head.id in self.step_ids and not head.leading_dot:
+                    if node.field == "response":
+                        raise NotRepresentable(f"a field `response` of step `{head.id}`", node)
+                    if node.field == "body":
+                        return ast.Select(head, "response", span=node.span)
+            return None
+
+        result = transform(expr, change)
+        assert isinstance(result, ast.Expr)
+        return result
+
+    def duration(self, expr: ast.Expr) -> Data:
+        if isinstance(expr, ast.DurationLit) and expr.nanos >= 0:
+            text = duration_text(expr.nanos)
+            if DURATION.fullmatch(text):
+                return text
+        return self.expression(expr)
+
+    def integer(self, expr: ast.Expr) -> Data:
+        written = self.value(expr) if _is_number(expr, integer=True) else None
+        return written if written is not None else self.expression(expr)
+
+    def number(self, expr: ast.Expr) -> Data:
+        written = self.value(expr) if _is_number(expr, integer=False) else None
+        return written if written is not None else self.expression(expr)
+
+
+_NO_DATA: Final = object()
+
+
+def _literal(literal: ast.Literal) -> Data:
+    value = literal.value
+    if literal.kind == "string":
+        return _escape(str(value))
+    if literal.kind in ("bool", "null"):
+        return value
+    if literal.kind == "int" and isinstance(value, int) and value > 0:
+        return value
+    if literal.kind == "int" and value == 0:
+        return 0
+    if _positive_float(literal):
+        return value
+    return _NO_DATA
+
+
+def _negative(literal: ast.Literal) -> Data:
+    value = literal.value
+    if literal.kind == "int" and isinstance(value, int) and value > 0:
+        return -value
+    if _positive_float(literal):
+        assert isinstance(value, float)
+        return -value
+    return _NO_DATA
+
+
+def _positive_float(literal: ast.Literal) -> bool:
+    """A finite float literal with a plus sign (``0.0`` but not ``-0.0``)."""
+    value = literal.value
+    if literal.kind != "float" or not isinstance(value, float) or not math.isfinite(value):
+        return False
+    return math.copysign(1.0, value) > 0
+
+
+def _is_number(expr: ast.Expr, *, integer: bool) -> bool:
+    kinds = ("int",) if integer else ("int", "float")
+    if isinstance(expr, ast.Unary) and expr.op == "-":
+        expr = expr.operand
+    return isinstance(expr, ast.Literal) and expr.kind in kinds
+
+
+def _plain_map(expr: ast.MapLit) -> bool:
+    """Whether a map literal reads back from a JSON object: string keys written the
+    way the reader writes them, each once."""
+    seen = set()
+    for entry in expr.entries:
+        key = entry.key
+        if not (isinstance(key, ast.Literal) and key.kind == "string"):
+            return False
+        text = str(key.value)
+        if entry.key_style != ("field" if is_field_key(text) else "literal") or text in seen:
+            return False
+        seen.add(text)
+    return True
+
+
+def _after_type(step: dict[str, Data], key: str, value: Data) -> dict[str, Data]:
+    """``step`` with ``key`` placed right after its ``type``, where a reader looks for it."""
+    out: dict[str, Data] = {}
+    for name, item in step.items():
+        out[name] = item
+        if name == "type":
+            out[key] = value
+    return out
+
+
+def _escape(text: str) -> str:
+    """Text as written in a definition string: a literal ``${`` is ``$${``."""
+    return text.replace("${", "$${")
+
+
+def _keyword(clause: ast.Clause) -> str:
+    from flowc.compiler.clausecheck import clause_keyword
+
+    return clause_keyword(clause)
+
+
+def _construct_name(stmt: ast.Stmt) -> str:
+    return {
+        "TryStmt": "a `try` statement",
+        "BreakStmt": "`break`",
+        "ContinueStmt": "`continue`",
+        "YieldStmt": "a `yield` that does not end a `foreach` with an `id`",
+    }.get(type(stmt).__name__, f"a `{type(stmt).__name__}`")
