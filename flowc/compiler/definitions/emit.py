@@ -26,6 +26,19 @@ def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
+def _represent_text(representer: Any, text: str) -> Any:
+    """Text of several printable lines as a literal block (``|``); other text as the
+    emitter chooses (quoted, with escapes, when it must)."""
+    lines = text.rstrip("\n").split("\n")
+    block = len(lines) > 1 and all(
+        line.isprintable() and line == line.rstrip() and line[:1] != " " for line in lines
+    )
+    style = "|" if block else None
+    if not block and not text.replace("\n", "").isprintable():
+        style = '"'  # escapes: ruamel writes NEL and U+2028 raw in other styles, as breaks
+    return representer.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
 def to_yaml(data: Any, header: str = "") -> str:
     from ruamel.yaml import YAML
 
@@ -38,6 +51,7 @@ def to_yaml(data: Any, header: str = "") -> str:
     yaml.width = 1 << 20
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.allow_unicode = True
+    yaml.representer.add_representer(str, _represent_text)
     stream = io.StringIO()
     yaml.dump(data, stream)
     text = header + stream.getvalue()

@@ -172,6 +172,7 @@ class StepListReader(ValueReader):
             )
         self._collect_step_ids(root.get("steps"))
         decls: list[ast.Decl] = [*self.imports(root.get("imports")), *self.types(root.get("types"))]
+        decls += self.constants(root.get("constants"))
         decls += self.services(root.get("services"))
         flow = self.flow(root)
         if flow is None or self.problems or any(d.is_error for d in self.diagnostics):
@@ -224,6 +225,16 @@ class StepListReader(ValueReader):
                 span = self.document.span_between(key, value)
                 decl = ast.TypeDecl(str(key.value), type_expr, span=span, name_span=self.span(key))
                 decls.append(decl)
+        return decls
+
+    def constants(self, node: Node | None) -> list[ast.Decl]:
+        mapping = self.mapping(node)
+        decls: list[ast.Decl] = []
+        for key, value in mapping.entries if mapping else ():
+            self.name(key, "constant")
+            span = self.document.span_between(key, value)
+            decl = ast.ConstDecl(str(key.value), self.value(value), span=span, name_span=self.span(key))
+            decls.append(decl)
         return decls
 
     def services(self, node: Node | None) -> list[ast.Decl]:

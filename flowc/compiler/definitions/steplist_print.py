@@ -127,6 +127,7 @@ class StepListPrinter:
             out["description"] = description
         imports: list[Data] = []
         types: dict[str, Data] = {}
+        constants: dict[str, Data] = {}
         services: dict[str, Data] = {}
         for decl in self.module.decls:
             if isinstance(decl, ast.ImportDecl):
@@ -140,8 +141,12 @@ class StepListPrinter:
                 self.unique(services, decl.name, decl, "a second service of that name")
                 services[decl.name] = self.attempt(partial(self.service, decl))
             elif isinstance(decl, ast.ConstDecl):
-                self.report(NotRepresentable("a `const` declaration", decl))
-        for key, value in (("imports", imports), ("types", types), ("services", services)):
+                self.unique(constants, decl.name, decl, "a second constant of that name")
+                if decl.annotation is not None:
+                    self.report(NotRepresentable("a typed `const`", decl))
+                constants[decl.name] = self.attempt(partial(self.value, decl.value))
+        written = (("imports", imports), ("types", types), ("constants", constants))
+        for key, value in (*written, ("services", services)):
             if value:
                 out[key] = value
         out.update(self.flow(flow))
