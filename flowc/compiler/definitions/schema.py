@@ -93,9 +93,8 @@ def _explain(document: Document, error: Any) -> list[Violation]:
     if validator == "required":
         missing = [k for k in error.validator_value if k not in (error.instance or {})]
         return [Violation("missing_key", where, document.span(_head(node)), key=k) for k in missing]
-    if validator is False or error.schema is False:
-        name = str(path[-1]) if path else ""
-        return [Violation("invalid", where, key_span, problem=f"`{name}` is not allowed here")]
+    if validator is None or error.schema is False:
+        return [_not_allowed(document, node, key_span, error, where)]
     if validator == "propertyNames" and isinstance(node, Mapping):
         key = node.key(str(error.instance))
         at = document.span(key) if key is not None else span
@@ -107,6 +106,21 @@ def _explain(document: Document, error: Any) -> list[Violation]:
     if expected:
         return [Violation("wrong_value", where, span, expected=expected, found=describe(node))]
     return [Violation("invalid", where, span, problem=_first_line(error.message))]
+
+
+def _not_allowed(document: Document, node: Node, span: Span, error: Any, where: str) -> Violation:
+    """A key whose schema is ``false``.  jsonschema gives such an error the path of the
+    object, not of the key, but the value: the key is the one holding that value."""
+    key = None
+    if isinstance(node, Mapping):
+        holding = [k for k, value in node.entries if to_plain(value) == error.instance]
+        key = holding[0] if len(holding) == 1 else None
+    name = str(key.value) if key is not None else ""
+    if key is not None:
+        span = document.span(key)
+        where = f"{where}.{name}" if where else name
+    shown = f"`{name}`" if name else "this value"
+    return Violation("invalid", where, span, problem=f"{shown} is not allowed here")
 
 
 def _best_alternative(error: Any) -> Any | None:
