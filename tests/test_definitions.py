@@ -262,6 +262,22 @@ def test_expression_spans_point_into_the_document(value: str, style: str) -> Non
             assert node.span.col == node.span.start - line_start + 1
 
 
+def test_an_expression_written_twice_has_the_spans_of_each_place() -> None:
+    """The second is the first's tree moved (``TemplateReader.parsed``): moved exactly."""
+    text = (
+        "name: f\nsteps:\n  - {id: a, type: set, value: '${size([1, 2]) + 1}'}\n"
+        "  - id: b\n    type: set\n    value:   '${size([1, 2]) + 1}'\n"
+    )
+    for statement in flow_body(text):
+        assert isinstance(statement, ast.LetStmt) and isinstance(statement.value, ast.Binary)
+        for node in ast.walk(statement.value):
+            start, end = node.span.start, node.span.end
+            line_start = text.rfind("\n", 0, start) + 1
+            assert (node.span.line, node.span.col) == (text.count("\n", 0, start) + 1, start - line_start + 1)
+            assert node.span.end_col - node.span.col == end - start
+        assert text[statement.value.span.start : statement.value.span.end] == "size([1, 2]) + 1"
+
+
 def error_at(value: str, style: str) -> tuple[Diagnostic, str]:
     if style == "json":
         text = json.dumps({"name": "f", "steps": [{"id": "v", "type": "set", "value": value}]})
@@ -330,6 +346,36 @@ def test_the_dotted_fast_path_builds_what_the_parser_builds(fields: list[str], h
     document = json.dumps({"name": "f", "steps": [{"id": "v", "type": "set", "value": f"${{{text}}}"}]})
     body = flow_body_named(document, "f.json")
     statement = body[0]
+    assert isinstance(statement, ast.LetStmt)
+    expected = parse_expression(text)
+    assert statement.value == expected
+    offset = document.index("${" + text + "}") + 2
+    for built, parsed in zip(ast.walk(statement.value), ast.walk(expected), strict=True):
+        assert (built.span.start - offset, built.span.end - offset) == (parsed.span.start, parsed.span.end)
+
+
+_literals = st.one_of(
+    st.sampled_from(["true", "false", "null", "0", "10", "123456789012345678"]),
+    st.text(st.characters(blacklist_characters="\"'\\$", min_codepoint=32, max_codepoint=0x7E), max_size=5).map(
+        lambda s: f'"{s}"'
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(field_names(), max_size=3),
+    names(),
+    st.sampled_from(["==", "!=", "<", "<=", ">", ">="]),
+    _literals,
+    st.sampled_from(["", " "]),
+)
+def test_the_comparison_fast_path_builds_what_the_parser_builds(
+    fields: list[str], head: str, op: str, literal: str, space: str
+) -> None:
+    text = f"{'.'.join([head, *fields])}{space}{op}{space}{literal}"
+    document = f"name: f\nsteps:\n  - id: v\n    type: set\n    value: '${{{text}}}'\n"
+    statement = flow_body_named(document, "f.yaml")[0]
     assert isinstance(statement, ast.LetStmt)
     expected = parse_expression(text)
     assert statement.value == expected

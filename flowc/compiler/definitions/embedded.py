@@ -43,7 +43,14 @@ from flowc.compiler.definitions.document import Document, Scalar
 from flowc.compiler.diagnostics import Diagnostic, ParseFailure
 from flowc.grammar.keywords import RESERVED
 
-_DOTTED: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+_PATH: Final = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
+_DOTTED: Final = re.compile(_PATH)
+_COMPARISON: Final = re.compile(
+    rf"({_PATH})( *)(==|!=|<=|>=|<|>)( *)(true|false|null|0|[1-9][0-9]{{0,17}}|\"[^\"\\$\n]*\"|'[^'\\$\n]*')"
+)
+"""``check.response.exists == false``, ``n > 10``, ``status != "done"``: the commonest
+shape of a condition, built without the parser (``_comparison``)."""
+_LITERAL_KINDS: Final = {"true": ("bool", True), "false": ("bool", False), "null": ("null", None)}
 _BLOCK_HEADER: Final = re.compile(r"[|>][0-9+-]*[ \t]*(?:#[^\n]*)?\n")
 
 
@@ -123,6 +130,9 @@ class TemplateReader:
         self.document = document
         self.rewrite = rewrite
         self.diagnostics: list[Diagnostic] = []
+        self.parsed: dict[str, tuple[ast.Expr, int]] = {}
+        """Texts the parser has read (one line each), with where: a text written again
+        (``uuid()``, ``run.id``) is the same tree, moved."""
 
     def string(self, scalar: Scalar) -> ast.Expr:
         """The expression a string scalar stands for."""
@@ -211,10 +221,35 @@ class TemplateReader:
             dotted = _dotted_path(text, base, document)
             if dotted is not None:
                 return dotted
+        comparison = _COMPARISON.fullmatch(text)
+        if comparison is not None:
+            built = _comparison(comparison, base, document)
+            if built is not None:
+                return built
+        known = self.parsed.get(text)
+        line, col = document.lines.position(base)
+        if known is not None:
+            expr, first = known
+            shift, file = base - first, document.file
+            column = col - base  # every node is on this one line
+            return respan(
+                expr,
+                lambda s: Span(
+                    file,
+                    line,
+                    s.start + shift + column,
+                    line,
+                    s.end + shift + column,
+                    s.start + shift,
+                    s.end + shift,
+                ),
+            )
         from flowc.compiler.parser import parse_expression_at
 
-        line, col = document.lines.position(base)
-        return parse_expression_at(text, document.file, line, col, base)
+        parsed = parse_expression_at(text, document.file, line, col, base)
+        if "\n" not in text:
+            self.parsed[text] = (parsed, base)
+        return parsed
 
 
 def _parse_standalone(text: str, file: str) -> ast.Expr:
@@ -239,6 +274,28 @@ def _dotted_path(text: str, base: int, document: Document) -> ast.Expr | None:
         width = end - base
         expr = ast.Select(expr, field, span=Span(file, line, col, line, col + width, base, end))
     return expr
+
+
+def _comparison(found: re.Match[str], base: int, document: Document) -> ast.Expr | None:
+    """``PATH OP LITERAL`` on one line, as the parser builds it (None: let it parse)."""
+    path, _, op, _, literal = found.groups()
+    left = _dotted_path(path, base, document)
+    if left is None:
+        return None
+    file = document.file
+    line, col = document.lines.position(base)
+    start = base + found.start(5)
+    end = base + found.end(5)
+    at = Span(file, line, col + found.start(5), line, col + found.end(5), start, end)
+    if literal in _LITERAL_KINDS:
+        kind, value = _LITERAL_KINDS[literal]
+        right = ast.Literal(kind, value, raw=literal, span=at)
+    elif literal[0] in "\"'":
+        right = ast.Literal("string", literal[1:-1], raw=literal, span=at)
+    else:
+        right = ast.Literal("int", int(literal), raw=literal, span=at)
+    whole = Span(file, line, col, line, col + found.end(5), base, end)
+    return ast.Binary(op, left, right, span=whole)
 
 
 def _closing_brace(text: str, i: int) -> int:

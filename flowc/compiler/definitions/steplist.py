@@ -92,29 +92,70 @@ class StepListReader(ValueReader):
         self.step_ids: set[str] = set()
         self.declared_inputs: set[str] | None = None
         self.inferred_inputs: dict[str, ast.Span] = {}
+        self.visible: list[set[str]] = [set()]
+        """The ids of the steps before this point, one set per enclosing step list."""
+        self.hidden: dict[str, tuple[str, str]] = {}
+        """Ids of earlier steps that later ones cannot read: id -> (why, help)."""
+        self.scope_errors: list[Diagnostic] = []
+        """Reads of such ids: the checker's own E0104, said with the reason; they do not
+        stop the module from being checked, and the checker's twin is de-duplicated."""
 
     # ------------------------------------------------------------------ names
 
     def rewrite(self, expr: ast.Expr) -> ast.Expr:
-        """``input.NAME`` to ``NAME`` and ``STEP.response`` to ``STEP.body``."""
-        heads = [
-            node
-            for node in ast.walk(expr)
-            if isinstance(node, ast.Select)
-            and isinstance(node.operand, ast.Name)
-            and not node.operand.leading_dot
-            and (node.operand.id == "input" or node.field == "response")
-        ]
-        under_select = {id(node.operand) for node in heads if isinstance(node, ast.Select)}
+        """``input.NAME`` to ``NAME`` and ``STEP.response`` to ``STEP.body``; and the
+        names that cannot be used here reported.  One walk over the expression."""
+        rewrites = False
+        under_select: set[int] = set()
+        names: list[ast.Name] = []
         for node in ast.walk(expr):
-            bare = isinstance(node, ast.Name) and node.id == "input" and not node.leading_dot
-            if bare and id(node) not in under_select:
-                self.diagnostics.append(messages.BARE_INPUT(node.span, example=self._example()))
-        if not heads:
+            if isinstance(node, ast.Name):
+                names.append(node)
+            elif isinstance(node, ast.Select) and isinstance(node.operand, ast.Name):
+                head = node.operand
+                if not head.leading_dot and (head.id == "input" or node.field == "response"):
+                    rewrites = True
+                    under_select.add(id(head))
+        for name in names:
+            if name.leading_dot:
+                continue
+            if name.id == "input" and id(name) not in under_select:
+                self.diagnostics.append(messages.BARE_INPUT(name.span, example=self._example()))
+            elif name.id in self.hidden:
+                self._not_visible(name)
+        if not rewrites:
             return expr
         result = transform(expr, self._rewrite_select)
         assert isinstance(result, ast.Expr)
         return result
+
+    def _not_visible(self, name: ast.Name) -> None:
+        """A step out of scope here, explained the way a definition's author thinks of
+        it: the checker's "unknown name", with why the step cannot be read and how to."""
+        if any(name.id in visible for visible in self.visible):
+            return
+        why, fix = self.hidden[name.id]
+        explained = f"step `{name.id}` cannot be read here: {why}; {fix}"
+        self.scope_errors.append(messages.UNKNOWN_NAME(name.span, name=name.id, help=explained))
+
+    def _declare(self, node: Node, statement: ast.Stmt) -> None:
+        """Make the id of the step just read visible to the steps after it, or record
+        why it is not (it runs under a condition)."""
+        ident = node.get("id") if isinstance(node, Mapping) else None
+        if not (isinstance(ident, Scalar) and isinstance(ident.value, str)):
+            return
+        if not isinstance(statement, ast.IfStmt) or not _binds(statement, ident.value):
+            if _binds(statement, ident.value):
+                self.visible[-1].add(ident.value)
+            return
+        self.hidden.setdefault(
+            ident.value,
+            (
+                "it runs only when its `condition` holds",
+                "read it under the same condition (in a `switch` case), or give it "
+                "`on_error: skip` or a `fallback` instead of a condition",
+            ),
+        )
 
     def _rewrite_select(self, node: ast.Node) -> ast.Node | None:
         if not isinstance(node, ast.Select) or not isinstance(node.operand, ast.Name):
@@ -233,7 +274,9 @@ class StepListReader(ValueReader):
         for key, value in mapping.entries if mapping else ():
             self.name(key, "constant")
             span = self.document.span_between(key, value)
-            decl = ast.ConstDecl(str(key.value), self.value(value), span=span, name_span=self.span(key))
+            decl = ast.ConstDecl(
+                str(key.value), self.value(value), span=span, name_span=self.span(key)
+            )
             decls.append(decl)
         return decls
 
@@ -323,13 +366,27 @@ class StepListReader(ValueReader):
 
     # ------------------------------------------------------------------ steps
 
-    def steps(self, node: Node | None) -> tuple[ast.Stmt, ...]:
+    def steps(
+        self, node: Node | None, scope: tuple[str, str] | None = None
+    ) -> tuple[ast.Stmt, ...]:
+        """A step list.  ``scope`` says why its steps cannot be read after it (and how
+        to read them); without one (a parallel branch) they can."""
         items = self.sequence(node)
         statements = []
-        for item in items.items if items else ():
-            statement = self.step(item)
-            if statement is not None:
-                statements.append(statement)
+        self.visible.append(set())
+        try:
+            for item in items.items if items else ():
+                statement = self.step(item)
+                if statement is not None:
+                    statements.append(statement)
+                    self._declare(item, statement)
+        finally:
+            declared = self.visible.pop()
+        if scope is None:
+            self.visible[-1] |= declared
+        else:
+            for name in declared:
+                self.hidden.setdefault(name, scope)
         return tuple(statements)
 
     def step(self, node: Node) -> ast.Stmt | None:
@@ -481,7 +538,7 @@ class StepListReader(ValueReader):
         return ast.OnErrorClause(action, span=self.document.span_between(key, value))
 
     def compensate_clause(self, key: Scalar, value: Node) -> ast.Clause | None:
-        body = self.steps(value)
+        body = self.steps(value, _IN_COMPENSATION)
         return ast.CompensateClause(body, span=self.document.span_between(key, value))
 
     def call_step(self, node: Mapping) -> ast.Stmt | None:
@@ -543,6 +600,7 @@ class StepListReader(ValueReader):
                 statement = self.step(item)
                 if statement is not None:
                     branches.append(ast.Branch((statement,), span=self.span(item)))
+                    self._declare(item, statement)
         return ast.ParallelStmt(tuple(branches), span=self.span(node))
 
     def foreach_step(self, node: Mapping) -> ast.Stmt | None:
@@ -553,15 +611,22 @@ class StepListReader(ValueReader):
         items_node = node.get("items")
         iterable = None if items_node is None else self.value(items_node)
         parallel, limit = self.parallel_setting(node.get("parallel"))
-        body = list(self.steps(node.get("steps")))
-        output = node.get("output")
-        if output is not None:
-            output_key = node.key("output")
-            assert output_key is not None
-            span = self.document.span_between(output_key, output)
-            body.append(ast.YieldStmt(self.value(output), span=span))
-            if ident is None:
-                self.problem(node, "`output` needs an `id`, the name of the collected list")
+        loop_names = {str(s.value) for s in (var, index) if s is not None}
+        self.visible.append(set(loop_names))
+        try:
+            body = list(self.steps(node.get("steps")))
+            output = node.get("output")
+            if output is not None:
+                output_key = node.key("output")
+                assert output_key is not None
+                span = self.document.span_between(output_key, output)
+                body.append(ast.YieldStmt(self.value(output), span=span))
+                if ident is None:
+                    self.problem(node, "`output` needs an `id`, the name of the collected list")
+        finally:
+            made = self.visible.pop() - loop_names
+        for name in made:
+            self.hidden.setdefault(name, _IN_FOREACH)
         if var is None or iterable is None:
             return None
         loop = ast.ForLoop(
@@ -596,11 +661,11 @@ class StepListReader(ValueReader):
             if case is None:
                 continue
             condition = self.expression(case.get("condition"), boolean=True)
-            body = self.steps(case.get("steps"))
+            body = self.steps(case.get("steps"), _IN_SWITCH)
             if condition is not None:
                 arms.append(ast.IfArm(condition, body, span=self.span(case)))
         default = node.get("default")
-        orelse = None if default is None else self.steps(default)
+        orelse = None if default is None else self.steps(default, _IN_SWITCH)
         if not arms:
             return None
         return ast.IfStmt(tuple(arms), orelse, span=self.span(node))
@@ -655,6 +720,30 @@ class StepListReader(ValueReader):
         return ast.AssertStmt(condition, message, span=self.span(node))
 
 
+_IN_FOREACH: Final = (
+    "it is made anew in each iteration of its `foreach`",
+    "give the `foreach` an `id` and an `output`: the list of what each iteration made",
+)
+_IN_SWITCH: Final = (
+    "it belongs to a `switch` case, which may not run",
+    "read it in the same case",
+)
+_IN_COMPENSATION: Final = (
+    "it belongs to a compensation, which runs only when the flow fails",
+    "read it in the same `compensate` list",
+)
+
+
+def _binds(statement: ast.Stmt, name: str) -> bool:
+    """Whether ``statement`` (a step, its wrappers peeled off) binds ``name``."""
+    while isinstance(statement, ast.IfStmt | ast.TimeoutStmt | ast.RetryStmt):
+        body = statement.arms[0].body if isinstance(statement, ast.IfStmt) else statement.body
+        if len(body) != 1:
+            return False
+        statement = body[0]
+    return isinstance(statement, ast.StepStmt | ast.LetStmt) and statement.name == name
+
+
 STEP_READERS: Final[dict[str, Callable[[StepListReader, Mapping], ast.Stmt | None]]] = {
     kind: getattr(StepListReader, f"{kind}_step") for kind in STEP_TYPES if kind != "wait"
 }
@@ -691,7 +780,7 @@ def read_steplist(
     the translator saw (shown only when schema validation finds none)."""
     reader = StepListReader(document)
     module = reader.read()
-    return module, reader.diagnostics, reader.problems
+    return module, reader.diagnostics + reader.scope_errors, reader.problems
 
 
 __all__ = ["STEP_TYPES", "StepListReader", "keys_of", "read_steplist", "required_of"]

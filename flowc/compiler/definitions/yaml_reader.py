@@ -115,6 +115,10 @@ class _Frame:
         return self.is_mapping and self.key is None
 
 
+def _ignore(event: Any) -> None:
+    """Stream and document ends, and other events that make no node."""
+
+
 class _Composer:
     def __init__(self, file: str, text: str) -> None:
         self.file = file
@@ -128,10 +132,13 @@ class _Composer:
         self.duplicates: list[Scalar] = []
 
     def compose(self, events: Iterator[Any]) -> Document:
+        handlers: dict[type, Any] = {}
         for event in events:
-            handler = getattr(self, "on_" + type(event).__name__, None)
-            if handler is not None:
-                handler(event)
+            kind = type(event)
+            handler = handlers.get(kind)
+            if handler is None:
+                handler = handlers[kind] = getattr(self, "on_" + kind.__name__, _ignore)
+            handler(event)
         if self.root is None:
             raise DocumentError("the file holds no YAML document", 0)
         document = Document("yaml", self.file, self.text, self.root)
