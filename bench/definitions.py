@@ -45,7 +45,10 @@ def _unit(n: int) -> list[dict[str, Any]]:
                 "timeout": "2s",
             },
             "response_type": "Check",
-            "retry": {"count": 2, "backoff": {"kind": "exponential", "delay": "100ms", "max": "1s"}},
+            "retry": {
+                "count": 2,
+                "backoff": {"kind": "exponential", "delay": "100ms", "max": "1s"},
+            },
         },
         {
             "id": f"create_{n}",

@@ -13,6 +13,8 @@ back and round trips in ``test_definitions_convert.py``.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -273,7 +275,10 @@ def test_an_expression_written_twice_has_the_spans_of_each_place() -> None:
         for node in ast.walk(statement.value):
             start, end = node.span.start, node.span.end
             line_start = text.rfind("\n", 0, start) + 1
-            assert (node.span.line, node.span.col) == (text.count("\n", 0, start) + 1, start - line_start + 1)
+            assert (node.span.line, node.span.col) == (
+                text.count("\n", 0, start) + 1,
+                start - line_start + 1,
+            )
             assert node.span.end_col - node.span.col == end - start
         assert text[statement.value.span.start : statement.value.span.end] == "size([1, 2]) + 1"
 
@@ -303,7 +308,7 @@ def line_col_of(text: str, needle: str) -> tuple[int, int]:
         ("${1 +* 2}", "yaml"),
         ("'say ${1 +* 2}'", "yaml"),
         ('"tab\\t${1 +* 2}"', "yaml"),  # an escape before the expression
-        ("x\\\"y ${1 +* 2}", "json"),  # a JSON escape before it
+        ('x\\"y ${1 +* 2}', "json"),  # a JSON escape before it
     ],
 )
 def test_syntax_errors_inside_expressions_point_at_the_offending_character(
@@ -315,10 +320,7 @@ def test_syntax_errors_inside_expressions_point_at_the_offending_character(
 
 
 def test_expressions_in_literal_blocks_are_mapped_line_by_line() -> None:
-    text = (
-        "name: f\nsteps:\n  - id: v\n    type: set\n    value: |-\n"
-        "      ${[\n        1 +* 2]}\n"
-    )
+    text = "name: f\nsteps:\n  - id: v\n    type: set\n    value: |-\n      ${[\n        1 +* 2]}\n"
     _, diagnostics = read(text)
     assert codes(diagnostics) == [("E0001", 7, 12)]
 
@@ -343,7 +345,9 @@ def test_bad_interpolations(value: str, problem: str) -> None:
 @given(st.lists(field_names(), max_size=4), names())
 def test_the_dotted_fast_path_builds_what_the_parser_builds(fields: list[str], head: str) -> None:
     text = ".".join([head, *fields])
-    document = json.dumps({"name": "f", "steps": [{"id": "v", "type": "set", "value": f"${{{text}}}"}]})
+    document = json.dumps(
+        {"name": "f", "steps": [{"id": "v", "type": "set", "value": f"${{{text}}}"}]}
+    )
     body = flow_body_named(document, "f.json")
     statement = body[0]
     assert isinstance(statement, ast.LetStmt)
@@ -351,14 +355,18 @@ def test_the_dotted_fast_path_builds_what_the_parser_builds(fields: list[str], h
     assert statement.value == expected
     offset = document.index("${" + text + "}") + 2
     for built, parsed in zip(ast.walk(statement.value), ast.walk(expected), strict=True):
-        assert (built.span.start - offset, built.span.end - offset) == (parsed.span.start, parsed.span.end)
+        assert (built.span.start - offset, built.span.end - offset) == (
+            parsed.span.start,
+            parsed.span.end,
+        )
 
 
 _literals = st.one_of(
     st.sampled_from(["true", "false", "null", "0", "10", "123456789012345678"]),
-    st.text(st.characters(blacklist_characters="\"'\\$", min_codepoint=32, max_codepoint=0x7E), max_size=5).map(
-        lambda s: f'"{s}"'
-    ),
+    st.text(
+        st.characters(blacklist_characters="\"'\\$", min_codepoint=32, max_codepoint=0x7E),
+        max_size=5,
+    ).map(lambda s: f'"{s}"'),
 )
 
 
@@ -381,7 +389,10 @@ def test_the_comparison_fast_path_builds_what_the_parser_builds(
     assert statement.value == expected
     offset = document.index("${" + text + "}") + 2
     for built, parsed in zip(ast.walk(statement.value), ast.walk(expected), strict=True):
-        assert (built.span.start - offset, built.span.end - offset) == (parsed.span.start, parsed.span.end)
+        assert (built.span.start - offset, built.span.end - offset) == (
+            parsed.span.start,
+            parsed.span.end,
+        )
 
 
 # --------------------------------------------------------------------------- names
@@ -415,7 +426,11 @@ def test_declared_inputs_are_typed_and_checked() -> None:
     assert "n, raw, tags" in str(diagnostics[0].help)
     flow = module_of(text.replace("input.nn", "input.raw")).decls[-1]
     assert isinstance(flow, ast.FlowDecl)
-    assert [print_param(p) for p in flow.params] == ["n: int", "tags: list[string] = []", "raw: json"]
+    assert [print_param(p) for p in flow.params] == [
+        "n: int",
+        "tags: list[string] = []",
+        "raw: json",
+    ]
 
 
 def print_param(param: ast.Param) -> str:
@@ -557,7 +572,9 @@ steps:
     on_error: fail
     fallback: {id: 0}
     compensate:
-      - {id: undo, type: http, request: {method: DELETE, service: api, path: "/things/${made.response.id}"}}
+      - id: undo
+        type: http
+        request: {method: DELETE, service: api, path: "/things/${made.response.id}"}
   - id: text
     type: http
     request: {method: PUT, url: 'http://x/', body: plain text, auth: {bearer: t}}
@@ -675,16 +692,28 @@ steps:
 """
     module, diagnostics = read(text)
     assert module is None
-    found = [(d.code, d.span.line, d.span.col, d.message) for d in diagnostics]
-    assert found == [
-        ("E0504", 1, 7, "`name` must be a name: letters, digits and `_`, not starting with a digit, found \"bad flow\""),
-        ("E0504", 6, 15, '`steps[0].request.method` must be one of `GET`, `POST`, `PUT`, `PATCH`, `DELETE`, `HEAD`, `OPTIONS`, found "GETX"'),
-        ("E0502", 8, 7, "unknown key `parms` in `steps[0].request`"),
-        ("E0504", 9, 20, '`steps[0].retry.count` must be an integer, or a `${...}` expression, found "x"'),
-        ("E0504", 10, 14, "`steps[0].timeout` must be a duration such as `250ms`, `2s`, `1m30s`, or a `${...}` expression, found 5"),
-        ("E0504", 11, 22, '`steps[1].type` must be one of `http`, `call`, `parallel`, `foreach`, `switch`, `sleep`, `wait`, `set`, `fail`, `return`, `log`, `assert`, found "htp"'),
-        ("E0503", 12, 6, "`steps[2]` needs `id`"),
-    ]  # fmt: skip
+    assert codes(diagnostics) == [
+        ("E0504", 1, 7),
+        ("E0504", 6, 15),
+        ("E0502", 8, 7),
+        ("E0504", 9, 20),
+        ("E0504", 10, 14),
+        ("E0504", 11, 22),
+        ("E0503", 12, 6),
+    ]
+    methods = "`GET`, `POST`, `PUT`, `PATCH`, `DELETE`, `HEAD`, `OPTIONS`"
+    assert [d.message for d in diagnostics] == [
+        "`name` must be a name: letters, digits and `_`, not starting with a digit, "
+        'found "bad flow"',
+        f'`steps[0].request.method` must be one of {methods}, found "GETX"',
+        "unknown key `parms` in `steps[0].request`",
+        '`steps[0].retry.count` must be an integer, or a `${...}` expression, found "x"',
+        "`steps[0].timeout` must be a duration such as `250ms`, `2s`, `1m30s`, "
+        "or a `${...}` expression, found 5",
+        "`steps[1].type` must be one of `http`, `call`, `parallel`, `foreach`, `switch`, "
+        '`sleep`, `wait`, `set`, `fail`, `return`, `log`, `assert`, found "htp"',
+        "`steps[2]` needs `id`",
+    ]
     unknown = next(d for d in diagnostics if d.code == "E0502")
     assert unknown.help is not None and unknown.help.startswith("did you mean `params`?")
 
@@ -804,3 +833,32 @@ def test_the_translator_flags_structure_exactly_when_the_schema_does(
 def test_the_base_document_is_valid_for_both() -> None:
     assert schema_errors(BASE_DOCUMENT) == []
     assert not structurally_flagged(BASE_DOCUMENT)
+
+
+# --------------------------------------------------------------------------- start-up
+
+
+def _modules_after(statement: str) -> list[str]:
+    probe = (
+        f"import sys; {statement}; "
+        "print([m for m in sorted(sys.modules) if m.split('.')[0] in "
+        "('ruamel', 'jsonschema', 'referencing') or m.startswith('flowc.compiler.definitions')])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    found: list[str] = json.loads(result.stdout.replace("'", '"'))
+    return found
+
+
+def test_checking_flow_source_imports_no_yaml_or_schema_library() -> None:
+    statement = "from flowc.compiler import compile_file; compile_file('examples/hello.flow')"
+    assert _modules_after(statement) == []
+
+
+def test_checking_a_valid_definition_does_not_import_jsonschema() -> None:
+    example = "examples/order_fulfilment.flow.yaml"
+    statement = f"from flowc.compiler import compile_file; compile_file({example!r})"
+    loaded = _modules_after(statement)
+    assert "ruamel.yaml" in loaded
+    assert not [m for m in loaded if m.startswith(("jsonschema", "referencing"))]

@@ -51,7 +51,16 @@ def reread(module: ast.Module, kind: str) -> ast.Module:
 
 # --------------------------------------------------------------------------- canonical order
 
-_REQUEST_CLAUSES = {"query", "headers", "form", "json", "body", "auth", "timeout", "idempotency_key"}
+_REQUEST_CLAUSES = {
+    "query",
+    "headers",
+    "form",
+    "json",
+    "body",
+    "auth",
+    "timeout",
+    "idempotency_key",
+}
 
 
 def canonical(module: ast.Module) -> ast.Module:
@@ -126,15 +135,16 @@ flow g() {}
 """
     data, problems = print_steplist(parse_module(source, "f.flow"))
     assert data is None
-    found = [(d.code, d.span.line, d.span.col, d.message) for d in problems]
+    suffix = " cannot be written in the step-list form"
+    found = [(d.code, d.span.line, d.span.col, d.message.removesuffix(suffix)) for d in problems]
     assert found == [
-        ("E0510", 8, 1, "a second flow (a definition holds one) cannot be written in the step-list form"),
-        ("E0510", 1, 1, "a typed `const` cannot be written in the step-list form"),
-        ("E0510", 3, 5, "a `try` statement cannot be written in the step-list form"),
-        ("E0510", 4, 5, "a `while` loop cannot be written in the step-list form"),
-        ("E0510", 5, 5, "a `timeout` block around several statements cannot be written in the step-list form"),
-        ("E0510", 6, 32, "a `circuit_breaker` clause on a step cannot be written in the step-list form"),
-    ]  # fmt: skip
+        ("E0510", 8, 1, "a second flow (a definition holds one)"),
+        ("E0510", 1, 1, "a typed `const`"),
+        ("E0510", 3, 5, "a `try` statement"),
+        ("E0510", 4, 5, "a `while` loop"),
+        ("E0510", 5, 5, "a `timeout` block around several statements"),
+        ("E0510", 6, 32, "a `circuit_breaker` clause on a step"),
+    ]
 
 
 def test_names_the_form_reserves_are_reported() -> None:
@@ -154,7 +164,10 @@ def test_descriptions_travel_as_comments() -> None:
     yaml_text, _ = convert("f.flow", source, "yaml")
     assert yaml_text is not None and "description: |-\n  First line.\n  Second line.\n" in yaml_text
     json_text, _ = convert("f.yaml", text, "json")
-    assert json_text is not None and json.loads(json_text)["description"] == "First line.\nSecond line."
+    assert (
+        json_text is not None
+        and json.loads(json_text)["description"] == "First line.\nSecond line."
+    )
 
 
 # --------------------------------------------------------------------------- the command
@@ -169,7 +182,9 @@ def test_convert_command_writes_stdout_or_a_file(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "condition: ${check_user.response.exists == false}" in result.stdout
     target = tmp_path / "out.json"
-    result = flowc("convert", str(EXAMPLES / "order_fulfilment.flow.yaml"), "--to", "json", "-o", str(target))
+    result = flowc(
+        "convert", str(EXAMPLES / "order_fulfilment.flow.yaml"), "--to", "json", "-o", str(target)
+    )
     assert result.exit_code == 0 and result.stdout == ""
     assert json.loads(target.read_text())["name"] == "fulfil_order"
 
@@ -218,32 +233,48 @@ _types = strategies.types(3)
 _durations = st.one_of(strategies.durations(), _expressions)
 
 
-def _unique_clauses(options: list[st.SearchStrategy[ast.Clause]]) -> st.SearchStrategy[tuple[ast.Clause, ...]]:
+def _unique_clauses(
+    options: list[st.SearchStrategy[ast.Clause]],
+) -> st.SearchStrategy[tuple[ast.Clause, ...]]:
     """At most one clause of each kind, in the order given (the form's order)."""
     chosen = [st.one_of(st.none(), option) for option in options]
     return st.tuples(*chosen).map(lambda found: tuple(c for c in found if c is not None))
 
 
-def _value_clause(keyword: str, values: st.SearchStrategy[ast.Expr] = _expressions) -> st.SearchStrategy[ast.Clause]:
+def _value_clause(
+    keyword: str, values: st.SearchStrategy[ast.Expr] = _expressions
+) -> st.SearchStrategy[ast.Clause]:
     return values.map(lambda v: ast.ValueClause(keyword, v))
 
 
 _backoffs = st.one_of(
     st.builds(ast.Backoff, st.sampled_from(("fixed", "linear")), _durations),
-    st.builds(ast.Backoff, st.just("exponential"), _durations, st.none() | _durations, st.none() | _expressions),
+    st.builds(
+        ast.Backoff,
+        st.just("exponential"),
+        _durations,
+        st.none() | _durations,
+        st.none() | _expressions,
+    ),
 )
-_policies = st.builds(ast.RetryPolicy, _expressions, st.none() | _backoffs, st.booleans(), st.none() | _expressions)
+_policies = st.builds(
+    ast.RetryPolicy, _expressions, st.none() | _backoffs, st.booleans(), st.none() | _expressions
+)
 _auth = st.one_of(
     _expressions.map(lambda v: ast.AuthClause("bearer", (v,))),
     st.tuples(st.sampled_from(("basic", "header")), _expressions, _expressions).map(
         lambda t: ast.AuthClause(t[0], (t[1], t[2]))
     ),
 )
-_accept = st.lists(strategies.status_ranges(), min_size=1, max_size=3).map(lambda r: ast.AcceptClause(tuple(r)))
+_accept = st.lists(strategies.status_ranges(), min_size=1, max_size=3).map(
+    lambda r: ast.AcceptClause(tuple(r))
+)
 _on_error = st.sampled_from(("skip", "fail")).map(ast.OnErrorClause)
 
 
-def _step_clauses(compensations: st.SearchStrategy[tuple[ast.Stmt, ...]] | None, call: bool) -> st.SearchStrategy[tuple[ast.Clause, ...]]:
+def _step_clauses(
+    compensations: st.SearchStrategy[tuple[ast.Stmt, ...]] | None, call: bool
+) -> st.SearchStrategy[tuple[ast.Clause, ...]]:
     resilience: list[st.SearchStrategy[ast.Clause]] = [
         _policies.map(ast.RetryClause),
         _on_error,
@@ -253,15 +284,14 @@ def _step_clauses(compensations: st.SearchStrategy[tuple[ast.Stmt, ...]] | None,
         resilience.append(compensations.map(ast.CompensateClause))
     if call:
         return _unique_clauses([_value_clause("timeout", _durations), *resilience])
-    request = [
-        _value_clause(keyword)
-        for keyword in ("query", "headers", "form", "json", "body")
-    ]
+    request = [_value_clause(keyword) for keyword in ("query", "headers", "form", "json", "body")]
     request += [_auth, _value_clause("timeout", _durations), _value_clause("idempotency_key")]
     return _unique_clauses([*request, _accept, *resilience])
 
 
-def _steps(compensations: st.SearchStrategy[tuple[ast.Stmt, ...]] | None) -> st.SearchStrategy[ast.Stmt]:
+def _steps(
+    compensations: st.SearchStrategy[tuple[ast.Stmt, ...]] | None,
+) -> st.SearchStrategy[ast.Stmt]:
     paths = st.one_of(st.text(max_size=6).map(lambda v: ast.Literal("string", v)), _expressions)
     http = st.builds(
         ast.HttpAction,
@@ -272,15 +302,21 @@ def _steps(compensations: st.SearchStrategy[tuple[ast.Stmt, ...]] | None) -> st.
     named = st.lists(st.tuples(_names, _expressions), max_size=3, unique_by=lambda a: a[0]).map(
         lambda args: tuple(ast.Arg(n, v) for n, v in args)
     )
-    positional = st.lists(_expressions, max_size=3).map(lambda args: tuple(ast.Arg(None, v) for v in args))
+    positional = st.lists(_expressions, max_size=3).map(
+        lambda args: tuple(ast.Arg(None, v) for v in args)
+    )
     call = st.builds(ast.CallAction, _names, st.one_of(named, positional), st.none() | _names)
     return st.one_of(
-        st.builds(ast.StepStmt, _names, http, st.none() | _types, _step_clauses(compensations, call=False)),
+        st.builds(
+            ast.StepStmt, _names, http, st.none() | _types, _step_clauses(compensations, call=False)
+        ),
         st.builds(ast.StepStmt, _names, call, st.none(), _step_clauses(compensations, call=True)),
     )
 
 
-def _simple(compensations: st.SearchStrategy[tuple[ast.Stmt, ...]] | None) -> st.SearchStrategy[ast.Stmt]:
+def _simple(
+    compensations: st.SearchStrategy[tuple[ast.Stmt, ...]] | None,
+) -> st.SearchStrategy[ast.Stmt]:
     return st.one_of(
         _steps(compensations),
         st.builds(ast.LetStmt, _names, _expressions, st.none() | _types, st.booleans()),
@@ -308,7 +344,15 @@ def _block_statements(inner: st.SearchStrategy[ast.Stmt]) -> st.SearchStrategy[a
     )
     valued = st.builds(
         lambda name, loop, value: ast.LetStmt(
-            name, ast.ForLoop(loop.var, loop.iterable, (*loop.body, ast.YieldStmt(value)), loop.index_var, loop.parallel, loop.limit)
+            name,
+            ast.ForLoop(
+                loop.var,
+                loop.iterable,
+                (*loop.body, ast.YieldStmt(value)),
+                loop.index_var,
+                loop.parallel,
+                loop.limit,
+            ),
         ),
         _names,
         loop,
@@ -317,11 +361,15 @@ def _block_statements(inner: st.SearchStrategy[ast.Stmt]) -> st.SearchStrategy[a
     arms = st.lists(st.builds(ast.IfArm, _expressions, block), min_size=1, max_size=2).map(tuple)
     switch = st.builds(ast.IfStmt, arms, st.none() | block)
     branches = st.lists(
-        st.one_of(inner.map(lambda s: ast.Branch((s,))), block.map(lambda b: ast.Branch(b, grouped=True))),
+        st.one_of(
+            inner.map(lambda s: ast.Branch((s,))), block.map(lambda b: ast.Branch(b, grouped=True))
+        ),
         max_size=3,
     ).map(tuple)
     parallel = branches.map(ast.ParallelStmt)
-    retryable = st.one_of(parallel, loop.map(ast.LoopStmt), valued, st.builds(ast.IfStmt, arms, block))
+    retryable = st.one_of(
+        parallel, loop.map(ast.LoopStmt), valued, st.builds(ast.IfStmt, arms, block)
+    )
     retried = st.builds(lambda p, s: ast.RetryStmt(p, (s,)), _policies, retryable)
     timed = st.builds(
         lambda d, s: ast.TimeoutStmt(d, (s,)),
@@ -376,10 +424,16 @@ def reachable_modules(draw: st.DrawFn) -> ast.Module:
         draw(st.none() | _types),
         () if timeout is None else (ast.ValueClause("timeout", timeout),),
     )
-    imports = draw(st.lists(st.builds(ast.ImportDecl, st.text(max_size=8), st.none() | _names), max_size=2))
-    types = draw(st.lists(st.builds(ast.TypeDecl, _names, _types), max_size=2, unique_by=lambda t: t.name))
+    imports = draw(
+        st.lists(st.builds(ast.ImportDecl, st.text(max_size=8), st.none() | _names), max_size=2)
+    )
+    types = draw(
+        st.lists(st.builds(ast.TypeDecl, _names, _types), max_size=2, unique_by=lambda t: t.name)
+    )
     constants = draw(
-        st.lists(st.builds(ast.ConstDecl, _names, _expressions), max_size=2, unique_by=lambda c: c.name)
+        st.lists(
+            st.builds(ast.ConstDecl, _names, _expressions), max_size=2, unique_by=lambda c: c.name
+        )
     )
     services = draw(st.lists(_services, max_size=2, unique_by=lambda s: s.name))
     return ast.Module((*imports, *types, *constants, *services, flow))

@@ -34,8 +34,17 @@ def flowc(*args: str, demo_url: str = "http://127.0.0.1:9") -> subprocess.Comple
 
 
 def test_the_issue_example_runs_exactly_as_written(demo: DemoServer) -> None:
-    assert json.loads(EXAMPLE.read_text())["steps"][0]["request"]["url"] == "http://user-service/check"
-    run = ["run", str(EXAMPLE), "--resolve", f"user-service={demo.url}", "--input", '{"user_id": "ada"}']
+    assert (
+        json.loads(EXAMPLE.read_text())["steps"][0]["request"]["url"] == "http://user-service/check"
+    )
+    run = [
+        "run",
+        str(EXAMPLE),
+        "--resolve",
+        f"user-service={demo.url}",
+        "--input",
+        '{"user_id": "ada"}',
+    ]
     first = flowc(*run)
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip() == "null"
@@ -50,7 +59,10 @@ def test_the_issue_example_runs_exactly_as_written(demo: DemoServer) -> None:
 def test_without_resolve_the_production_host_is_tried(demo: DemoServer) -> None:
     result = flowc("run", str(EXAMPLE), "--input", '{"user_id": "ada"}')
     assert result.returncode == 1
-    assert "failed at step `check_user` (examples/user_registration_flow.json:4:5)" in result.stderr.replace(str(ROOT) + "/", "")
+    assert (
+        "failed at step `check_user` (examples/user_registration_flow.json:4:5)"
+        in result.stderr.replace(str(ROOT) + "/", "")
+    )
     assert "connect" in result.stderr
 
 
@@ -61,20 +73,32 @@ def test_a_bad_resolve_is_a_usage_error() -> None:
 
 
 def test_flowc_demo_routes_a_bare_host_to_its_demo_api() -> None:
-    result = flowc("demo", str(EXAMPLE), "--resolve", "user-service", "--input", '{"user_id": "ada"}')
+    result = flowc(
+        "demo", str(EXAMPLE), "--resolve", "user-service", "--input", '{"user_id": "ada"}'
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "null"
 
 
 def test_the_yaml_saga_runs_and_compensates(demo: DemoServer) -> None:
-    done = flowc("run", str(SAGA), "-i", "item=book", "--input", '{"gift_notes": ["hi"]}', demo_url=demo.url)
+    done = flowc(
+        "run", str(SAGA), "-i", "item=book", "--input", '{"gift_notes": ["hi"]}', demo_url=demo.url
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result == {"order": "ord_1", "payment": "pay_1", "shipment": "shp_1", "notes": ["HI"]}
     assert "gift note 1: hi" in done.stderr
-    failed = flowc("run", str(SAGA), "-i", "item=book", "-i", "fail_shipment=true", demo_url=demo.url)
+    failed = flowc(
+        "run", str(SAGA), "-i", "item=book", "-i", "fail_shipment=true", demo_url=demo.url
+    )
     assert failed.returncode == 1
     assert "failed at step `shipment`" in failed.stderr
     state = demo.state()
-    assert [(o["id"], o["status"]) for o in state["orders"]] == [("ord_1", "created"), ("ord_2", "cancelled")]
-    assert [(p["id"], p["status"]) for p in state["payments"]] == [("pay_1", "captured"), ("pay_2", "refunded")]
+    assert [(o["id"], o["status"]) for o in state["orders"]] == [
+        ("ord_1", "created"),
+        ("ord_2", "cancelled"),
+    ]
+    assert [(p["id"], p["status"]) for p in state["payments"]] == [
+        ("pay_1", "captured"),
+        ("pay_2", "refunded"),
+    ]

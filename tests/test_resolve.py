@@ -1,4 +1,4 @@
-"""``--resolve HOST=BASE_URL``: the host map (``runtime/resolve.py``) and the invoker's use of it."""
+"""``--resolve HOST=BASE_URL``: the host map (``runtime/resolve.py``), and the invoker using it."""
 
 from __future__ import annotations
 

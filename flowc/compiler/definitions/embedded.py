@@ -45,9 +45,8 @@ from flowc.grammar.keywords import RESERVED
 
 _PATH: Final = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 _DOTTED: Final = re.compile(_PATH)
-_COMPARISON: Final = re.compile(
-    rf"({_PATH})( *)(==|!=|<=|>=|<|>)( *)(true|false|null|0|[1-9][0-9]{{0,17}}|\"[^\"\\$\n]*\"|'[^'\\$\n]*')"
-)
+_SIMPLE_LITERAL: Final = r"true|false|null|0|[1-9][0-9]{0,17}|\"[^\"\\$\n]*\"|'[^'\\$\n]*'"
+_COMPARISON: Final = re.compile(rf"({_PATH})( *)(==|!=|<=|>=|<|>)( *)({_SIMPLE_LITERAL})")
 """``check.response.exists == false``, ``n > 10``, ``status != "done"``: the commonest
 shape of a condition, built without the parser (``_comparison``)."""
 _LITERAL_KINDS: Final = {"true": ("bool", True), "false": ("bool", False), "null": ("null", None)}
