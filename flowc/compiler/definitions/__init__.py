@@ -13,10 +13,10 @@ The pieces, each reusable by other document kinds:
 * ``schema`` — validation of such a tree against a JSON Schema, each error with
   its JSON path and position;
 * ``embedded`` — ``${...}`` strings to expressions whose spans point into the file;
-* ``steplist`` (+ ``steplist_values``) — the step-list form to the AST, with the
-  schema ``steplist.schema.json`` (printed by ``flowc schema``);
-* ``steplist_print`` (+ ``emit``) — the AST back to the step-list form
-  (``flowc convert``), reporting what the form cannot hold.
+* ``steplist`` (+ ``steplist_steps``, ``steplist_values``) — the step-list form to
+  the AST, with the schema ``steplist.schema.json`` (printed by ``flowc schema``);
+* ``steplist_print`` (+ ``steplist_print_values``, ``emit``, ``convert``) — the AST
+  back to the step-list form (``flowc convert``), reporting what it cannot hold.
 
 ruamel.yaml and jsonschema are imported only when a definition is read (and
 jsonschema only when its structure is wrong), so checking a `.flow` file never

@@ -157,7 +157,7 @@ class TemplateReader:
                 text.append("${")
                 i = j + 3
             elif value.startswith("${", j):
-                end = _closing_brace(value, j + 2)
+                end = closing_brace(value, j + 2)
                 if end < 0:
                     self._bad(locator, j, "this `${` is never closed")
                     return ast.Literal("string", value, span=span)
@@ -297,7 +297,7 @@ def _comparison(found: re.Match[str], base: int, document: Document) -> ast.Expr
     return ast.Binary(op, left, right, span=whole)
 
 
-def _closing_brace(text: str, i: int) -> int:
+def closing_brace(text: str, i: int) -> int:
     """The index of the ``}`` that closes an interpolation whose body starts at ``i``."""
     depth = 0
     quote = ""

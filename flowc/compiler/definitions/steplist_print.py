@@ -13,9 +13,10 @@ and no document is produced.  Out of reach are ``try``, ``while``, ``break``,
 a ``foreach``, a ``retry`` or ``timeout`` block around anything but one step they
 can be folded into, and clauses placed where the language itself rejects them.
 
-Expressions.  A value is written as data when the data reads back as the same
-tree (strings, non-negative numbers and their negations, booleans, null, lists,
-maps with plain string keys written the canonical way), and otherwise as one
+Expressions (``steplist_print_values``).  A value is written as data when the data
+reads back as the same tree (strings, non-negative numbers and their negations,
+booleans, null, lists, maps with plain string keys written the canonical way), and
+otherwise as one
 ``"${...}"`` string holding the expression's `.flow` text, which always does.
 Parameters are written ``input.NAME`` and a step's ``body`` ``STEP.response``, as
 a definition's author would; each ``${...}`` written is checked by scanning it
@@ -24,23 +25,22 @@ back with the reader's own rule.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Final
+from typing import Final
 
 from flowc.compiler import ast, messages
-from flowc.compiler.definitions.embedded import _closing_brace, transform
 from flowc.compiler.definitions.steplist import BLOCK_RETRY_STEPS
-from flowc.compiler.definitions.steplist_values import DURATION, is_field_key
+from flowc.compiler.definitions.steplist_print_values import (
+    WIDE,
+    Data,
+    NotRepresentable,
+    ValuePrinter,
+    keyword_of,
+)
 from flowc.compiler.diagnostics import Diagnostic
-from flowc.compiler.printer import print_expr, print_type
-from flowc.compiler.printer_literals import duration_text
+from flowc.compiler.printer import print_type
 
-Data = Any
-"""Plain document data: dict, list, str, int, float, bool or None."""
-
-_WIDE: Final = 1_000_000  # print expressions on one line
 _STEP_CLAUSE_KEYS: Final = {"accept", "retry", "on error", "fallback", "compensate"}
 _REQUEST_KEYS: Final = {
     "query": "params",
@@ -66,15 +66,6 @@ _SERVICE_KEYS: Final = {
 _HTTP_METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
-class NotRepresentable(Exception):
-    """A construct the step-list form cannot hold, with where it is."""
-
-    def __init__(self, construct: str, node: ast.Node) -> None:
-        super().__init__(construct)
-        self.construct = construct
-        self.node = node
-
-
 def print_steplist(
     module: ast.Module, description: str | None = None
 ) -> tuple[dict[str, Data] | None, list[Diagnostic]]:
@@ -90,12 +81,11 @@ def print_steplist(
     return document, []
 
 
-class StepListPrinter:
+class StepListPrinter(ValuePrinter):
     def __init__(self, module: ast.Module) -> None:
+        super().__init__()
         self.module = module
         self.diagnostics: list[Diagnostic] = []
-        self.params: set[str] = set()
-        self.step_ids: set[str] = set()
 
     def report(self, problem: NotRepresentable) -> None:
         self.diagnostics.append(
@@ -136,7 +126,7 @@ class StepListPrinter:
                 )
             elif isinstance(decl, ast.TypeDecl):
                 self.unique(types, decl.name, decl, "a second type of that name")
-                types[decl.name] = print_type(decl.type, _WIDE)
+                types[decl.name] = print_type(decl.type, WIDE)
             elif isinstance(decl, ast.ServiceDecl):
                 self.unique(services, decl.name, decl, "a second service of that name")
                 services[decl.name] = self.attempt(partial(self.service, decl))
@@ -159,7 +149,7 @@ class StepListPrinter:
     def service(self, decl: ast.ServiceDecl) -> dict[str, Data]:
         out: dict[str, Data] = {"url": self.string_value(decl.base_url)}
         for clause in decl.clauses:
-            keyword = _keyword(clause)
+            keyword = keyword_of(clause)
             key = _SERVICE_KEYS.get(keyword)
             if key is None:
                 raise NotRepresentable(f"a `{keyword}` clause on a service", clause)
@@ -174,7 +164,7 @@ class StepListPrinter:
         inputs: dict[str, Data] = {}
         for param in flow.params:
             self.unique(inputs, param.name, param, "a second parameter of that name")
-            type_text = print_type(param.type, _WIDE)
+            type_text = print_type(param.type, WIDE)
             if param.default is None:
                 inputs[param.name] = type_text
             else:
@@ -182,10 +172,10 @@ class StepListPrinter:
         if flow.params:
             out["input"] = inputs
         if flow.result is not None:
-            out["output_type"] = print_type(flow.result, _WIDE)
+            out["output_type"] = print_type(flow.result, WIDE)
         for clause in flow.clauses:
             if not (isinstance(clause, ast.ValueClause) and clause.keyword == "timeout"):
-                raise NotRepresentable(f"a `{_keyword(clause)}` clause on a flow", clause)
+                raise NotRepresentable(f"a `{keyword_of(clause)}` clause on a flow", clause)
             self.unique(out, "timeout", clause, "a second `timeout` clause")
             out["timeout"] = self.duration(clause.value)
         body = list(flow.body)
@@ -228,7 +218,7 @@ class StepListPrinter:
         out: dict[str, Data] = {"id": stmt.name, "type": "http"}
         step_level: dict[str, Data] = {}
         for clause in stmt.clauses:
-            keyword = _keyword(clause)
+            keyword = keyword_of(clause)
             if keyword in _REQUEST_KEYS:
                 key = _REQUEST_KEYS[keyword]
                 self.unique(request, key, clause, f"a second `{keyword}` clause")
@@ -241,7 +231,7 @@ class StepListPrinter:
                 raise NotRepresentable(f"a `{keyword}` clause on a step", clause)
         out["request"] = request
         if stmt.result_type is not None:
-            out["response_type"] = print_type(stmt.result_type, _WIDE)
+            out["response_type"] = print_type(stmt.result_type, WIDE)
         out.update(step_level)
         return out
 
@@ -265,7 +255,7 @@ class StepListPrinter:
             target["args"] = [self.value(a.value) for a in action.args]
         out: dict[str, Data] = {"id": stmt.name, "type": "call", "call": target}
         for clause in stmt.clauses:
-            keyword = _keyword(clause)
+            keyword = keyword_of(clause)
             if keyword == "timeout":
                 self.unique(target, "timeout", clause, "a second `timeout` clause")
                 assert isinstance(clause, ast.ValueClause)
@@ -289,7 +279,7 @@ class StepListPrinter:
             raise NotRepresentable("a `while` loop", stmt.value)
         out = {"id": stmt.name, "type": "set", "value": self.value(stmt.value)}
         if stmt.annotation is not None:
-            out["value_type"] = print_type(stmt.annotation, _WIDE)
+            out["value_type"] = print_type(stmt.annotation, WIDE)
         if stmt.mutable:
             out["mutable"] = True
         return out
@@ -397,245 +387,6 @@ class StepListPrinter:
         inner["retry"] = self.policy(stmt.policy)
         return inner
 
-    # ------------------------------------------------------------------ clauses
-
-    def request_clause(self, clause: ast.Clause) -> Data:
-        if isinstance(clause, ast.ValueClause) and clause.keyword == "body":
-            written = self.value(clause.value)
-            return (
-                written if not isinstance(written, dict | list) else self.expression(clause.value)
-            )
-        if isinstance(clause, ast.ValueClause) and clause.keyword == "json":
-            return self.value(clause.value)
-        return self.clause_value(clause)
-
-    def clause_value(self, clause: ast.Clause) -> Data:
-        if isinstance(clause, ast.ValueClause):
-            keyword = clause.keyword
-            if keyword == "timeout":
-                return self.duration(clause.value)
-            if keyword == "concurrency":
-                return self.integer(clause.value)
-            if keyword == "idempotency_key":
-                return self.string_value(clause.value)
-            if keyword in ("headers", "query", "form"):
-                written = self.value(clause.value)
-                return written if isinstance(written, dict) else self.expression(clause.value)
-            return self.value(clause.value)
-        if isinstance(clause, ast.RetryClause):
-            return self.policy(clause.policy)
-        if isinstance(clause, ast.AuthClause):
-            return self.auth(clause)
-        if isinstance(clause, ast.AcceptClause):
-            return [
-                r.low if r.low == r.high else f"{r.low}..{r.high}" for r in clause.ranges
-            ] or self.none(clause)
-        if isinstance(clause, ast.OnErrorClause):
-            if clause.action not in ("skip", "fail"):
-                raise NotRepresentable(f"`on error {clause.action}`", clause)
-            return clause.action
-        if isinstance(clause, ast.CompensateClause):
-            return self.steps(clause.body)
-        if isinstance(clause, ast.CircuitBreakerClause):
-            return {
-                "failures": self.integer(clause.failures),
-                "within": self.duration(clause.window),
-                "cooldown": self.duration(clause.cooldown),
-            }
-        if isinstance(clause, ast.RateLimitClause):
-            return {"count": self.integer(clause.count), "per": self.duration(clause.per)}
-        raise NotRepresentable(f"a `{_keyword(clause)}` clause", clause)
-
-    def none(self, clause: ast.Clause) -> Data:
-        raise NotRepresentable("an empty `accept`", clause)
-
-    def auth(self, clause: ast.AuthClause) -> Data:
-        args = clause.args
-        if clause.scheme == "bearer" and len(args) == 1:
-            return {"bearer": self.value(args[0])}
-        if clause.scheme == "basic" and len(args) == 2:
-            return {"basic": {"username": self.value(args[0]), "password": self.value(args[1])}}
-        if clause.scheme == "header" and len(args) == 2:
-            return {"header": {"name": self.value(args[0]), "value": self.value(args[1])}}
-        raise NotRepresentable(f"`auth {clause.scheme}` with {len(args)} value(s)", clause)
-
-    def policy(self, policy: ast.RetryPolicy) -> Data:
-        if policy.backoff is None and not policy.jitter and policy.when is None:
-            count = self.integer(policy.count)
-            if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
-                return count
-        out: dict[str, Data] = {"count": self.integer(policy.count)}
-        if policy.backoff is not None:
-            backoff = policy.backoff
-            if backoff.kind not in ("fixed", "linear", "exponential"):
-                raise NotRepresentable(f"`backoff {backoff.kind}`", backoff)
-            written: dict[str, Data] = {"kind": backoff.kind, "delay": self.duration(backoff.delay)}
-            if backoff.max is not None:
-                written["max"] = self.duration(backoff.max)
-            if backoff.factor is not None:
-                written["factor"] = self.number(backoff.factor)
-            if backoff.kind != "exponential" and (backoff.max or backoff.factor):
-                raise NotRepresentable("`max` or `factor` on a fixed or linear backoff", backoff)
-            out["backoff"] = written
-        if policy.jitter:
-            out["jitter"] = True
-        if policy.when is not None:
-            out["when"] = self.expression(policy.when)
-        return out
-
-    # ------------------------------------------------------------------ values
-
-    def value(self, expr: ast.Expr) -> Data:
-        """``expr`` as document data that reads back as the same tree."""
-        if isinstance(expr, ast.Literal):
-            written = _literal(expr)
-            if written is not _NO_DATA:
-                return written
-        elif (
-            isinstance(expr, ast.Unary) and expr.op == "-" and isinstance(expr.operand, ast.Literal)
-        ):
-            written = _negative(expr.operand)
-            if written is not _NO_DATA:
-                return written
-        elif isinstance(expr, ast.ListLit):
-            return [self.value(item) for item in expr.items]
-        elif isinstance(expr, ast.MapLit) and _plain_map(expr):
-            return {e.key.value: self.value(e.value) for e in expr.entries}  # type: ignore[attr-defined]
-        elif isinstance(expr, ast.Template):
-            written = self.template(expr)
-            if written is not None:
-                return written
-        return self.expression(expr)
-
-    def string_value(self, expr: ast.Expr) -> str:
-        if isinstance(expr, ast.Literal) and expr.kind == "string":
-            return _escape(str(expr.value))
-        if isinstance(expr, ast.Template):
-            written = self.template(expr)
-            if written is not None:
-                return written
-        return str(self.expression(expr))
-
-    def template(self, expr: ast.Template) -> str | None:
-        parts = []
-        expressions = 0
-        for i, part in enumerate(expr.parts):
-            if isinstance(part, str):
-                following = expr.parts[i + 1] if i + 1 < len(expr.parts) else None
-                if part.endswith("$") and following is not None:
-                    return None
-                parts.append(_escape(part))
-            else:
-                parts.append(self.expression(part))
-                expressions += 1
-        if expressions == 1 and len(expr.parts) == 1:
-            return None
-        return "".join(parts)
-
-    def expression(self, expr: ast.Expr, *, boolean: bool = False) -> Data:
-        """``"${...}"`` holding ``expr`` (or ``true``/``false`` where a bool may stand)."""
-        if boolean and isinstance(expr, ast.Literal) and expr.kind == "bool":
-            return expr.value
-        text = print_expr(self.as_written(expr), _WIDE)
-        if "\n" in text or _closing_brace(text + "}", 0) != len(text):
-            raise NotRepresentable("an expression that cannot be written inside `${...}`", expr)
-        return "${" + text + "}"
-
-    def as_written(self, expr: ast.Expr) -> ast.Expr:
-        """``expr`` with parameters as ``input.NAME`` and step bodies as ``STEP.response``."""
-
-        def change(node: ast.Node) -> ast.Node | None:
-            if isinstance(node, ast.Name) and not node.leading_dot:
-                if node.id == "input":
-                    raise NotRepresentable("the name `input` (it holds the inputs)", node)
-                if node.id in self.params:
-                    return ast.Select(ast.Name("input", span=node.span), node.id, span=node.span)
-            if isinstance(node, ast.Select) and isinstance(node.operand, ast.Name):
-                head = node.operand
-                if head.id in self.step_ids and not head.leading_dot:
-                    if node.field == "response":
-                        raise NotRepresentable(f"a field `response` of step `{head.id}`", node)
-                    if node.field == "body":
-                        return ast.Select(head, "response", span=node.span)
-            return None
-
-        result = transform(expr, change)
-        assert isinstance(result, ast.Expr)
-        return result
-
-    def duration(self, expr: ast.Expr) -> Data:
-        if isinstance(expr, ast.DurationLit) and expr.nanos >= 0:
-            text = duration_text(expr.nanos)
-            if DURATION.fullmatch(text):
-                return text
-        return self.expression(expr)
-
-    def integer(self, expr: ast.Expr) -> Data:
-        written = self.value(expr) if _is_number(expr, integer=True) else None
-        return written if written is not None else self.expression(expr)
-
-    def number(self, expr: ast.Expr) -> Data:
-        written = self.value(expr) if _is_number(expr, integer=False) else None
-        return written if written is not None else self.expression(expr)
-
-
-_NO_DATA: Final = object()
-
-
-def _literal(literal: ast.Literal) -> Data:
-    value = literal.value
-    if literal.kind == "string":
-        return _escape(str(value))
-    if literal.kind in ("bool", "null"):
-        return value
-    if literal.kind == "int" and isinstance(value, int) and value > 0:
-        return value
-    if literal.kind == "int" and value == 0:
-        return 0
-    if _positive_float(literal):
-        return value
-    return _NO_DATA
-
-
-def _negative(literal: ast.Literal) -> Data:
-    value = literal.value
-    if literal.kind == "int" and isinstance(value, int) and value > 0:
-        return -value
-    if _positive_float(literal):
-        assert isinstance(value, float)
-        return -value
-    return _NO_DATA
-
-
-def _positive_float(literal: ast.Literal) -> bool:
-    """A finite float literal with a plus sign (``0.0`` but not ``-0.0``)."""
-    value = literal.value
-    if literal.kind != "float" or not isinstance(value, float) or not math.isfinite(value):
-        return False
-    return math.copysign(1.0, value) > 0
-
-
-def _is_number(expr: ast.Expr, *, integer: bool) -> bool:
-    kinds = ("int",) if integer else ("int", "float")
-    if isinstance(expr, ast.Unary) and expr.op == "-":
-        expr = expr.operand
-    return isinstance(expr, ast.Literal) and expr.kind in kinds
-
-
-def _plain_map(expr: ast.MapLit) -> bool:
-    """Whether a map literal reads back from a JSON object: string keys written the
-    way the reader writes them, each once."""
-    seen = set()
-    for entry in expr.entries:
-        key = entry.key
-        if not (isinstance(key, ast.Literal) and key.kind == "string"):
-            return False
-        text = str(key.value)
-        if entry.key_style != ("field" if is_field_key(text) else "literal") or text in seen:
-            return False
-        seen.add(text)
-    return True
-
 
 def _after_type(step: dict[str, Data], key: str, value: Data) -> dict[str, Data]:
     """``step`` with ``key`` placed right after its ``type``, where a reader looks for it."""
@@ -645,17 +396,6 @@ def _after_type(step: dict[str, Data], key: str, value: Data) -> dict[str, Data]
         if name == "type":
             out[key] = value
     return out
-
-
-def _escape(text: str) -> str:
-    """Text as written in a definition string: a literal ``${`` is ``$${``."""
-    return text.replace("${", "$${")
-
-
-def _keyword(clause: ast.Clause) -> str:
-    from flowc.compiler.clausecheck import clause_keyword
-
-    return clause_keyword(clause)
 
 
 def _construct_name(stmt: ast.Stmt) -> str:
