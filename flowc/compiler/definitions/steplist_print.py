@@ -9,15 +9,15 @@ which mean nothing (``steplist.py``).
 What cannot be written is reported, never dropped: a ``NOT_REPRESENTABLE``
 diagnostic (E0510) names the construct and points at it in the `.flow` source,
 and no document is produced.  Out of reach are ``try``, ``while``, ``break``,
-``continue``, constants, several flows in one file, a ``yield`` that does not end
+``continue``, typed constants, several flows in one file, a ``yield`` that does not end
 a ``foreach``, a ``retry`` or ``timeout`` block around anything but one step they
 can be folded into, and clauses placed where the language itself rejects them.
 
 Expressions (``steplist_print_values``).  A value is written as data when the data
 reads back as the same tree (strings, non-negative numbers and their negations,
 booleans, null, lists, maps with plain string keys written the canonical way), and
-otherwise as one
-``"${...}"`` string holding the expression's `.flow` text, which always does.
+otherwise as one ``"${...}"`` string holding the expression's `.flow` text, which
+always does.
 Parameters are written ``input.NAME`` and a step's ``body`` ``STEP.response``, as
 a definition's author would; each ``${...}`` written is checked by scanning it
 back with the reader's own rule.
