@@ -133,18 +133,31 @@ class Mapping(Node):
 
 
 class LineIndex:
-    """Offsets to 1-based (line, column), by bisection over the line starts."""
+    """Offsets to 1-based (line, column), by bisection over the line starts.
+
+    Readers ask in document order, mostly about the line they asked about last, so
+    that line is tried first (``_line``, ``_low``, ``_high``: its bounds).
+    """
 
     def __init__(self, text: str) -> None:
         self.starts = [0, *(m.end() for m in re.finditer("\n", text))]
+        self.starts.append(len(text) + 1)  # a sentinel: the line after the last
+        self._line, self._low, self._high = 0, 0, self.starts[1]
 
     def position(self, offset: int) -> tuple[int, int]:
-        line = bisect.bisect_right(self.starts, offset) - 1
-        return line + 1, offset - self.starts[line] + 1
+        if not self._low <= offset < self._high:
+            starts = self.starts
+            line = self._line + 1
+            if not (line + 1 < len(starts) and starts[line] <= offset < starts[line + 1]):
+                line = min(bisect.bisect_right(starts, offset) - 1, len(starts) - 2)
+            self._line, self._low, self._high = line, starts[line], starts[line + 1]
+        return self._line + 1, offset - self._low + 1
 
     def span(self, file: str, start: int, end: int) -> Span:
         line, col = self.position(start)
-        end_line, end_col = self.position(end) if end != start else (line, col)
+        if end < self._high:  # on the same line
+            return Span(file, line, col, line, col + end - start, start, end)
+        end_line, end_col = self.position(end)
         return Span(file, line, col, end_line, end_col, start, end)
 
 

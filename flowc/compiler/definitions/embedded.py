@@ -297,8 +297,16 @@ def _comparison(found: re.Match[str], base: int, document: Document) -> ast.Expr
     return ast.Binary(op, left, right, span=whole)
 
 
+_BRACE_OR_QUOTE: Final = re.compile(r"[{}\"']")
+
+
 def closing_brace(text: str, i: int) -> int:
-    """The index of the ``}`` that closes an interpolation whose body starts at ``i``."""
+    """The index of the ``}`` that closes an interpolation whose body starts at ``i``:
+    the next ``}`` outside strings and nested braces (strings inside use the quote
+    rules of `.flow`: a backslash escapes the next character)."""
+    found = _BRACE_OR_QUOTE.search(text, i)
+    if found is not None and found.group() == "}":  # the common case: nothing nested
+        return found.start()
     depth = 0
     quote = ""
     while i < len(text):

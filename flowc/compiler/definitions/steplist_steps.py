@@ -68,6 +68,20 @@ class StepReader(ValueReader):
     def rewrite(self, expr: ast.Expr) -> ast.Expr:
         """``input.NAME`` to ``NAME`` and ``STEP.response`` to ``STEP.body``; and the
         names that cannot be used here reported.  One walk over the expression."""
+        if isinstance(expr, ast.Select):
+            chain = self._rewrite_chain(expr)
+            if chain is not None:
+                return chain
+        elif (
+            isinstance(expr, ast.Binary)
+            and isinstance(expr.left, ast.Select)
+            and isinstance(expr.right, ast.Literal)
+        ):
+            left = self._rewrite_chain(expr.left)
+            if left is not None:
+                if left is expr.left:
+                    return expr
+                return ast.Binary(expr.op, left, expr.right, span=expr.span)
         rewrites = False
         under_select: set[int] = set()
         names: list[ast.Name] = []
@@ -91,6 +105,30 @@ class StepReader(ValueReader):
         result = transform(expr, self._rewrite_select)
         assert isinstance(result, ast.Expr)
         return result
+
+    def _rewrite_chain(self, expr: ast.Select) -> ast.Expr | None:
+        """``rewrite`` for the commonest expression, a chain of fields on a name
+        (``input.user_id``, ``check.response.exists``): rebuilt directly, not walked."""
+        fields: list[ast.Select] = []
+        node: ast.Expr = expr
+        while isinstance(node, ast.Select):
+            fields.append(node)
+            node = node.operand
+        if not isinstance(node, ast.Name) or node.leading_dot:
+            return None
+        if node.id in self.hidden:
+            self._not_visible(node)
+        first = fields[-1]
+        if node.id == "input":
+            self._use_input(first.field, first.span)
+            built: ast.Expr = ast.Name(first.field, span=first.span)
+        elif first.field == "response" and node.id in self.step_ids:
+            built = ast.Select(node, "body", span=first.span)
+        else:
+            return expr
+        for select in reversed(fields[:-1]):
+            built = ast.Select(built, select.field, span=select.span)
+        return built
 
     def _not_visible(self, name: ast.Name) -> None:
         """A step out of scope here, explained the way a definition's author thinks of
