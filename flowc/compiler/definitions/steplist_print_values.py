@@ -213,7 +213,7 @@ class ValuePrinter:
     def duration(self, expr: ast.Expr) -> Data:
         if isinstance(expr, ast.DurationLit) and expr.nanos >= 0:
             text = duration_text(expr.nanos)
-            if DURATION.fullmatch(text):
+            if DURATION.search(text):
                 return text
         return self.expression(expr)
 

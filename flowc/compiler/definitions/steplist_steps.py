@@ -17,7 +17,7 @@ from typing import Final
 from flowc.compiler import ast, messages
 from flowc.compiler.definitions.document import Document, Mapping, Node, Scalar, Sequence
 from flowc.compiler.definitions.embedded import transform
-from flowc.compiler.definitions.steplist_values import IDENTIFIER, ValueReader, enum_of
+from flowc.compiler.definitions.steplist_values import CALLED_FLOW, ValueReader, enum_of
 from flowc.compiler.diagnostics import Diagnostic
 from flowc.grammar.keywords import RESERVED
 
@@ -419,10 +419,10 @@ class StepReader(ValueReader):
             self.problem(args_node, "expected an object or an array")
         if flow is None:
             return None
-        parts = str(flow.value).split(".")
-        if len(parts) > 2 or not all(IDENTIFIER.fullmatch(p) for p in parts):
+        if not CALLED_FLOW.search(str(flow.value)):
             self.problem(flow, "expected `flow` or `module.flow`")
             return None
+        parts = str(flow.value).split(".")
         module, name = (parts[0], parts[1]) if len(parts) == 2 else (None, parts[0])
         return ast.CallAction(name, tuple(args), module, span=self.span(target))
 

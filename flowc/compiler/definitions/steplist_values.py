@@ -31,10 +31,7 @@ from flowc.compiler.definitions.embedded import TemplateReader, respan
 from flowc.compiler.diagnostics import Diagnostic, ParseFailure
 
 SCHEMA_PATH: Final = Path(__file__).resolve().parent / "steplist.schema.json"
-IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-EXPRESSION: Final = re.compile(r"\$\{[\s\S]*\}")
-DURATION: Final = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h))+")
-STATUS_RANGE: Final = re.compile(r"([1-5][0-9][0-9])\.\.([1-5][0-9][0-9])")
+FIELD_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NOT_FIELD_KEYS: Final = frozenset({"true", "false", "null"})
 
 
@@ -43,6 +40,24 @@ def schema() -> dict[str, Any]:
     """The step-list JSON Schema, as shipped in the package."""
     loaded: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     return loaded
+
+
+def _schema_pattern(*path: str | int) -> re.Pattern[str]:
+    """A ``pattern`` of the schema, compiled: matched with ``search``, as jsonschema
+    does, so that the translator and the schema accept exactly the same strings.  (Each
+    pattern ends in ``$(?![\\s\\S])``: ``$`` alone would let Python accept a trailing
+    newline that JavaScript, and so an editor, rejects.)"""
+    found: Any = schema()
+    for step in path:
+        found = found[step]
+    return re.compile(found["pattern"])
+
+
+IDENTIFIER: Final = _schema_pattern("$defs", "identifier")
+EXPRESSION: Final = _schema_pattern("$defs", "expression")
+DURATION: Final = _schema_pattern("$defs", "duration", "anyOf", 0)
+STATUS_RANGE: Final = _schema_pattern("$defs", "accept", "items", "anyOf", 1)
+CALLED_FLOW: Final = _schema_pattern("$defs", "call_target", "properties", "flow")
 
 
 def _definition(name: str) -> dict[str, Any]:
@@ -70,7 +85,7 @@ def enum_of(definition: str, key: str) -> frozenset[str]:
 
 def is_field_key(key: str) -> bool:
     """Whether a map key is written as a bare field name (``{user_id: ...}``) in `.flow`."""
-    return IDENTIFIER.fullmatch(key) is not None and key not in NOT_FIELD_KEYS
+    return FIELD_KEY.fullmatch(key) is not None and key not in NOT_FIELD_KEYS
 
 
 class ValueReader:
@@ -129,7 +144,7 @@ class ValueReader:
 
     def identifier(self, node: Node | None) -> Scalar | None:
         scalar = self.text(node)
-        if scalar is not None and not IDENTIFIER.fullmatch(str(scalar.value)):
+        if scalar is not None and not IDENTIFIER.search(str(scalar.value)):
             self.problem(scalar, "expected a name")
             return None
         return scalar
@@ -155,7 +170,7 @@ class ValueReader:
         return (
             isinstance(node, Scalar)
             and isinstance(node.value, str)
-            and EXPRESSION.fullmatch(node.value) is not None
+            and EXPRESSION.search(node.value) is not None
         )
 
     # ------------------------------------------------------------------ values
@@ -224,11 +239,7 @@ class ValueReader:
         """``250ms``, ``1m30s`` or a ``${...}`` (``$defs/duration``)."""
         if node is None:
             return None
-        if (
-            isinstance(node, Scalar)
-            and isinstance(node.value, str)
-            and DURATION.fullmatch(node.value)
-        ):
+        if isinstance(node, Scalar) and isinstance(node.value, str) and DURATION.search(node.value):
             from flowc.compiler.lexical import duration_nanos
 
             return ast.DurationLit(duration_nanos(node.value), span=self.span(node))
@@ -362,10 +373,13 @@ class ValueReader:
                 self.problem(node, "expected an HTTP status (100 to 599)")
                 return None
             return ast.StatusRange(node.value, node.value, span=span)
-        if isinstance(node, Scalar) and isinstance(node.value, str):
-            found = STATUS_RANGE.fullmatch(node.value)
-            if found:
-                return ast.StatusRange(int(found[1]), int(found[2]), span=span)
+        if (
+            isinstance(node, Scalar)
+            and isinstance(node.value, str)
+            and STATUS_RANGE.search(node.value)
+        ):
+            low, high = node.value.split("..")
+            return ast.StatusRange(int(low), int(high), span=span)
         self.problem(node, "expected a status or a range such as 200..299")
         return None
 
