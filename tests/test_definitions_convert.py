@@ -406,6 +406,9 @@ _services = st.builds(
 )
 
 
+_STATEMENTS = _statements()  # built once: building strategies is what costs
+
+
 @st.composite
 def reachable_modules(draw: st.DrawFn) -> ast.Module:
     params = draw(
@@ -415,7 +418,7 @@ def reachable_modules(draw: st.DrawFn) -> ast.Module:
             unique_by=lambda p: p.name,
         )
     )
-    body = tuple(draw(st.lists(_statements(), max_size=4)))
+    body = tuple(draw(st.lists(_STATEMENTS, max_size=4)))
     timeout = draw(st.none() | _durations)
     flow = ast.FlowDecl(
         draw(_names),
@@ -439,7 +442,7 @@ def reachable_modules(draw: st.DrawFn) -> ast.Module:
     return ast.Module((*imports, *types, *constants, *services, flow))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(reachable_modules(), st.sampled_from(["yaml", "json"]))
 def test_generated_programs_round_trip(module: ast.Module, kind: str) -> None:
     assert reread(module, kind) == module
