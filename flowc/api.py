@@ -41,6 +41,7 @@ from flowc.runtime.programs import (
 
 if TYPE_CHECKING:
     from flowc.runtime.hooks import Hook
+    from flowc.runtime.resolve import HostMap
     from flowc.runtime.store import Store
 
 __all__ = [
@@ -86,12 +87,15 @@ class Program(LoadedProgram):
         run_id: str | None = None,
         store: Store | None = None,
         hooks: Iterable[Hook] = (),
+        resolve: HostMap | None = None,
     ) -> Any:
         """Run a flow of this program inside the current trio run.
 
         Without ``store`` the run is ephemeral; with one (``flowc.open_store(url)``) it
         is journaled and ``Engine.resume`` can continue it.  It opens one HTTP
         connection pool for the run; embedders running many flows share an ``Engine``.
+        ``resolve`` sends the requests for some hosts to other base URLs
+        (``flowc.runtime.resolve``, ``flowc run --resolve``).
         """
         from flowc.runtime.engine import Engine
         from flowc.runtime.trace import JsonLinesSink
@@ -99,7 +103,7 @@ class Program(LoadedProgram):
         sinks: list[Hook] = list(hooks)
         if trace is not None:
             sinks.append(JsonLinesSink(trace))
-        async with Engine(store=store) as engine:
+        async with Engine(store=store, resolve=resolve) as engine:
             return await engine.run(
                 self, flow, inputs, run_id=run_id, sequential=sequential, hooks=sinks
             )

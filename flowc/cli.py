@@ -77,7 +77,7 @@ def _register_optional_commands() -> None:
     """Sub-commands that live in their own modules (added as they are built)."""
     import importlib
 
-    for name in ("run", "resume", "runs", "fmt", "lsp", "demo", "graph"):
+    for name in ("run", "resume", "runs", "fmt", "lsp", "demo", "graph", "convert", "schema"):
         try:
             module = importlib.import_module(f"flowc.commands.{name}")
         except ModuleNotFoundError as error:

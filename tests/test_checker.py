@@ -9,6 +9,8 @@ the diagnostic's message or help text::
 
 Every diagnostic must be expected on the line where its span starts, and
 every expectation must be met: adding a checker test is adding two lines.
+Flow definitions written in YAML (``*.flow.yaml``, the step-list form) carry
+their expectations in YAML comments, the same way.
 """
 
 from __future__ import annotations
@@ -76,7 +78,9 @@ def check_expectations(path: Path) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("path", sorted(CASES.glob("*.flow")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted([*CASES.glob("*.flow"), *CASES.glob("*.yaml")]), ids=lambda p: p.name
+)
 def test_expectation_file(path: Path) -> None:
     problems = check_expectations(path)
     assert not problems, "\n".join(problems)

@@ -398,6 +398,7 @@ def test_vsce_packages_a_vsix(tmp_path: Path) -> None:
         "extension/folding.js",
         "extension/language-configuration.json",
         "extension/syntaxes/flow.tmLanguage.json",
+        "extension/schemas/flow-definition.schema.json",
         "extension/LICENSE.txt",
         "extension/node_modules/vscode-languageclient/package.json",
     ):
@@ -405,6 +406,21 @@ def test_vsce_packages_a_vsix(tmp_path: Path) -> None:
     assert not any(name.startswith("extension/test/") for name in names)
     assert not any("node_modules/vscode-tmgrammar-test" in name for name in names)
     assert manifest["contributes"]["languages"][0]["extensions"] == [".flow"]
+
+
+def test_vscode_contributes_the_definition_schema() -> None:
+    """`*.flow.json` and `*.flow.yaml` files are validated and completed against the
+    step-list schema (`jsonValidation`; `yamlValidation`, which the YAML extension
+    reads), a copy of the one flowc ships that must not drift from it."""
+    from flowc.compiler.definitions import schema_text
+
+    contributes = json.loads((VSCODE / "package.json").read_text())["contributes"]
+    url = "./schemas/flow-definition.schema.json"
+    assert contributes["jsonValidation"] == [{"fileMatch": ["*.flow.json"], "url": url}]
+    assert contributes["yamlValidation"] == [
+        {"fileMatch": ["*.flow.yaml", "*.flow.yml"], "url": url}
+    ]
+    assert (VSCODE / url).read_text(encoding="utf-8") == schema_text()
 
 
 def test_package_lock_matches_package_json() -> None:

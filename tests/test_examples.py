@@ -1,4 +1,7 @@
-"""Every example checks cleanly: no errors and no warnings (`flowc check -W error`)."""
+"""Every example checks cleanly: no errors and no warnings (`flowc check -W error`).
+
+The examples written as data (`*.json`, `*.flow.yaml`: the step-list form) too.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from flowc.compiler import compile_file
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 FILES = sorted(EXAMPLES.glob("*.flow"))
+DEFINITIONS = sorted([*EXAMPLES.glob("*.json"), *EXAMPLES.glob("*.yaml")])
 
 
 def test_there_are_at_least_ten_examples() -> None:
@@ -24,9 +28,20 @@ def test_example_checks_without_diagnostics(path: Path) -> None:
     assert [f"{d.span} {d.code} {d.message}" for d in compilation.diagnostics] == []
 
 
+@pytest.mark.parametrize("path", DEFINITIONS, ids=lambda p: p.name)
+def test_example_definition_checks_without_diagnostics(path: Path) -> None:
+    compilation = compile_file(str(path))
+    assert [f"{d.span} {d.code} {d.message}" for d in compilation.diagnostics] == []
+
+
+def test_there_are_json_and_yaml_examples() -> None:
+    assert {p.suffix for p in DEFINITIONS} == {".json", ".yaml"}
+
+
 def test_cli_check_all_examples_with_warnings_as_errors() -> None:
+    files = [*FILES, *DEFINITIONS]
     result = subprocess.run(
-        [sys.executable, "-m", "flowc.cli", "check", "-W", "error", *map(str, FILES)],
+        [sys.executable, "-m", "flowc.cli", "check", "-W", "error", *map(str, files)],
         capture_output=True,
         text=True,
         check=False,

@@ -6,6 +6,10 @@ the demo credentials the examples read with ``secret()`` (``DEMO_TOKEN``,
 ``DEMO_PASSWORD``, ``DEMO_API_KEY``), runs the flow exactly as ``flowc run``
 would, and stops the server.  Without FILE it serves the demo API in the
 foreground until interrupted.
+
+``--resolve HOST`` (without ``=URL``) sends the requests for ``HOST`` to the demo
+API, so a definition that names production hosts runs against it unchanged:
+``flowc demo examples/user_registration_flow.json --resolve user-service``.
 """
 
 from __future__ import annotations
@@ -57,6 +61,9 @@ def _with_server(url: str, file: str | None, options: dict[str, Any]) -> int:
     if file is None:
         return _serve_until_interrupted(url)
     click.echo(f"flowc demo: demo API at {url}", err=True)
+    options["resolve"] = tuple(
+        spec if "=" in spec else f"{spec}={url}" for spec in options["resolve"]
+    )
     return execute(file, **options)
 
 

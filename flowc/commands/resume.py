@@ -42,16 +42,19 @@ def command(
     sequential: bool,
     trace_path: str | None,
     store_url: str | None,
+    resolve: tuple[str, ...],
 ) -> None:
     """Continue run RUN_ID from its journal and print its result as JSON."""
     from flowc.runtime.programs import InputError
+    from flowc.runtime.resolve import HostMap, ResolveError
     from flowc.runtime.store import StoreError
 
     try:
+        hosts = HostMap.parse(resolve)
         given = _secret_inputs(input_json, assignments)
         store = open_run_store(store_url, ephemeral=False)
         trace = open_trace(trace_path)
-    except (InputError, StoreError) as error:
+    except (InputError, StoreError, ResolveError) as error:
         sys.exit(usage_error(str(error)))
     except OSError as error:
         sys.exit(usage_error(f"cannot write trace file {trace_path}: {error.strerror}"))
@@ -62,7 +65,7 @@ def command(
         )
 
     try:
-        sys.exit(drive(start, store, trace))
+        sys.exit(drive(start, store, trace, resolve=hosts))
     finally:
         if trace is not None:
             trace.close()

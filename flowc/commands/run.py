@@ -79,6 +79,14 @@ def engine_options(function: Any) -> Any:
             help="Write the run's events as JSON lines to FILE.",
         ),
         click.option(
+            "--resolve",
+            "resolve",
+            multiple=True,
+            metavar="HOST=URL",
+            help="Send the requests for HOST to the base URL instead (local testing); "
+            "repeatable. In `flowc demo`, HOST alone means the demo API.",
+        ),
+        click.option(
             "--store",
             "store_url",
             metavar="URL",
@@ -132,13 +140,19 @@ def execute(
     store_url: str | None,
     ephemeral: bool,
     run_id: str | None,
+    resolve: tuple[str, ...] = (),
 ) -> int:
     from flowc.api import CompileError, compile_file
     from flowc.compiler import SourceError
     from flowc.compiler.parse_store import PersistentParseCache
     from flowc.runtime.programs import InputError
+    from flowc.runtime.resolve import HostMap, ResolveError
     from flowc.runtime.store import StoreError
 
+    try:
+        hosts = HostMap.parse(resolve)
+    except ResolveError as error:
+        return usage_error(str(error))
     try:
         program = compile_file(file, parse_cache=PersistentParseCache())
         flow = program.flow(flow_name)
@@ -173,7 +187,7 @@ def execute(
     import flowc.runtime.http  # noqa: F401 -- imported while start-up pauses the collector
 
     try:
-        return drive(start, store, trace)
+        return drive(start, store, trace, resolve=hosts)
     finally:
         if trace is not None:
             trace.close()

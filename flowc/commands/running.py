@@ -39,6 +39,7 @@ from flowc.commands.process import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 if TYPE_CHECKING:
     from flowc.runtime.engine import Engine
     from flowc.runtime.hooks import Event, Hook
+    from flowc.runtime.resolve import HostMap
     from flowc.runtime.store import Store
 
 EXIT_INTERRUPTED: Final = 130
@@ -132,7 +133,9 @@ def open_run_store(store_url: str | None, ephemeral: bool) -> Store | None:
     return open_store(store_url or default_store_url())
 
 
-def drive(start: Start, store: Store | None, trace: IO[str] | None) -> int:
+def drive(
+    start: Start, store: Store | None, trace: IO[str] | None, *, resolve: HostMap | None = None
+) -> int:
     """Run ``start`` on trio with an engine over ``store``; the process's exit status."""
     import trio
 
@@ -155,7 +158,7 @@ def drive(start: Start, store: Store | None, trace: IO[str] | None) -> int:
         restore = interrupts.install()
         previous = set_preemption(preemption_test(interrupts))
         try:
-            async with Engine(store=store) as engine:
+            async with Engine(store=store, resolve=resolve) as engine:
                 with trio.CancelScope() as scope:
                     interrupts.cancel = scope.cancel
                     interrupts.abort = engine.abort_compensations

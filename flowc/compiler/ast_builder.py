@@ -62,10 +62,13 @@ class AstBuilder:
 
     # ----------------------------------------------------------- per-parse state
 
-    def begin(self, file: str, text: str) -> tuple[Any, ...]:
+    def begin(
+        self, file: str, text: str, origin: tuple[int, int, int] = (1, 1, 0)
+    ) -> tuple[Any, ...]:
+        """Start parsing ``text``, which sits at ``origin`` (line, column, offset) of ``file``."""
         saved = (self.file, self.text, self._comments, self._line0, self._col0, self._pos0)
         self.file, self.text, self._comments = file, text, []
-        self._line0, self._col0, self._pos0 = 1, 1, 0
+        self._line0, self._col0, self._pos0 = origin
         self._newline_cache = {}
         return saved
 

@@ -16,6 +16,9 @@ path and text so that an edit re-parses only the file that changed.
 
 Problems a user can cause — a missing or unreadable import, a file that is not
 UTF-8, a syntax error — become diagnostics; the loader never raises for them.
+
+A root file named ``*.json``, ``*.yaml`` or ``*.yml`` is a flow definition written
+as data (``compiler/definitions``); it is read into the same AST, not parsed.
 """
 
 from __future__ import annotations
@@ -158,16 +161,26 @@ class _Loader:
     def load(self, program: Program, path: str, text: str) -> None:
         if path in program.modules:
             return
-        module, failure = self.cache.parse(display_path(path), text)
+        module, failures = self._parse(path, text)
         loaded = LoadedModule(path, text, module)
         program.modules[path] = loaded
-        if failure is not None:
-            self.sink.add(failure)
+        self.sink.extend(failures)
         if module is not None:
             self.in_progress.append(path)
             self._load_imports(program, loaded, module)
             self.in_progress.pop()
         program.order.append(path)
+
+    def _parse(self, path: str, text: str) -> tuple[ast.Module | None, list[Diagnostic]]:
+        """A `.flow` file through the parse cache; a JSON or YAML flow definition
+        (``compiler/definitions``, imported only then) through its reader."""
+        shown = display_path(path)
+        if path.lower().endswith((".json", ".yaml", ".yml")):
+            from flowc.compiler.definitions import read_definition
+
+            return read_definition(shown, text)
+        module, failure = self.cache.parse(shown, text)
+        return module, [] if failure is None else [failure]
 
     def _load_imports(self, program: Program, loaded: LoadedModule, module: ast.Module) -> None:
         base = os.path.dirname(loaded.path)

@@ -11,6 +11,7 @@ Codes are grouped by phase:
 * ``E02xx`` — types (checker);
 * ``E03xx`` — statements, steps, services and clauses (checker);
 * ``E04xx`` — secrets and data races (checker);
+* ``E05xx`` — flow definitions in JSON/YAML (``compiler/definitions``);
 * ``E06xx`` — service contracts: OpenAPI documents, ``.proto`` files and the steps
   checked against them (``flowc/contracts``, ``openapi_*.py``, ``grpc_*.py``);
 * ``W0xxx`` — warnings (``W06xx`` for service contracts).
@@ -174,6 +175,25 @@ RETRY_NOT_IDEMPOTENT = _warning(
 DEADLINE_EXCEEDED = _warning(
     "W0303", "{what} can take {worst} in the worst case, more than its timeout of {limit}"
 )
+
+# --------------------------------------------------------------------------- E05xx definitions
+# Flows written as JSON or YAML data (the step-list form, ``compiler/definitions``).
+
+DOCUMENT_SYNTAX = _error("E0501", "invalid {kind}: {problem}")
+DEFINITION_UNKNOWN_KEY = _error("E0502", "unknown key `{key}` in {place}")
+DEFINITION_MISSING_KEY = _error("E0503", "{place} needs `{key}`")
+DEFINITION_WRONG_VALUE = _error("E0504", "{place} must be {expected}, found {found}")
+DEFINITION_INVALID = _error("E0505", "{place}: {problem}")
+DEFINITION_DUPLICATE_KEY = _error("E0506", "key `{key}` appears twice in this mapping")
+WAIT_NOT_SUPPORTED = _error(
+    "E0507", "`wait` steps are not supported yet: the language has no `wait signal` statement"
+)
+UNKNOWN_INPUT = _error("E0508", "no input `{name}` is declared under `input`")
+BARE_INPUT = _error(
+    "E0509", "`input` must be followed by the name of an input, as in `input.{example}`"
+)
+NOT_REPRESENTABLE = _error("E0510", "{construct} cannot be written in the step-list form")
+
 
 # ----------------------------------------------------------------------- E06xx service contracts
 

@@ -86,6 +86,43 @@ def parse_expression(text: str, file: str = "<expr>") -> ast.Expr:
     return result
 
 
+def parse_expression_at(text: str, file: str, line: int, col: int, pos: int) -> ast.Expr:
+    """Parse an expression that sits at (``line``, ``col``, offset ``pos``) of ``file``.
+
+    The spans of the tree, and of a syntax error, point into that file: used for
+    expressions embedded in other documents (``${...}`` in a JSON or YAML flow
+    definition), whose text is a verbatim slice of the file.
+    """
+    result = _get_parser().parse(text, file, "expr", (line, col, pos))
+    assert isinstance(result, ast.Expr)
+    return result
+
+
+_TYPE_PREFIX: Final = "type _ = "
+
+
+def parse_type_at(text: str, file: str, line: int, col: int, pos: int) -> ast.TypeExpr:
+    """Parse a type (``list[User]``, ``{id: int}``) that sits at a place of ``file``.
+
+    The grammar has no start symbol for a lone type, so this parses the one-line
+    declaration ``type _ = TEXT`` with its origin moved back by the prefix, and
+    takes the declaration's type: its spans, and a syntax error's, point into ``file``.
+    Anything but exactly that one declaration is reported as a syntax error.
+    """
+    width = len(_TYPE_PREFIX)
+    module = _get_parser().parse(
+        _TYPE_PREFIX + text, file, "module", (line, col - width, pos - width)
+    )
+    assert isinstance(module, ast.Module)
+    decls = module.decls
+    if len(decls) != 1 or not isinstance(decls[0], ast.TypeDecl):
+        at = decls[1].span if len(decls) > 1 else ast.Span(file, line, col, line, col + 1, pos, pos)
+        raise ParseFailure(
+            messages.UNEXPECTED_TOKEN(at, found="a declaration", expected="the end of the type")
+        )
+    return decls[0].type
+
+
 # --------------------------------------------------------------------------- the parser object
 
 _PARSER: _Parser | None = None
@@ -140,19 +177,23 @@ class _Parser:
         """Run Lark's parser with the inline builder; raises Lark's exceptions."""
         return self.frontend.parse(text, start)
 
-    def parse(self, text: str, file: str, start: str) -> ast.Module | ast.Expr:
+    def parse(
+        self, text: str, file: str, start: str, origin: tuple[int, int, int] = (1, 1, 0)
+    ) -> ast.Module | ast.Expr:
         with self.lock:
             gc_was_enabled = gc.isenabled()
             gc.disable()
             try:
-                return self._parse_locked(text, file, start)
+                return self._parse_locked(text, file, start, origin)
             finally:
                 if gc_was_enabled:
                     gc.enable()
 
-    def _parse_locked(self, text: str, file: str, start: str) -> ast.Module | ast.Expr:
+    def _parse_locked(
+        self, text: str, file: str, start: str, origin: tuple[int, int, int]
+    ) -> ast.Module | ast.Expr:
         builder = self.builder
-        saved = builder.begin(file, text)
+        saved = builder.begin(file, text, origin)
         try:
             result: Any = self.parse_raw(text, start)
         except UnexpectedInput as error:

@@ -55,10 +55,17 @@ class BusinessEndpoints(Endpoints):
     async def create_user(self, request: Request) -> Response:
         return await self.idempotent(request, self.insert_user)
 
-    async def insert_user(self, request: Request) -> Response:
+    async def create_user_by_id(self, request: Request) -> Response:
+        """`POST /create`: the original design's example API, where `name` may be left out."""
+        return await self.idempotent(request, self.insert_user_by_id)
+
+    async def insert_user_by_id(self, request: Request) -> Response:
+        return await self.insert_user(request, name_required=False)
+
+    async def insert_user(self, request: Request, *, name_required: bool = True) -> Response:
         body = await json_object(request)
         user_id = required_string(body, "user_id")
-        name = required_string(body, "name")
+        name = required_string(body, "name") if name_required or "name" in body else user_id
         email = body.get("email")
         if email is not None and not isinstance(email, str):
             raise BadRequest("email must be a string", status=422)

@@ -26,6 +26,9 @@ Users ("check then create" registration)
                                     409 {"error", "id"} when user_id exists; 400/422 bad body
     GET    /users/{id}              200 user | 404
     DELETE /users/{id}              204 | 404
+    GET    /check?user_id=U         as /users/check (the paths of the step-list example,
+    POST   /create                  examples/user_registration_flow.json); /create is
+                                    POST /users with `name` optional (default: user_id)
 
 Pagination over a fixed catalogue of 103 items {id, name, price_cents}
     GET    /items?cursor=&limit=10  200 {"items": [...], "next_cursor": "" | "..."}
@@ -161,6 +164,8 @@ class DemoApi(BusinessEndpoints, HelperEndpoints):
             Route("/users", self.create_user, methods=["POST"]),
             Route("/users/{id:int}", self.get_user, methods=["GET"]),
             Route("/users/{id:int}", self.delete_user, methods=["DELETE"]),
+            Route("/check", self.check_user, methods=["GET"]),
+            Route("/create", self.create_user_by_id, methods=["POST"]),
             Route("/items", self.list_items, methods=["GET"]),
             Route("/orders", self.create_order, methods=["POST"]),
             Route("/orders/{id}", self.get_order, methods=["GET"]),

@@ -67,6 +67,7 @@ from flowc.runtime.store import AsyncStore, RunRecord, RunStatus, Store, StoreEr
 if TYPE_CHECKING:
     from flowc.runtime.grpc import GrpcInvoker
     from flowc.runtime.http import HttpInvoker
+    from flowc.runtime.resolve import HostMap
 
 
 class RunRefused(Exception):
@@ -85,12 +86,14 @@ class Engine:
         hooks: Iterable[Hook] = (),
         invoker: HttpInvoker | None = None,
         loader: ProgramLoader | None = None,
+        resolve: HostMap | None = None,
     ) -> None:
         self.store: AsyncStore | None = (
             store if store is None or isinstance(store, AsyncStore) else AsyncStore(store)
         )
         self.hooks: list[Hook] = list(hooks)
         self._given_invoker = invoker
+        self._resolve = resolve
         self._invoker: HttpInvoker | None = invoker
         self._opened: HttpInvoker | None = None
         self._services: dict[int, ServiceState] = {}
@@ -103,7 +106,7 @@ class Engine:
         if self._given_invoker is None:
             from flowc.runtime.http import HttpInvoker
 
-            self._opened = HttpInvoker()
+            self._opened = HttpInvoker(resolve=self._resolve)
             self._invoker = await self._opened.__aenter__()
         return self
 

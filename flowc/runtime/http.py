@@ -24,6 +24,8 @@ Behaviour a user of curl or httpx expects, on purpose:
   httpx timeout instead, reported as `TransportError("timeout")`.
 - `HttpRequest.params` are appended to the URL's own query string, in order.
 - HTTP/1.1 (httpx's default; HTTP/2 would need the h2 package and multiplexing).
+- `HttpInvoker(resolve=HostMap(...))` sends requests for chosen hosts to other base URLs
+  (`flowc run --resolve`, `resolve.py`), just before each request is built.
 - httpcore's DEBUG traces (which include response headers) are silenced.
 It runs under trio only (the runtime's event loop).
 
@@ -57,6 +59,7 @@ from flowc.runtime.http_pool import (
     PooledTransport,
     most_specific,
 )
+from flowc.runtime.resolve import HostMap
 
 __all__ = [
     "DEFAULT_KEEPALIVE_EXPIRY",
@@ -190,6 +193,7 @@ class HttpInvoker:
         trust_env: bool = True,
         follow_redirects: bool = False,
         user_agent: str = USER_AGENT,
+        resolve: HostMap | None = None,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
@@ -204,6 +208,8 @@ class HttpInvoker:
         self._trust_env = trust_env
         self._follow_redirects = follow_redirects
         self._user_agent = user_agent
+        self._resolve = resolve or None
+        """`--resolve` routes (`runtime/resolve.py`): hosts sent to other base URLs."""
         self._client: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> Self:
@@ -245,10 +251,11 @@ class HttpInvoker:
         """Send `request` and read its whole body; TransportError when no response came."""
         client = self._require_client()
         started = time.perf_counter()
+        url = request.url if self._resolve is None else self._resolve.rewrite(request.url)
         try:
             built = client.build_request(
                 request.method,
-                _url_with_params(request.url, request.params),
+                _url_with_params(url, request.params),
                 headers=list(request.headers),
                 content=request.content,
                 timeout=httpx.USE_CLIENT_DEFAULT if request.timeout is None else request.timeout,
