@@ -31,6 +31,7 @@ ASSERT: Final = "assert"
 FAIL: Final = "fail"
 EVAL: Final = "eval"
 LOOP_LIMIT: Final = "loop_limit"
+CALL_DEPTH: Final = "call_depth"
 INVALID_REQUEST: Final = "invalid_request"
 
 

@@ -173,6 +173,8 @@ class ExprChecker:
         return LITERAL_TYPES[expr.kind]
 
     def _check_DurationLit(self, expr: ast.DurationLit, scope: Scope) -> Type:
+        if expr.nanos > INT_MAX:  # durations are int64 nanoseconds (about 292 years)
+            return self.error(messages.INT_OUT_OF_RANGE(expr.span, kind="duration"))
         return DURATION
 
     def _check_Template(self, expr: ast.Template, scope: Scope) -> Type:

@@ -45,6 +45,9 @@ if TYPE_CHECKING:
     from flowc.runtime.session import RunSession
 
 DEFAULT_WHILE_BOUND: Final = 10_000
+#: Sub-flow calls nested deeper than this fail with a ``call_depth`` error
+#: (recursion is allowed; one that does not stop ends here, not in a crash).
+MAX_CALL_DEPTH: Final = 64
 
 
 @attrs.frozen

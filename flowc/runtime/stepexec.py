@@ -43,7 +43,7 @@ from flowc.common import errors
 from flowc.common.errors import FlowError
 from flowc.common.values import Duration, EvalError, Secret, to_text
 from flowc.compiler import ir
-from flowc.runtime.executor import FlowRun, Place, seconds
+from flowc.runtime.executor import MAX_CALL_DEPTH, FlowRun, Place, seconds
 from flowc.runtime.journal import StepOutcome
 
 if TYPE_CHECKING:
@@ -275,6 +275,13 @@ class _StepExecution:
         node = self.node
         if node.flow is None:  # pragma: no cover - the checker resolves every call
             raise self.fail(errors.EVAL, f"flow `{node.flow_key}` is not available")
+        if self.run.prefix.count("/") >= MAX_CALL_DEPTH:  # the caller's depth: one per "/"
+            raise self.fail(
+                errors.CALL_DEPTH,
+                f"calling `{node.flow.name}` would nest sub-flow calls deeper than "
+                f"{MAX_CALL_DEPTH} levels (a recursion that does not stop?)",
+                attempt=attempt,
+            )
         args = {name: self.evaluate(value) for name, value in node.args}
         callee = FlowRun(self.session, node.flow, prefix=self.key + "/")
         started = time.perf_counter()
