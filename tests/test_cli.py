@@ -187,9 +187,11 @@ def test_bad_programs_get_a_positioned_diagnostic(tmp_path: Path, source: str, c
     assert "Traceback" not in err
 
 
-def test_deep_parentheses_are_harmless(tmp_path: Path) -> None:
-    source = "flow f() { log " + "(" * 10_000 + "1" + ")" * 10_000 + " }\n"
-    assert check(write(tmp_path, source))[0] == 0
+def test_deep_parentheses_count_as_nesting(tmp_path: Path) -> None:
+    source = "flow f() { log " + "(" * 300_000 + "1" + ")" * 300_000 + " }\n"
+    code, _, err = check(write(tmp_path, source))
+    assert code == 1 and "error[E0007]: nesting is too deep" in err
+    assert check(write(tmp_path, "flow f() { log " + "(" * 200 + "1" + ")" * 200 + " }\n"))[0] == 0
 
 
 def test_no_color_and_tty_colour(tmp_path: Path) -> None:

@@ -11,6 +11,13 @@ Statements that end in a block take their end from ``_block_end``: the
 ``block``/``clause_block`` rule is always the last thing reduced before the
 rule that contains it, so it records its closing brace there.
 
+Nesting.  Chains that grow to the left — ``a.b.c``, ``f().g()``, ``x[0][1]``,
+``1 + 2 + 3`` — nest the tree without nesting the parser's stack (which the
+parser bounds, see ``parser.py``), so these rules and parentheses record how
+deep the node they build is (``_nested``) and the first one deeper than
+``MAX_DEPTH`` stops the parse at its operator: a program of a million
+``.field`` selections fails at the 257th, not after building them all.
+
 This is the only module besides ``parser.py`` and ``lexical.py`` that knows
 about lark.
 """
@@ -20,7 +27,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import attrs
 from lark import Token
@@ -47,11 +54,21 @@ def check_binding_name(token: Token, what: str, builder: AstBuilder) -> None:
 Child = Any  # a Token, an AST node, a tuple of nodes, or None (an absent optional part)
 
 
+#: The deepest the syntax tree may nest (the parser also bounds its stack by it).
+MAX_DEPTH: Final = 256
+
+
 class AstBuilder:
     """The inline transformer: one method per grammar rule or alias."""
 
     def __init__(self, host: ParserHost) -> None:
         self._host = host
+        # id(node) -> (node, depth) for chain nodes and parenthesised expressions;
+        # holding the node keeps its id from being reused while the entry lives.
+        self._depths: dict[int, tuple[ast.Node, int]] = {}
+        # id(node) -> (node, how many pairs of parentheses enclose it directly),
+        # for ``parser._check_depth``: parentheses leave no node but count as levels.
+        self.paren_layers: dict[int, tuple[ast.Node, int]] = {}
         self.file = "<input>"
         self.text = ""
         self._comments: list[Token] = []
@@ -67,13 +84,28 @@ class AstBuilder:
         self.file, self.text, self._comments = file, text, []
         self._line0, self._col0, self._pos0 = 1, 1, 0
         self._newline_cache = {}
+        self._depths, self.paren_layers = {}, {}
         return saved
 
     def end(self, saved: tuple[Any, ...]) -> list[ast.Comment]:
         comments = [ast.Comment(str(t), span=self.token_span(t)) for t in self._comments]
         self.file, self.text, self._comments, self._line0, self._col0, self._pos0 = saved
         self._newline_cache = {}
+        self._depths, self.paren_layers = {}, {}
         return comments
+
+    def _nested(self, node: ast.Expr, at: Token, *children: Child) -> ast.Expr:
+        """``node``, one level deeper than the deepest of ``children``, or a
+        ``TOO_DEEP`` failure at the token ``at`` when that is beyond ``MAX_DEPTH``."""
+        below = 1  # a child of unknown depth counts as a leaf
+        for child in children:
+            entry = self._depths.get(id(child))
+            if entry is not None and entry[0] is child and entry[1] > below:
+                below = entry[1]
+        if below >= MAX_DEPTH:
+            raise ParseFailure(messages.TOO_DEEP(self.token_span(at), limit=MAX_DEPTH))
+        self._depths[id(node)] = (node, below + 1)
+        return node
 
     def on_comment(self, token: Token) -> Token:
         self._comments.append(token)
@@ -467,21 +499,25 @@ class AstBuilder:
     def conditional(self, c: list[Child]) -> ast.Conditional:
         return ast.Conditional(c[0], c[2], c[4], span=self.span(c))
 
-    def binary(self, c: list[Child]) -> ast.Binary:
-        return ast.Binary(str(c[1]), c[0], c[2], span=self.between(c[0], c[2]))
+    def binary(self, c: list[Child]) -> ast.Expr:
+        node = ast.Binary(str(c[1]), c[0], c[2], span=self.between(c[0], c[2]))
+        return self._nested(node, c[1], c[0], c[2])
 
     def unary(self, c: list[Child]) -> ast.Unary:
         return ast.Unary(str(c[0]), c[1], span=self.between(c[0], c[1]))
 
-    def select(self, c: list[Child]) -> ast.Select:
-        return ast.Select(c[0], str(c[-1]), span=self.between(c[0], c[-1]))
+    def select(self, c: list[Child]) -> ast.Expr:
+        node = ast.Select(c[0], str(c[-1]), span=self.between(c[0], c[-1]))
+        return self._nested(node, c[1], c[0])
 
-    def method_call(self, c: list[Child]) -> ast.Call:
+    def method_call(self, c: list[Child]) -> ast.Expr:
         args = c[4] if c[4] is not None else ()
-        return ast.Call(str(c[2]), args, target=c[0], span=self.between(c[0], c[5]))
+        node = ast.Call(str(c[2]), args, target=c[0], span=self.between(c[0], c[5]))
+        return self._nested(node, c[1], c[0])
 
-    def index(self, c: list[Child]) -> ast.Index:
-        return ast.Index(c[0], c[2], span=self.between(c[0], c[3]))
+    def index(self, c: list[Child]) -> ast.Expr:
+        node = ast.Index(c[0], c[2], span=self.between(c[0], c[3]))
+        return self._nested(node, c[1], c[0], c[2])
 
     def name(self, c: list[Child]) -> ast.Name:
         return ast.Name(str(c[0]), span=self.token_span(c[0]))
@@ -498,8 +534,14 @@ class AstBuilder:
         return ast.Call("." + str(c[1]), args, span=self.span(c))
 
     def paren(self, c: list[Child]) -> ast.Expr:
-        # The span covers the parentheses, so `(a + b) * c` starts at `(`.
-        return attrs.evolve(c[1], span=self.span(c))  # type: ignore[no-any-return]
+        # The span covers the parentheses, so `(a + b) * c` starts at `(`; they count
+        # as a level of nesting although they leave no node of their own.
+        inner = c[1]
+        node: ast.Expr = attrs.evolve(inner, span=self.span(c))
+        entry = self.paren_layers.get(id(inner))
+        layers = entry[1] if entry is not None and entry[0] is inner else 0
+        self.paren_layers[id(node)] = (node, layers + 1)
+        return self._nested(node, c[0], inner)
 
     def list_lit(self, c: list[Child]) -> ast.ListLit:
         items = c[1] if c[1] is not None else ()

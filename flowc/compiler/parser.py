@@ -27,10 +27,26 @@ lock because the inline transformer keeps per-parse state.
 
 Errors.  Lark's exceptions become ``Diagnostic``s here (``ParseFailure``).
 Parsing stops at the first syntax error; the checker, which runs only on a
-well-formed tree, is the phase that collects many errors in one run.  After a
-successful parse, ``_check_depth`` walks the tree with an explicit stack and
-rejects nesting deeper than ``MAX_DEPTH`` so that later recursive phases cannot
-overflow the interpreter stack.
+well-formed tree, is the phase that collects many errors in one run.
+
+Nesting.  Every kind of nesting is bounded, and deep input fails at once, at
+the token where it became too deep (E0007), before any deep tree exists:
+
+* Whatever nests to the right — brackets of every kind, blocks, records,
+  calls, generic and record types, unary operators, ``?:`` chains, the
+  operand of an operator waiting for its other side — grows the LALR parser's
+  stack.  ``_NestingGuard`` (Lark's lexer thread, which sees the parser state
+  before each token) refuses a token once the stack holds more than
+  ``MAX_PARSER_STACK`` entries, counting the stacks of the enclosing parses
+  when the text is an interpolation.  A level of nesting takes one to four
+  entries (a parenthesis one, an ``if`` block three, a conditional four), so
+  ``5 x MAX_DEPTH`` rejects nothing the tree limit would accept.
+* What nests to the left (``a.b.c``, ``x[0][1]``, ``f().g()``, ``1 + 2 + 3``)
+  and parentheses are counted as the AST builder reduces them
+  (``AstBuilder._nested``).
+* After a successful parse, ``_check_depth`` walks the tree with an explicit
+  stack and rejects one deeper than ``MAX_DEPTH``, so that later recursive
+  phases cannot overflow the interpreter stack.
 """
 
 from __future__ import annotations
@@ -44,16 +60,20 @@ from pathlib import Path
 from typing import Any, Final
 
 import lark
-from lark import Token
+from lark import TextSlice, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.lexer import LexerState, LexerThread
 
 from flowc.compiler import ast, messages, parser_tables
-from flowc.compiler.ast_builder import AstBuilder
+from flowc.compiler.ast_builder import MAX_DEPTH, AstBuilder
 from flowc.compiler.diagnostics import Diagnostic, ParseFailure
 from flowc.compiler.parse_store import cache_directory
 from flowc.grammar.keywords import RESERVED
 
-MAX_DEPTH: Final = 256
+__all__ = ["GRAMMAR_PATH", "MAX_DEPTH", "MAX_PARSER_STACK", "parse_expression", "parse_module"]
+
+#: The most entries the parser's stack may hold (interpolations included).
+MAX_PARSER_STACK: Final = 5 * MAX_DEPTH
 GRAMMAR_PATH: Final = Path(__file__).resolve().parent.parent / "grammar" / "flow.lark"
 
 _EXPRESSION_STARTS: Final = frozenset({"NAME", "INT", "UINT", "STRING", "FLOAT", "DURATION"})
@@ -135,10 +155,18 @@ class _Parser:
         )
         self.terminals = self.frontend.lexer_conf.terminals_by_name
         self.lock = threading.RLock()
+        self.guards: list[_NestingGuard] = []  # one per parse in progress, outermost first
 
     def parse_raw(self, text: str, start: str) -> Any:
-        """Run Lark's parser with the inline builder; raises Lark's exceptions."""
-        return self.frontend.parse(text, start)
+        """Run Lark's parser with the inline builder; raises Lark's exceptions
+        (and ``ParseFailure`` for nesting too deep)."""
+        outer = sum(guard.depth() for guard in self.guards)
+        guard = _NestingGuard(self.frontend.lexer, text, MAX_PARSER_STACK - outer, self.builder)
+        self.guards.append(guard)
+        try:
+            return self.frontend.parser.parse(guard, start)
+        finally:
+            self.guards.pop()
 
     def parse(self, text: str, file: str, start: str) -> ast.Module | ast.Expr:
         with self.lock:
@@ -155,6 +183,7 @@ class _Parser:
         saved = builder.begin(file, text)
         try:
             result: Any = self.parse_raw(text, start)
+            parens = builder.paren_layers
         except UnexpectedInput as error:
             raise ParseFailure(self.diagnose(error, text, builder)) from None
         except RecursionError:
@@ -163,7 +192,7 @@ class _Parser:
             comments = builder.end(saved)
         if isinstance(result, ast.Module):
             result = ast.Module(result.decls, comments=tuple(comments), span=result.span)
-        _check_depth(result)
+        _check_depth(result, parens)
         assert isinstance(result, ast.Module | ast.Expr)
         return result
 
@@ -288,10 +317,37 @@ def _unexpected_character(
 # --------------------------------------------------------------------------- spans and depth
 
 
-def _check_depth(root: ast.Node) -> None:
+class _NestingGuard(LexerThread):
+    """Lark's lexer thread, refusing a token when the parser's stack is full."""
+
+    def __init__(self, lexer: Any, text: str, room: int, builder: AstBuilder) -> None:
+        super().__init__(lexer, LexerState(TextSlice.cast_from(text)))
+        self.room = room
+        self.builder = builder
+        self.stack: list[int] = []
+
+    def depth(self) -> int:
+        return len(self.stack)
+
+    def lex(self, parser_state: Any) -> Any:
+        stack = self.stack = parser_state.state_stack
+        room = self.room
+        for token in super().lex(parser_state):
+            if len(stack) > room:
+                span = self.builder.token_span(token)
+                raise ParseFailure(messages.TOO_DEEP(span, limit=MAX_DEPTH))
+            yield token
+
+
+def _check_depth(root: ast.Node, parens: dict[int, tuple[ast.Node, int]]) -> None:
+    """Refuse a tree deeper than ``MAX_DEPTH``, counting each pair of parentheses
+    (``parens``, from the builder) as a level."""
     stack: list[tuple[ast.Node, int]] = [(root, 0)]
     while stack:
         node, depth = stack.pop()
+        entry = parens.get(id(node))
+        if entry is not None and entry[0] is node:
+            depth += entry[1]
         if depth > MAX_DEPTH:
             raise ParseFailure(messages.TOO_DEEP(node.span, limit=MAX_DEPTH))
         for child in ast.iter_children(node):
