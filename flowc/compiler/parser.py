@@ -55,7 +55,7 @@ import gc
 import os
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -329,10 +329,11 @@ class _NestingGuard(LexerThread):
     def depth(self) -> int:
         return len(self.stack)
 
-    def lex(self, parser_state: Any) -> Any:
+    def lex(self, parser_state: Any) -> Iterator[Token]:
         stack = self.stack = parser_state.state_stack
         room = self.room
-        for token in super().lex(parser_state):
+        tokens: Iterator[Token] = self.lexer.lex(self.state, parser_state)
+        for token in tokens:
             if len(stack) > room:
                 span = self.builder.token_span(token)
                 raise ParseFailure(messages.TOO_DEEP(span, limit=MAX_DEPTH))
