@@ -321,7 +321,8 @@ class _NestingGuard(LexerThread):
     """Lark's lexer thread, refusing a token when the parser's stack is full."""
 
     def __init__(self, lexer: Any, text: str, room: int, builder: AstBuilder) -> None:
-        super().__init__(lexer, LexerState(TextSlice.cast_from(text)))
+        self.text_state = LexerState(TextSlice.cast_from(text))
+        super().__init__(lexer, self.text_state)
         self.room = room
         self.builder = builder
         self.stack: list[int] = []
@@ -332,7 +333,7 @@ class _NestingGuard(LexerThread):
     def lex(self, parser_state: Any) -> Iterator[Token]:
         stack = self.stack = parser_state.state_stack
         room = self.room
-        tokens: Iterator[Token] = self.lexer.lex(self.state, parser_state)
+        tokens: Iterator[Token] = self.lexer.lex(self.text_state, parser_state)
         for token in tokens:
             if len(stack) > room:
                 span = self.builder.token_span(token)
