@@ -185,12 +185,13 @@ def _waits_one_by_one(kind: str, delay: int, factor: float, count: int, cap: int
     """The waits as the runtime computes them, summed without shortcuts."""
     total = 0
     for i in range(count):
+        wait: float
         if kind == "fixed":
-            wait = float(delay)
+            wait = delay
         elif kind == "linear":
-            wait = float(delay * (i + 1))
+            wait = delay * (i + 1)
         elif delay == 0:  # as the runtime: no base, no wait, however large the growth
-            wait = 0.0
+            wait = 0
         else:
             try:
                 wait = delay * factor**i
@@ -215,9 +216,7 @@ def test_backoff_waits_are_a_lower_bound_of_the_real_waits(
     total = budget.backoff_waits(kind, delay, factor, count, cap)
     exact = _waits_one_by_one(kind, delay, factor, count, cap)
     if count <= budget.MAX_EXACT_WAITS or kind != "exponential":
-        # The same waits; fixed and linear ones summed in closed form, in integers,
-        # where floats may have rounded a wait down by a nanosecond.
-        assert 0 <= exact - total <= count * (delay // 2**52 + 1)
+        assert total == exact  # the same waits (fixed and linear summed in closed form)
     else:  # waits after the first thousand are bounded from below
         assert total <= exact
 

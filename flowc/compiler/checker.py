@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import attrs
 
-from flowc.common.typerel import assignable, contains_secret
+from flowc.common.typerel import assignable, contains_secret, keeps_secrets
 from flowc.common.types import ERROR, NULL, STRING, Type
 from flowc.compiler import ast, messages
 from flowc.compiler.callgraph import call_actions, callees_first
@@ -111,6 +111,9 @@ def _check_consts(module: ModuleSymbols, exprs: ExprChecker) -> None:
                         found=found,
                     )
                 )
+            elif not keeps_secrets(found, declared):
+                what = f"constant `{decl.name}`"
+                exprs.error(messages.SECRET_HIDDEN(decl.value.span, what=what, type=declared))
             found = declared
         module.declare_const(
             Symbol(
@@ -148,6 +151,9 @@ def _param_info(param: ast.Param, module: ModuleSymbols, exprs: ExprChecker) -> 
                     found=found,
                 )
             )
+        elif not keeps_secrets(found, declared):
+            what = f"the default of `{param.name}`"
+            exprs.error(messages.SECRET_HIDDEN(param.default.span, what=what, type=declared))
     return ParamInfo(param.name, declared, param.default, param.span)
 
 

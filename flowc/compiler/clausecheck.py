@@ -12,11 +12,12 @@ clause             expression types
 headers, form      a map or record of scalars (secrets allowed)
 query              a map or record of scalars or lists of them, no secrets
 json               anything
-body               ``string``, ``bytes`` or ``secret``
+body               ``string``, ``bytes``, ``secret`` or ``secret bytes``
 timeout            ``duration``
-idempotency_key    ``string``
+idempotency_key    ``string``, not a secret (the journal keeps it)
 concurrency        ``int``
-auth               ``bearer T`` / ``basic U, P`` / ``header NAME, VALUE``
+auth               ``bearer T`` / ``basic U, P`` / ``header NAME, VALUE``;
+                   strings or secrets, but ``NAME`` is no secret
 retry              ``int``; backoff ``duration``s; ``when`` a ``bool``
                    with ``error`` in scope
 circuit_breaker    ``int`` failures, ``duration`` window and cooldown
@@ -43,6 +44,7 @@ from flowc.common.types import (
     JSON,
     NULL,
     SECRET,
+    SECRET_BYTES,
     STRING,
     UINT,
     ListT,
@@ -174,7 +176,7 @@ class ClauseChecker:
             self._check_field_map(clause, scope)
         elif keyword == "body":
             found = self.exprs.check(clause.value, scope)
-            if found not in (STRING, BYTES, SECRET, JSON, ERROR):
+            if found not in (STRING, BYTES, SECRET, SECRET_BYTES, JSON, ERROR):
                 self.add(
                     messages.TYPE_MISMATCH(
                         clause.value.span, what="`body`", expected="string or bytes", found=found
@@ -183,7 +185,9 @@ class ClauseChecker:
         elif keyword == "timeout":
             self._expect_duration(clause.value, scope, "`timeout`")
         elif keyword == "idempotency_key":
-            self.exprs.expect(clause.value, scope, STRING, "`idempotency_key`")
+            found = self.exprs.expect(clause.value, scope, STRING, "`idempotency_key`")
+            if contains_secret(found):
+                self.add(messages.SECRET_RECORDED(clause.value.span, what="an idempotency key"))
         elif keyword == "concurrency":
             self._expect_int(clause.value, scope, "`concurrency`")
         elif keyword == "json":
@@ -228,8 +232,10 @@ class ClauseChecker:
                     clause.span, scheme=clause.scheme, expected=expected, found=len(clause.args)
                 )
             )
-        for arg in clause.args:
-            self.exprs.expect(arg, scope, STRING, f"`auth {clause.scheme}`")
+        for position, arg in enumerate(clause.args):
+            found = self.exprs.expect(arg, scope, STRING, f"`auth {clause.scheme}`")
+            if clause.scheme == "header" and position == 0 and contains_secret(found):
+                self.add(messages.SECRET_RECORDED(arg.span, what="the name of a header"))
 
     def check_retry_policy(self, policy: ast.RetryPolicy, scope: Scope) -> None:
         self._expect_int(policy.count, scope, "the retry count")

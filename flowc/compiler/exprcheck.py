@@ -21,9 +21,17 @@ The algorithm is CEL's checker, bottom-up:
   (``flowc.common.stdlib``) by unifying argument types with parameter types;
   type parameters bind on first use.  A ``json`` argument matches anything, so
   several overloads may remain: if they agree on the result type that is the
-  type, else ``json``, and the runtime dispatches by value.  Secrets may be
-  passed where strings are expected; a string-like result is then itself a
-  ``secret`` (taint propagation).
+  type, else ``json``, and the runtime dispatches by value.
+* Secrets are opaque.  A function or operator takes one only if its overload
+  says so (``overloads.py``: ``+``, ``string()``, ``bytes()``,
+  ``base64.encode()`` build larger secrets; ``size(list)`` and indexing move
+  them unseen), and so do the forms checked here: a secret is never compared
+  (``==``, ``!=``; only with ``null``), never a map key or an index, never
+  given to ``dyn()`` or ``type()``; interpolating one makes the string a
+  ``secret`` (secret *bytes* cannot be interpolated: their text might not be
+  UTF-8); and joining types (list items, ``?:``, ``??``) must keep every
+  secret a secret (``typerel.keeps_secrets``), never let it melt into
+  ``json``.
 * Macros (``has``, ``all``, ``exists``, ``exists_one``, ``map``, ``filter``,
   CEL's two-variable ``all``/``exists``/``existsOne``/``transformList``/
   ``transformMap``, and ``cel.bind``) bind their variables in a child scope;
@@ -53,8 +61,8 @@ from flowc.common.typerel import (
     comparable,
     contains_secret,
     is_json,
-    join,
     join_all,
+    keeps_secrets,
     make_optional,
     pair_types,
     strip_optional,
@@ -69,6 +77,7 @@ from flowc.common.types import (
     JSON,
     NULL,
     SECRET,
+    SECRET_BYTES,
     STRING,
     TYPE,
     UINT,
@@ -85,6 +94,7 @@ from flowc.compiler.overloads import (
     mismatch_help,
     overloads_for,
     resolve,
+    secret_operation,
 )
 from flowc.compiler.scope import CheckInfo, Scope, Symbol, suggest
 
@@ -147,7 +157,9 @@ class ExprChecker:
         return result
 
     def expect(self, expr: ast.Expr, scope: Scope, wanted: Type, what: str) -> Type:
-        """Check ``expr`` and report if its type does not fit ``wanted``."""
+        """Check ``expr`` and report if its type does not fit ``wanted``; a secret
+        fits where a string is wanted (the caller decides whether a secret may go
+        there: ``auth`` takes one, ``idempotency_key`` does not)."""
         found = self.check(expr, scope)
         if not assignable(found, wanted) and not (found == SECRET and wanted == STRING):
             self.error(
@@ -181,7 +193,16 @@ class ExprChecker:
         tainted = False
         for part in expr.parts:
             if isinstance(part, ast.Expr):
-                tainted = contains_secret(self.check(part, scope)) or tainted
+                found = self.check(part, scope)
+                if strip_optional(found) == SECRET_BYTES:
+                    self.error(
+                        messages.SECRET_BYTES_AS_TEXT(
+                            part.span,
+                            help="send them as a `body`, or interpolate "
+                            "`base64.encode(...)` of them",
+                        )
+                    )
+                tainted = contains_secret(found) or tainted
         return SECRET if tainted else STRING
 
     def _check_Name(self, expr: ast.Name, scope: Scope) -> Type:
@@ -281,6 +302,9 @@ class ExprChecker:
             return self.error(
                 messages.SELECT_ON_OPTIONAL(expr.span, field="[...]", type=operand, help=None)
             )
+        if contains_secret(index):
+            self.error(messages.SECRET_KEY(expr.index.span, what="an index or a key to look up"))
+            return ERROR
         if base in (JSON, ERROR):
             return base
         if isinstance(base, ListT):
@@ -301,7 +325,7 @@ class ExprChecker:
             return self._record_field(expr, record, str(key.value))
         if not assignable(index, STRING):
             return self.error(messages.BAD_INDEX(key.span, type=record, index=index))
-        return join_all([f.type for f in record.fields])
+        return self.joined(expr, [f.type for f in record.fields])
 
     # ----------------------------------------------------------- operators
 
@@ -321,6 +345,8 @@ class ExprChecker:
         left = self.check(expr.left, scope)
         right = self.check(expr.right, scope)
         if op in ("==", "!="):
+            if _compares_a_secret(expr, left, right):
+                return self.error(secret_operation(expr.span, f"operator `{op}`", [left, right]))
             return self._equality(expr, left, right)
         return self.apply(
             expr, OPERATOR_FUNCTIONS[op], False, [left, right], [expr.left, expr.right]
@@ -341,7 +367,7 @@ class ExprChecker:
         right = self.check(expr.right, scope)
         if left in (ERROR, JSON) or right == ERROR:
             return right if left == JSON and right != NULL else (JSON if left == JSON else ERROR)
-        return join(strip_optional(left), right)
+        return self.joined(expr, [strip_optional(left), right])
 
     def _equality(self, expr: ast.Binary, left: Type, right: Type) -> Type:
         if ERROR not in (left, right) and not comparable(left, right):
@@ -352,13 +378,22 @@ class ExprChecker:
         self.expect(expr.cond, scope, BOOL, "the condition of `?:`")
         then = self.check(expr.then, scope.narrow(scope.facts(expr.cond, True, self)))
         orelse = self.check(expr.orelse, scope.narrow(scope.facts(expr.cond, False, self)))
-        return join(then, orelse)
+        return self.joined(expr, [then, orelse])
+
+    def joined(self, expr: ast.Node, types: list[Type], what: str = "this expression") -> Type:
+        """The join of ``types``, which must keep every secret among them a secret."""
+        result = join_all(types)
+        if not all(keeps_secrets(t, result) for t in types):
+            self.error(messages.SECRET_HIDDEN(expr.span, what=what, type=result))
+            return ERROR
+        return result
 
     # ----------------------------------------------------------- literals of collections
 
     def _check_ListLit(self, expr: ast.ListLit, scope: Scope) -> Type:
         items = [self.check(item, scope) for item in expr.items]
-        return ListT(join_all(items))
+        joined = self.joined(expr, items, "this list")
+        return ListT(joined) if joined != ERROR or ERROR in items else ERROR
 
     def _check_MapLit(self, expr: ast.MapLit, scope: Scope) -> Type:
         if all(_is_field_key(e) for e in expr.entries):
@@ -366,9 +401,12 @@ class ExprChecker:
         keys = [self.check(e.key, scope) for e in expr.entries]
         values = [self.check(e.value, scope) for e in expr.entries]
         for entry, key in zip(expr.entries, keys, strict=True):
-            if key not in (STRING, INT, UINT, BOOL, SECRET, JSON, ERROR):
+            if contains_secret(key):
+                self.error(messages.SECRET_KEY(entry.key.span, what="a map key"))
+            elif key not in (STRING, INT, UINT, BOOL, JSON, ERROR):
                 self.error(messages.BAD_MAP_KEY(entry.key.span, type=key))
-        return MapT(join_all(keys), join_all(values))
+        value = self.joined(expr, values, "this map")
+        return MapT(join_all(keys), value) if value != ERROR or ERROR in values else ERROR
 
     def _record_literal(self, expr: ast.MapLit, scope: Scope) -> Type:
         fields: list[Field] = []
@@ -414,10 +452,13 @@ class ExprChecker:
         if name == "has":
             return self._has(expr, scope)
         if name == "dyn" and len(expr.args) == 1:
-            self.check(expr.args[0], scope)
+            if contains_secret(found := self.check(expr.args[0], scope)):
+                return self.error(secret_operation(expr.span, "`dyn`", [found]))
             return JSON
         args = [self.check(a, scope) for a in expr.args]
         if name == "type" and len(args) == 1:
+            if contains_secret(args[0]):
+                return self.error(secret_operation(expr.span, "`type`", args))
             return TYPE
         return self.apply(expr, name, False, args, list(expr.args))
 
@@ -462,6 +503,10 @@ class ExprChecker:
         pair = pair_types(target)
         if pair is None:
             return self.error(messages.NOT_ITERABLE(expr.target.span, type=target))
+        if not pairs_keep_secrets(target, pair):
+            return self.error(
+                messages.SECRET_HIDDEN(expr.target.span, what="iterating", type=pair[1])
+            )
         inner = scope.child()
         self._declare_variable(inner, expr.args[0], pair[0])
         self._declare_variable(inner, expr.args[1], pair[1])
@@ -500,6 +545,25 @@ class ExprChecker:
         if overload is not None:
             self.info.overloads[id(expr)] = overload
         return result
+
+
+def pairs_keep_secrets(iterable: Type, pair: tuple[Type, Type]) -> bool:
+    """Whether iterating ``iterable`` by (key, value) keeps its secrets secret (the
+    values of a record are the join of its fields, which could be ``json``)."""
+    if not isinstance(iterable, RecordT):
+        return True
+    return all(keeps_secrets(f.type, pair[1]) for f in iterable.fields)
+
+
+def _compares_a_secret(expr: ast.Binary, left: Type, right: Type) -> bool:
+    """Whether ``==``/``!=`` would compare a secret with anything but ``null``."""
+    if _is_null(expr.left) or _is_null(expr.right):
+        return False
+    return contains_secret(left) or contains_secret(right)
+
+
+def _is_null(expr: ast.Expr) -> bool:
+    return isinstance(expr, ast.Literal) and expr.kind == "null"
 
 
 def _element_type(t: Type) -> Type | None:
