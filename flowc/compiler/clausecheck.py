@@ -255,6 +255,8 @@ class ClauseChecker:
                             found=found,
                         )
                     )
+                elif (factor := _literal_number(backoff.factor)) is not None and not factor > 0:
+                    self.add(messages.BAD_BACKOFF_FACTOR(backoff.factor.span))
         if policy.when is not None:
             self.exprs.expect(
                 policy.when, error_scope(scope, "error", policy, self.exprs.info), BOOL, "`when`"
@@ -289,6 +291,16 @@ def error_scope(scope: Scope, name: str, owner: ast.Node, info: CheckInfo) -> Sc
     inner.declare(symbol)
     info.error_symbols[id(owner)] = symbol
     return inner
+
+
+def _literal_number(expr: ast.Expr) -> float | None:
+    """The value of a number literal, or of a negated one (``-2``)."""
+    sign = 1
+    if isinstance(expr, ast.Unary) and expr.op == "-":
+        sign, expr = -1, expr.operand
+    if isinstance(expr, ast.Literal) and expr.kind in ("int", "uint", "float"):
+        return sign * float(expr.value)  # type: ignore[arg-type]
+    return None
 
 
 def _map_values(t: Type) -> list[Type] | None:

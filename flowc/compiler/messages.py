@@ -148,6 +148,9 @@ CALL_RESULT_TYPE = _error(
     "E0311", "a `call` step's type is the called flow's result; remove `-> ...`"
 )
 BAD_ARGUMENT = _error("E0312", "bad call of flow `{flow}`: {problem}")
+BAD_BACKOFF_FACTOR = _error(
+    "E0313", "the backoff factor must be greater than 0 (each wait is the last one times it)"
+)
 
 # --------------------------------------------------------------------------- E04xx secrets, races
 
