@@ -63,100 +63,38 @@ def compile_everything(text: str) -> Compilation:
 
 # --------------------------------------------------------------------------- generation
 
-PRIMITIVE_TYPES: Final = (
-    "int",
-    "uint",
-    "float",
-    "bool",
-    "string",
-    "bytes",
-    "duration",
-    "timestamp",
-    "json",
-    "secret",
-    "dyn",
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+PRIMITIVE_TYPES: Final = _words(
+    "int uint float bool string bytes duration timestamp json secret dyn"
 )
 EDGE_INTS: Final = (
-    "0",
-    "1",
-    "-1",
-    "3",
-    "1_000",
-    "0x7f",
-    "9223372036854775807",
-    "-9223372036854775808",
+    *_words("0 1 -1 3 1_000 0x7f 9223372036854775807 -9223372036854775808 2u 0u"),
     "9223372036854775808",
     "9" * 60,
-    "2u",
-    "0u",
 )
-EDGE_FLOATS: Final = ("0.5", "1e999", "1e-3", ".5", "3.14")
-EDGE_DURATIONS: Final = ("0s", "1ms", "250ms", "2s", "1m30s", "1h", "2562047h", "1.5s")
+EDGE_FLOATS: Final = _words("0.5 1e999 1e-3 .5 3.14")
+EDGE_DURATIONS: Final = _words("0s 1ms 250ms 2s 1m30s 1h 2562047h 1.5s")
 EDGE_STRINGS: Final = (
-    '""',
-    '"x"',
-    "'y'",
-    'r"\\d+"',
-    '"a\\nb"',
-    '"\\u00e9"',
-    'b"\\x00\\xff"',
+    *_words(r'''"" "x" 'y' r"\d+" "a\nb" "\u00e9" b"\x00\xff"'''),
     '"""multi\nline"""',
 )
-BINARY: Final = ("+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "??", "in")
-CALLS: Final = (
-    "size({})",
-    "int({})",
-    "uint({})",
-    "double({})",
-    "string({})",
-    "bytes({})",
-    "bool({})",
-    "type({})",
-    "dyn({})",
-    "duration({})",
-    "timestamp({})",
-    "json_encode({})",
-    "json_decode({})",
-    "lower({})",
-    "upper({})",
-    "trim({})",
-    "keys({})",
-    "values({})",
-    "range({})",
-    "sum({})",
-    "base64.encode({})",
-    "base64.decode({})",
-    "math.abs({})",
-    "math.greatest({}, {})",
-    "math.least({})",
-    "{}.startsWith({})",
-    "{}.contains({})",
-    "{}.matches({})",
-    "{}.size()",
-    "{}.charAt({})",
-    "{}.indexOf({})",
-    "{}.split({})",
-    "{}.substring({}, {})",
-    "{}.join({})",
-    "{}.format({})",
-    "split({}, {})",
-    "join({}, {})",
-    "replace({}, {}, {})",
-    "has({}.a)",
-    "{}.map(x, {})",
-    "{}.filter(x, {})",
-    "{}.all(x, {})",
-    "{}.exists(x, {})",
-    "{}.exists_one(x, {})",
-    "cel.bind(y, {}, {})",
-    'env("HOME")',
-    'env("FLOWC_NOPE", {})',
-    'secret("TOKEN")',
-    "now()",
-    "uuid()",
-    "{}.getFullYear()",
-    "{}.getHours()",
-)
+BINARY: Final = _words("+ - * / % == != < <= > >= && || ?? in")
+#: Library calls, ``{}`` standing for generated arguments.
+CALLS: Final = _words("""
+    size({}) int({}) uint({}) double({}) string({}) bytes({}) bool({}) type({}) dyn({})
+    duration({}) timestamp({}) json_encode({}) json_decode({}) lower({}) upper({}) trim({})
+    keys({}) values({}) range({}) sum({}) base64.encode({}) base64.decode({}) math.abs({})
+    math.greatest({},{}) math.least({}) {}.startsWith({}) {}.contains({}) {}.matches({})
+    {}.size() {}.charAt({}) {}.indexOf({}) {}.split({}) {}.substring({},{}) {}.join({})
+    {}.format({}) split({},{}) join({},{}) replace({},{},{}) has({}.a) {}.map(x,{})
+    {}.filter(x,{}) {}.all(x,{}) {}.exists(x,{}) {}.exists_one(x,{}) cel.bind(y,{},{})
+    env("HOME") env("FLOWC_NOPE",{}) secret("TOKEN") now() uuid() {}.getFullYear()
+    {}.getHours()
+    """)
 METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
@@ -426,90 +364,19 @@ TOKEN: Final = re.compile(
     r"|[0-9][0-9_.a-zA-Z]*|\?\?|->|\.\.|[=!<>]=|&&|\|\||\$\{|\s+|#[^\n]*|."
 )
 VOCABULARY: Final = (
-    "{",
-    "}",
-    "(",
-    ")",
-    "[",
-    "]",
-    '"',
-    "'",
-    "${",
-    ",",
-    ":",
-    ".",
-    "?",
-    "??",
-    "->",
-    "=",
-    "!",
-    "-",
-    "+",
-    "*",
-    "/",
-    "==",
-    "<",
-    "&&",
-    "||",
+    *_words("""{ } ( ) [ ] " ' ${ , : . ? ?? -> = ! - + * / == < && || # step let var if else for
+    in while max parallel branch try catch finally retry timeout return yield break continue
+    log assert fail call GET POST json body headers query fallback compensate null true 0
+    -1 0x 1e999 1h 0s [] {} type import flow service const json_encode( size(
+    .startsWith("""),
     "\n",
-    "#",
-    "step",
-    "let",
-    "var",
-    "if",
-    "else",
-    "for",
-    "in",
-    "while",
-    "max",
-    "parallel",
-    "branch",
-    "try",
-    "catch",
-    "finally",
-    "retry",
-    "timeout",
-    "return",
-    "yield",
-    "break",
-    "continue",
-    "log",
-    "assert",
-    "fail",
-    "call",
-    "GET",
-    "POST",
-    "json",
-    "body",
-    "headers",
-    "query",
-    "fallback",
-    "compensate",
+    " == ",
     "on error skip",
     'secret("T")',
-    "null",
-    "true",
-    "0",
-    "-1",
-    "9" * 40,
-    "0x",
-    "1e999",
-    "1h",
-    "0s",
     '"${x}"',
     'b"\\xff"',
-    "[]",
-    "{}",
-    "type",
-    "import",
     '"lib/x.flow"',
-    "flow",
-    "service",
-    "const",
-    "json_encode(",
-    "size(",
-    ".startsWith(",
-    " == ",
+    "9" * 40,
 )
 
 
