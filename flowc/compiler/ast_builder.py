@@ -11,12 +11,8 @@ Statements that end in a block take their end from ``_block_end``: the
 ``block``/``clause_block`` rule is always the last thing reduced before the
 rule that contains it, so it records its closing brace there.
 
-Nesting.  Chains that grow to the left — ``a.b.c``, ``f().g()``, ``x[0][1]``,
-``1 + 2 + 3`` — nest the tree without nesting the parser's stack (which the
-parser bounds, see ``parser.py``), so these rules and parentheses record how
-deep the node they build is (``_nested``) and the first one deeper than
-``MAX_DEPTH`` stops the parse at its operator: a program of a million
-``.field`` selections fails at the 257th, not after building them all.
+Chains that grow to the left (``a.b.c``, ``1 + 2 + 3``) and parentheses are
+measured as they are built (``nesting.py``): the first too deep stops the parse.
 
 This is the only module besides ``parser.py`` and ``lexical.py`` that knows
 about lark.
@@ -27,7 +23,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 import attrs
 from lark import Token
@@ -35,6 +31,7 @@ from lark.exceptions import UnexpectedInput
 
 from flowc.compiler import ast, lexical, messages
 from flowc.compiler.diagnostics import Diagnostic, ParseFailure
+from flowc.compiler.nesting import MAX_DEPTH, NestingMeter
 from flowc.grammar.keywords import RESERVED
 
 
@@ -54,21 +51,12 @@ def check_binding_name(token: Token, what: str, builder: AstBuilder) -> None:
 Child = Any  # a Token, an AST node, a tuple of nodes, or None (an absent optional part)
 
 
-#: The deepest the syntax tree may nest (the parser also bounds its stack by it).
-MAX_DEPTH: Final = 256
-
-
 class AstBuilder:
     """The inline transformer: one method per grammar rule or alias."""
 
     def __init__(self, host: ParserHost) -> None:
         self._host = host
-        # id(node) -> (node, depth) for chain nodes and parenthesised expressions;
-        # holding the node keeps its id from being reused while the entry lives.
-        self._depths: dict[int, tuple[ast.Node, int]] = {}
-        # id(node) -> (node, how many pairs of parentheses enclose it directly),
-        # for ``parser._check_depth``: parentheses leave no node but count as levels.
-        self.paren_layers: dict[int, tuple[ast.Node, int]] = {}
+        self.nesting = NestingMeter()
         self.file = "<input>"
         self.text = ""
         self._comments: list[Token] = []
@@ -84,27 +72,20 @@ class AstBuilder:
         self.file, self.text, self._comments = file, text, []
         self._line0, self._col0, self._pos0 = 1, 1, 0
         self._newline_cache = {}
-        self._depths, self.paren_layers = {}, {}
+        self.nesting = NestingMeter()
         return saved
 
     def end(self, saved: tuple[Any, ...]) -> list[ast.Comment]:
         comments = [ast.Comment(str(t), span=self.token_span(t)) for t in self._comments]
         self.file, self.text, self._comments, self._line0, self._col0, self._pos0 = saved
         self._newline_cache = {}
-        self._depths, self.paren_layers = {}, {}
+        self.nesting = NestingMeter()
         return comments
 
     def _nested(self, node: ast.Expr, at: Token, *children: Child) -> ast.Expr:
-        """``node``, one level deeper than the deepest of ``children``, or a
-        ``TOO_DEEP`` failure at the token ``at`` when that is beyond ``MAX_DEPTH``."""
-        below = 1  # a child of unknown depth counts as a leaf
-        for child in children:
-            entry = self._depths.get(id(child))
-            if entry is not None and entry[0] is child and entry[1] > below:
-                below = entry[1]
-        if below >= MAX_DEPTH:
+        """``node``, unless it nests deeper than ``MAX_DEPTH``: then a failure at ``at``."""
+        if not self.nesting.nested(node, children):
             raise ParseFailure(messages.TOO_DEEP(self.token_span(at), limit=MAX_DEPTH))
-        self._depths[id(node)] = (node, below + 1)
         return node
 
     def on_comment(self, token: Token) -> Token:
@@ -536,12 +517,9 @@ class AstBuilder:
     def paren(self, c: list[Child]) -> ast.Expr:
         # The span covers the parentheses, so `(a + b) * c` starts at `(`; they count
         # as a level of nesting although they leave no node of their own.
-        inner = c[1]
-        node: ast.Expr = attrs.evolve(inner, span=self.span(c))
-        entry = self.paren_layers.get(id(inner))
-        layers = entry[1] if entry is not None and entry[0] is inner else 0
-        self.paren_layers[id(node)] = (node, layers + 1)
-        return self._nested(node, c[0], inner)
+        node: ast.Expr = attrs.evolve(c[1], span=self.span(c))
+        self.nesting.parenthesised(c[1], node)
+        return self._nested(node, c[0], c[1])
 
     def list_lit(self, c: list[Child]) -> ast.ListLit:
         items = c[1] if c[1] is not None else ()

@@ -45,6 +45,7 @@ The algorithm is CEL's checker, bottom-up:
 Errors produce the type ``error``, which is compatible with everything, so
 one mistake is reported once rather than at every use.
 
+The macros and ``cel.bind`` are checked in ``exprcheck_macros.py``.
 Overload resolution (matching argument types against the library's
 signatures, secret taint, the unknown-function and no-overload errors) and the
 help text of type mismatches live in ``overloads.py``; ``OPERATOR_FUNCTIONS``
@@ -64,7 +65,6 @@ from flowc.common.typerel import (
     join_all,
     keeps_secrets,
     make_optional,
-    pair_types,
     strip_optional,
 )
 from flowc.common.types import (
@@ -89,6 +89,16 @@ from flowc.common.types import (
     Type,
 )
 from flowc.compiler import ast, messages
+from flowc.compiler.exprcheck_macros import (
+    BOOL_MACROS,
+    MACROS,
+    TWO_VAR_MACROS,
+    MacroChecks,
+    is_bind_call,
+    macro_shape,
+    pairs_keep_secrets,
+    two_var_macro_shape,
+)
 from flowc.compiler.overloads import (
     OPERATOR_FUNCTIONS,
     mismatch_help,
@@ -109,6 +119,7 @@ __all__ = [
     "ExprChecker",
     "is_bind_call",
     "mismatch_help",
+    "pairs_keep_secrets",
     "two_var_macro_shape",
 ]
 
@@ -125,19 +136,8 @@ LITERAL_TYPES: Final[dict[str, Type]] = {
     "null": NULL,
 }
 
-MACROS: Final = frozenset({"all", "exists", "exists_one", "map", "filter"})
-BOOL_MACROS: Final = frozenset({"all", "exists", "exists_one"})
-# CEL's two-variable comprehensions (cel-go ext.TwoVarComprehensions): argument counts.
-TWO_VAR_MACROS: Final = {
-    "all": (3,),
-    "exists": (3,),
-    "existsOne": (3,),
-    "transformList": (3, 4),
-    "transformMap": (3, 4),
-}
 
-
-class ExprChecker:
+class ExprChecker(MacroChecks):
     """Checks expressions against a scope; one instance per module."""
 
     def __init__(self, info: CheckInfo) -> None:
@@ -430,7 +430,7 @@ class ExprChecker:
         if namespaced is not None:
             args = [self.check(a, scope) for a in expr.args]
             return self.apply(expr, namespaced, False, args, list(expr.args))
-        if expr.func in MACROS and _macro_shape(expr):
+        if expr.func in MACROS and macro_shape(expr):
             return self._macro(expr, scope)
         if two_var_macro_shape(expr):
             return self._two_var_macro(expr, scope)
@@ -462,70 +462,6 @@ class ExprChecker:
             return TYPE
         return self.apply(expr, name, False, args, list(expr.args))
 
-    def _has(self, expr: ast.Call, scope: Scope) -> Type:
-        arg = expr.args[0] if len(expr.args) == 1 else None
-        if not isinstance(arg, ast.Select):
-            return self.error(messages.BAD_HAS(expr.span))
-        operand = self.check(arg.operand, scope)
-        if isinstance(operand, RecordT | MapT | OptionalT) or operand in (JSON, ERROR):
-            return BOOL
-        return self.error(messages.NO_FIELDS(arg.span, type=operand, field=arg.field))
-
-    def _macro(self, expr: ast.Call, scope: Scope) -> Type:
-        assert expr.target is not None
-        target = self.check(expr.target, scope)
-        var = expr.args[0]
-        assert isinstance(var, ast.Name)
-        element = _element_type(target)
-        if element is None:
-            return self.error(messages.NOT_ITERABLE(expr.target.span, type=target))
-        inner = scope.child()
-        self._declare_variable(inner, var, element)
-        if expr.func in BOOL_MACROS or expr.func == "filter":
-            self.expect(expr.args[1], inner, BOOL, f"the predicate of `{expr.func}`")
-            return BOOL if expr.func != "filter" else ListT(element)
-        if len(expr.args) == 3:
-            self.expect(expr.args[1], inner, BOOL, "the filter of `map`")
-        return ListT(self.check(expr.args[-1], inner))
-
-    def _declare_variable(self, inner: Scope, var: ast.Expr, type_: Type) -> None:
-        """Declare a macro's variable; its node's reference is the evaluator's slot."""
-        assert isinstance(var, ast.Name)
-        symbol = Symbol(var.id, "macro", type_, var.span, inner.module_path, node=var)
-        inner.declare(symbol)
-        self.info.references[id(var)] = symbol
-        self.info.expr_types[id(var)] = type_
-
-    def _two_var_macro(self, expr: ast.Call, scope: Scope) -> Type:
-        """``l.all(i, v, p)``, ``m.transformMap(k, v, [p,] e)`` ...: index or key, and value."""
-        assert expr.target is not None
-        target = self.check(expr.target, scope)
-        pair = pair_types(target)
-        if pair is None:
-            return self.error(messages.NOT_ITERABLE(expr.target.span, type=target))
-        if not pairs_keep_secrets(target, pair):
-            return self.error(
-                messages.SECRET_HIDDEN(expr.target.span, what="iterating", type=pair[1])
-            )
-        inner = scope.child()
-        self._declare_variable(inner, expr.args[0], pair[0])
-        self._declare_variable(inner, expr.args[1], pair[1])
-        body = expr.args[2:]
-        if expr.func not in ("transformList", "transformMap"):
-            self.expect(body[0], inner, BOOL, f"the predicate of `{expr.func}`")
-            return BOOL
-        if len(body) == 2:
-            self.expect(body[0], inner, BOOL, f"the filter of `{expr.func}`")
-        result = self.check(body[-1], inner)
-        return ListT(result) if expr.func == "transformList" else MapT(pair[0], result)
-
-    def _bind(self, expr: ast.Call, scope: Scope) -> Type:
-        """``cel.bind(x, init, body)``: ``body`` with ``x`` bound to ``init``."""
-        var, init, body = expr.args
-        inner = scope.child()
-        self._declare_variable(inner, var, self.check(init, scope))
-        return self.check(body, inner)
-
     # ----------------------------------------------------------- overload resolution
 
     def apply(
@@ -547,14 +483,6 @@ class ExprChecker:
         return result
 
 
-def pairs_keep_secrets(iterable: Type, pair: tuple[Type, Type]) -> bool:
-    """Whether iterating ``iterable`` by (key, value) keeps its secrets secret (the
-    values of a record are the join of its fields, which could be ``json``)."""
-    if not isinstance(iterable, RecordT):
-        return True
-    return all(keeps_secrets(f.type, pair[1]) for f in iterable.fields)
-
-
 def _compares_a_secret(expr: ast.Binary, left: Type, right: Type) -> bool:
     """Whether ``==``/``!=`` would compare a secret with anything but ``null``."""
     if _is_null(expr.left) or _is_null(expr.right):
@@ -564,50 +492,6 @@ def _compares_a_secret(expr: ast.Binary, left: Type, right: Type) -> bool:
 
 def _is_null(expr: ast.Expr) -> bool:
     return isinstance(expr, ast.Literal) and expr.kind == "null"
-
-
-def _element_type(t: Type) -> Type | None:
-    if t in (JSON, ERROR):
-        return t
-    if isinstance(t, ListT):
-        return t.elem
-    if isinstance(t, MapT):
-        return t.key
-    if isinstance(t, RecordT):
-        return STRING
-    return None
-
-
-def two_var_macro_shape(expr: ast.Call) -> bool:
-    """Whether a receiver call is a two-variable comprehension (two names first)."""
-    counts = TWO_VAR_MACROS.get(expr.func)
-    return (
-        counts is not None
-        and expr.target is not None
-        and len(expr.args) in counts
-        and all(isinstance(a, ast.Name) for a in expr.args[:2])
-    )
-
-
-def is_bind_call(expr: ast.Call) -> bool:
-    """Whether a call has the shape of ``cel.bind(name, init, body)``."""
-    target = expr.target
-    return (
-        expr.func == "bind"
-        and isinstance(target, ast.Name)
-        and target.id == "cel"
-        and not target.leading_dot
-        and len(expr.args) == 3
-        and isinstance(expr.args[0], ast.Name)
-    )
-
-
-def _macro_shape(expr: ast.Call) -> bool:
-    if not expr.args or not isinstance(expr.args[0], ast.Name):
-        return False
-    if expr.func == "map":
-        return len(expr.args) in (2, 3)
-    return len(expr.args) == 2
 
 
 def _is_field_key(entry: ast.MapEntry) -> bool:

@@ -38,15 +38,13 @@ the token where it became too deep (E0007), before any deep tree exists:
   stack.  ``_NestingGuard`` (Lark's lexer thread, which sees the parser state
   before each token) refuses a token once the stack holds more than
   ``MAX_PARSER_STACK`` entries, counting the stacks of the enclosing parses
-  when the text is an interpolation.  A level of nesting takes one to four
-  entries (a parenthesis one, an ``if`` block three, a conditional four), so
-  ``5 x MAX_DEPTH`` rejects nothing the tree limit would accept.
+  when the text is an interpolation.
 * What nests to the left (``a.b.c``, ``x[0][1]``, ``f().g()``, ``1 + 2 + 3``)
-  and parentheses are counted as the AST builder reduces them
-  (``AstBuilder._nested``).
-* After a successful parse, ``_check_depth`` walks the tree with an explicit
-  stack and rejects one deeper than ``MAX_DEPTH``, so that later recursive
-  phases cannot overflow the interpreter stack.
+  and parentheses are measured as the AST builder reduces them, and after a
+  successful parse ``nesting.check_tree`` walks the tree with an explicit
+  stack (parentheses counted) and rejects one deeper than ``MAX_DEPTH``, so
+  that later recursive phases cannot overflow the interpreter stack
+  (``nesting.py``).
 """
 
 from __future__ import annotations
@@ -65,15 +63,13 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.lexer import LexerState, LexerThread
 
 from flowc.compiler import ast, messages, parser_tables
-from flowc.compiler.ast_builder import MAX_DEPTH, AstBuilder
+from flowc.compiler.ast_builder import AstBuilder
 from flowc.compiler.diagnostics import Diagnostic, ParseFailure
+from flowc.compiler.nesting import MAX_DEPTH, MAX_PARSER_STACK, check_tree
 from flowc.compiler.parse_store import cache_directory
 from flowc.grammar.keywords import RESERVED
 
 __all__ = ["GRAMMAR_PATH", "MAX_DEPTH", "MAX_PARSER_STACK", "parse_expression", "parse_module"]
-
-#: The most entries the parser's stack may hold (interpolations included).
-MAX_PARSER_STACK: Final = 5 * MAX_DEPTH
 GRAMMAR_PATH: Final = Path(__file__).resolve().parent.parent / "grammar" / "flow.lark"
 
 _EXPRESSION_STARTS: Final = frozenset({"NAME", "INT", "UINT", "STRING", "FLOAT", "DURATION"})
@@ -183,7 +179,7 @@ class _Parser:
         saved = builder.begin(file, text)
         try:
             result: Any = self.parse_raw(text, start)
-            parens = builder.paren_layers
+            parens = builder.nesting.paren_layers
         except UnexpectedInput as error:
             raise ParseFailure(self.diagnose(error, text, builder)) from None
         except RecursionError:
@@ -192,7 +188,7 @@ class _Parser:
             comments = builder.end(saved)
         if isinstance(result, ast.Module):
             result = ast.Module(result.decls, comments=tuple(comments), span=result.span)
-        _check_depth(result, parens)
+        check_tree(result, parens)
         assert isinstance(result, ast.Module | ast.Expr)
         return result
 
@@ -339,18 +335,3 @@ class _NestingGuard(LexerThread):
                 span = self.builder.token_span(token)
                 raise ParseFailure(messages.TOO_DEEP(span, limit=MAX_DEPTH))
             yield token
-
-
-def _check_depth(root: ast.Node, parens: dict[int, tuple[ast.Node, int]]) -> None:
-    """Refuse a tree deeper than ``MAX_DEPTH``, counting each pair of parentheses
-    (``parens``, from the builder) as a level."""
-    stack: list[tuple[ast.Node, int]] = [(root, 0)]
-    while stack:
-        node, depth = stack.pop()
-        entry = parens.get(id(node))
-        if entry is not None and entry[0] is node:
-            depth += entry[1]
-        if depth > MAX_DEPTH:
-            raise ParseFailure(messages.TOO_DEEP(node.span, limit=MAX_DEPTH))
-        for child in ast.iter_children(node):
-            stack.append((child, depth + 1))
