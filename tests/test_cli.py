@@ -111,6 +111,44 @@ def test_missing_file_and_directory_exit_2(tmp_path: Path) -> None:
     assert code == 2
 
 
+SECRET_LINE = "zq7:x:0:0:the-first-line-of-a-private-file"
+
+
+@pytest.mark.parametrize("target", ["private.txt", "private.json", "no-suffix", "link.flow"])
+def test_imports_read_flow_files_only_and_never_quote_another_file(
+    tmp_path: Path, target: str
+) -> None:
+    private = tmp_path / "private.txt"
+    private.write_text(f"{SECRET_LINE}\nmore\n")
+    for name in ("private.json", "no-suffix"):
+        (tmp_path / name).write_text(f"{SECRET_LINE}\n")
+    (tmp_path / "link.flow").symlink_to(private)  # a `.flow` name is not enough
+    code, out, err = check(write(tmp_path, f'import "{target}"\nconst A = 1\n'))
+    assert code == 1
+    assert f'error[E0102]: cannot import "{target}"' in err
+    assert "zq7" not in out + err and "private-file" not in out + err
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "link.flow"])
+def test_a_root_file_that_is_not_flow_source_is_refused_unread(tmp_path: Path, name: str) -> None:
+    private = tmp_path / "notes.txt"
+    private.write_text(f"{SECRET_LINE}\n")
+    if name == "link.flow":
+        (tmp_path / name).symlink_to(private)
+    code, out, err = check(str(tmp_path / name))
+    assert code == 2
+    assert err.strip() == (
+        f"flowc: error: {tmp_path / name}: not a .flow file (nor a .json/.yaml flow definition)"
+    )
+    assert "zq7" not in out + err
+
+
+def test_a_huge_line_is_never_quoted(tmp_path: Path) -> None:
+    code, out, err = check(write(tmp_path, "flow f() { log " + "x" * 500_000 + " ยง }\n"))
+    assert code == 1 and "error[E0002]" in err
+    assert "x" * 300 not in out + err
+
+
 def test_bad_flag_is_a_usage_error() -> None:
     result = CliRunner().invoke(main, ["check", "--frobnicate", "x.flow"])
     assert result.exit_code == 2
@@ -151,9 +189,11 @@ def test_bad_programs_get_a_positioned_diagnostic(tmp_path: Path, source: str, c
     assert "Traceback" not in err
 
 
-def test_deep_parentheses_are_harmless(tmp_path: Path) -> None:
-    source = "flow f() { log " + "(" * 10_000 + "1" + ")" * 10_000 + " }\n"
-    assert check(write(tmp_path, source))[0] == 0
+def test_deep_parentheses_count_as_nesting(tmp_path: Path) -> None:
+    source = "flow f() { log " + "(" * 300_000 + "1" + ")" * 300_000 + " }\n"
+    code, _, err = check(write(tmp_path, source))
+    assert code == 1 and "error[E0007]: nesting is too deep" in err
+    assert check(write(tmp_path, "flow f() { log " + "(" * 200 + "1" + ")" * 200 + " }\n"))[0] == 0
 
 
 def test_no_color_and_tty_colour(tmp_path: Path) -> None:

@@ -164,6 +164,38 @@ def test_an_expression_error_exits_1(flows: Path) -> None:
     assert failure == f"flowc: error: flow `divide` failed ({flows}:22:12): eval: division by zero"
 
 
+RECURSIVE = """\
+flow down(n: int) -> int timeout 10s {
+    if n <= 0 {
+        return 0
+    }
+    step r = call down(n: n - 1)
+    return r.body + 1
+}
+"""
+
+
+def test_recursion_runs_up_to_the_call_depth_limit_and_then_fails_clearly(
+    tmp_path: Path,
+) -> None:
+    from flowc.runtime.executor import MAX_CALL_DEPTH
+
+    path = tmp_path / "down.flow"
+    path.write_text(RECURSIVE)
+    within = flowc(["run", str(path), "-i", f"n={MAX_CALL_DEPTH}"])
+    assert (within.exit_code, within.stdout.strip()) == (0, str(MAX_CALL_DEPTH))
+    beyond = flowc(["run", str(path), "-i", f"n={MAX_CALL_DEPTH + 1}"])
+    assert beyond.exit_code == 1
+    assert beyond.stdout == ""
+    message = beyond.stderr.strip().splitlines()[-1]
+    assert message.startswith("flowc: error: flow `down` failed at step `r/r/")
+    assert message.endswith(
+        f"({path}:5:5): call_depth: calling `down` would nest sub-flow calls deeper than "
+        f"{MAX_CALL_DEPTH} levels (a recursion that does not stop?)"
+    )
+    assert "Traceback" not in beyond.stderr and "internal error" not in beyond.stderr
+
+
 def test_a_connect_error_names_kind_and_attempts(tmp_path: Path) -> None:
     path = tmp_path / "down.flow"
     path.write_text(

@@ -227,6 +227,33 @@ async def test_auth_headers_as_received(demo: DemoServer) -> None:
     assert outcome.value == ["Bearer demo-token", f"Basic {basic}", "demo-key"]
 
 
+@pytest.mark.usefixtures("demo_secrets")
+async def test_secrets_converted_to_bytes_are_revealed_only_into_the_request(
+    demo: DemoServer,
+) -> None:
+    outcome = await run_on(
+        demo,
+        """
+        type Echo = {body: string, headers: map[string, string]}
+        flow f() -> list[string] {
+            let raw = bytes(secret("T_TOKEN")) + b"!"
+            let basic = "Basic " + base64.encode(bytes("demo:" + secret("T_PASSWORD")))
+            step b = PUT api "/echo" -> Echo { body raw }
+            step j = PUT api "/echo" -> Echo { json {raw: raw} }
+            step h = GET api "/auth/basic" { headers { "Authorization": basic } }
+            return [b.body.body, b.body.headers["content-type"], j.body.body, "${h.status}"]
+        }
+    """,
+    )
+    token = base64.b64encode(b"demo-token!").decode()
+    assert outcome.value == [
+        "demo-token!",
+        "application/octet-stream",
+        f'{{"raw":"{token}"}}',
+        "200",
+    ]
+
+
 async def test_auth_on_httpbin(httpbin: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HB_PASSWORD", "s3cret")
     program = compile_flow(

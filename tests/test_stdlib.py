@@ -135,23 +135,33 @@ def test_no_overload_message_names_kinds_not_values() -> None:
     assert str(caught.value) == "no matching overload for _+_(string, int)"
 
 
-def test_secrets_are_strings_with_taint() -> None:
+def test_secrets_are_opaque_to_the_library() -> None:
     token = Secret("hunter2", source="TOKEN")
     joined = call("_+_", "Bearer ", token)
     assert isinstance(joined, Secret) and joined.reveal() == "Bearer hunter2"
     assert isinstance(call("_+_", token, token), Secret)
-    assert rcall("startsWith", token, "hun") is True
-    assert call("size", token) == 7
-    parts = rcall("split", Secret("a,b"), ",")
-    assert isinstance(parts, list) and all(isinstance(part, Secret) for part in parts)
-    assert [part.reveal() for part in parts] == ["a", "b"]
-    assert call("_==_", token, "hunter2") is True
-    assert call("type", token) == CelType("secret")
-    with pytest.raises(EvalError) as caught:
-        call("int", token)
-    assert caught.value.kind == "invalid argument"
-    assert "hunter2" not in str(caught.value) and "hunter2" not in repr(caught.value)
-    assert caught.value.__context__ is None
+    encoded = call("base64.encode", call("bytes", token))
+    assert isinstance(encoded, Secret) and encoded.reveal() == "aHVudGVyMg=="
+    refusals = [
+        lambda: rcall("startsWith", token, "hun"),
+        lambda: call("size", token),
+        lambda: rcall("split", token, ","),
+        lambda: call("_==_", token, "hunter2"),
+        lambda: call("@in", token, ["hunter2"]),
+        lambda: call("type", token),
+        lambda: call("dyn", token),
+        lambda: call("int", token),
+        lambda: call("json_encode", token),
+        lambda: call("string", call("bytes", token)),
+    ]
+    for refusal in refusals:
+        with pytest.raises(EvalError) as caught:
+            refusal()
+        assert "cannot" in str(caught.value)
+        assert "hunter2" not in str(caught.value) and "hunter2" not in repr(caught.value)
+        assert caught.value.__context__ is None
+    assert call("size", [token, token]) == 2  # a list of secrets has a length
+    assert call("_[_]", [token], 0) is token
 
 
 # --------------------------------------------------------------------------- int arithmetic

@@ -129,12 +129,22 @@ def test_deep_list_and_map_equality() -> None:
     assert equals([[]], [[]])
 
 
-def test_secret_equality_with_strings() -> None:
-    assert equals(Secret("abc"), "abc")
-    assert equals("abc", Secret("abc"))
-    assert equals(Secret("abc"), Secret("abc"))
-    assert not equals(Secret("abc"), "abd")
-    assert not equals(Secret("1"), 1)
+def test_a_secret_compares_with_nothing_but_null() -> None:
+    for left, right in [
+        (Secret("abc"), "abc"),
+        ("abc", Secret("abc")),
+        (Secret("abc"), Secret("abc")),
+        (Secret("1"), 1),
+        ([Secret("abc")], ["abc"]),
+        ({"k": Secret("abc")}, {"k": "abc"}),
+    ]:
+        with pytest.raises(EvalError, match="a secret cannot be compared"):
+            equals(left, right)
+    assert not equals(Secret("abc"), None) and not equals(None, Secret("abc"))
+    with pytest.raises(EvalError, match="a secret cannot be compared"):
+        map_lookup({"abc": 1}, Secret("abc"))
+    with pytest.raises(EvalError, match="a secret cannot be compared"):
+        map_contains({"abc": 1}, Secret("abc"))
 
 
 def test_compare_across_numeric_kinds() -> None:

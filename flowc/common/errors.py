@@ -37,9 +37,8 @@ ASSERT: Final = "assert"
 FAIL: Final = "fail"
 EVAL: Final = "eval"
 LOOP_LIMIT: Final = "loop_limit"
-INVALID_REQUEST: Final = "invalid_request"
 CALL_DEPTH: Final = "call_depth"
-STORE: Final = "store"
+INVALID_REQUEST: Final = "invalid_request"
 
 NO_BODY: Final = object()  # a FlowError without a response body
 

@@ -22,15 +22,18 @@ Using it:
   choice per (name, receiver, argument classes), so a dynamic call costs one
   dict lookup after the first.  No match is ``EvalError("no matching
   overload")``, naming the function and the argument kinds, never the values.
-* Secrets are strings with taint.  Only ``==``/``!=`` (and ``dyn``/``type``)
-  take a ``Secret`` directly; for every other function ``call_dynamic``
-  reveals the secret arguments, calls the string overload and wraps a string
-  result -- or the strings of a list result -- in a new ``Secret``
-  (``"Bearer " + secret("T")`` is a secret, ``secret("T").size()`` a plain
-  int).  This mirrors the checker's taint rule.  Because a statically bound
-  ``impl`` would receive a ``Secret`` where it expects a ``str``, the
-  evaluator must go through ``call_dynamic`` whenever an argument's static
-  type is ``secret`` (as it does for ``json``).
+* Secrets.  A ``Secret`` value fits no parameter except a type parameter its
+  overload carries (``stdlib_core.matches_classes``), so any other call with
+  one lands in ``call_dynamic``'s fallback, which obeys the overload's
+  ``SecretRule`` (``stdlib_core``) exactly as the checker does: an overload
+  that ``DERIVE``s gets the revealed values and its string or bytes result
+  is wrapped in a new ``Secret`` (``"Bearer " + secret("T")`` is a secret);
+  any other overload refuses, with an error that says which function and
+  never the value (``size(secret("T"))`` is an error, as it is when
+  checked).  Because a statically bound ``impl`` would receive a ``Secret``
+  where it expects a ``str``, the evaluator must go through ``call_dynamic``
+  whenever an argument's static type may hold a secret (as it does for
+  ``json``).
 
 The library itself lives in ``stdlib_ops`` (operators), ``stdlib_convert``
 (conversions), ``stdlib_strings``, ``stdlib_time``, ``stdlib_math`` and
@@ -51,7 +54,7 @@ from flowc.common import (
     stdlib_strings,
     stdlib_time,
 )
-from flowc.common.stdlib_core import Impl, Overload, fn, matches_classes, method
+from flowc.common.stdlib_core import DERIVE, Impl, Overload, fn, matches_classes, method
 from flowc.common.stdlib_flow import (
     SYSTEM_EFFECTS,
     Effects,
@@ -59,7 +62,13 @@ from flowc.common.stdlib_flow import (
     current_effects,
     use_effects,
 )
-from flowc.common.values import NO_MATCHING_OVERLOAD, EvalError, Secret, describe_type
+from flowc.common.values import (
+    NO_MATCHING_OVERLOAD,
+    TYPE_ERROR,
+    EvalError,
+    Secret,
+    describe_type,
+)
 
 __all__ = [
     "FUNCTION_ALIASES",
@@ -174,13 +183,16 @@ def call_dynamic(name: str, receiver: bool, args: Sequence[object]) -> object:
 
 
 def _call_with_secrets(name: str, receiver: bool, args: Sequence[object]) -> object:
-    """Secret taint: call the string overload on the revealed text and make a
-    string (or list-of-strings) result a secret again.  A failure is reported
-    without the original message, which could quote the secret."""
+    """A call with secret arguments: only an overload that ``DERIVE``s a secret
+    from them is called, on the revealed values, and its result is a secret
+    again.  A failure is reported without the original message, which could
+    quote the secret."""
     plain = [arg.reveal() if isinstance(arg, Secret) else arg for arg in args]
     overload = resolve_dynamic(name, receiver, plain)
     if overload is None:
         raise EvalError(NO_MATCHING_OVERLOAD, _no_overload_message(name, receiver, args))
+    if overload.secrets is not DERIVE:
+        raise EvalError(TYPE_ERROR, f"{_display(name)} cannot be applied to a secret")
     failure: str | None = None
     try:
         result = overload.impl(*plain)
@@ -188,15 +200,9 @@ def _call_with_secrets(name: str, receiver: bool, args: Sequence[object]) -> obj
         failure = error.kind
     if failure is not None:
         raise EvalError(failure, f"{_display(name)} failed on a secret argument ({failure})")
-    return _taint(result)
-
-
-def _taint(result: object) -> object:
-    if type(result) is str:
-        return Secret(result)
-    if type(result) is list:
-        return [Secret(item) if type(item) is str else item for item in result]
-    return result
+    if type(result) is not str and type(result) is not bytes:  # pragma: no cover - DERIVE
+        raise EvalError(TYPE_ERROR, f"{_display(name)} cannot be applied to a secret")
+    return Secret(result)
 
 
 def _display(name: str) -> str:

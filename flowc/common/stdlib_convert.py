@@ -32,7 +32,7 @@ import math
 import re
 from typing import Final
 
-from flowc.common.stdlib_core import Overload, fn
+from flowc.common.stdlib_core import DERIVE, Overload, fn
 from flowc.common.types import (
     BOOL,
     BYTES,
@@ -249,7 +249,7 @@ def overloads() -> list[Overload]:
         fn("int64_to_double", "double", (INT,), FLOAT, int_to_double),
         fn("uint64_to_double", "double", (UINT,), FLOAT, int_to_double),
         fn("string_to_double", "double", (STRING,), FLOAT, string_to_double),
-        fn("string_to_string", "string", (STRING,), STRING, identity),
+        fn("string_to_string", "string", (STRING,), STRING, identity, secrets=DERIVE),
         fn("int64_to_string", "string", (INT,), STRING, int_to_string),
         fn("uint64_to_string", "string", (UINT,), STRING, int_to_string),
         fn("double_to_string", "string", (FLOAT,), STRING, format_double),
@@ -259,8 +259,8 @@ def overloads() -> list[Overload]:
         fn("duration_to_string", "string", (DURATION,), STRING, format_duration),
         fn("list_to_string", "string", (list_a,), STRING, aggregate_to_string),
         fn("map_to_string", "string", (map_ab,), STRING, aggregate_to_string),
-        fn("bytes_to_bytes", "bytes", (BYTES,), BYTES, identity),
-        fn("string_to_bytes", "bytes", (STRING,), BYTES, string_to_bytes),
+        fn("bytes_to_bytes", "bytes", (BYTES,), BYTES, identity, secrets=DERIVE),
+        fn("string_to_bytes", "bytes", (STRING,), BYTES, string_to_bytes, secrets=DERIVE),
         fn("bool_to_bool", "bool", (BOOL,), BOOL, identity),
         fn("string_to_bool", "bool", (STRING,), BOOL, string_to_bool),
         fn("duration_to_duration", "duration", (DURATION,), DURATION, identity),

@@ -17,6 +17,22 @@ Run-time kind matching is by Python class only (``int``, ``UInt``, ``list``,
 ``TypeParam`` or ``json`` parameter accepts anything.  Because the decision
 depends only on the classes, ``call_dynamic`` caches it per class tuple.
 
+Secrets.  Each overload declares what it does with a secret argument
+(``SecretRule``), and both the checker and ``stdlib.call_dynamic`` obey it:
+
+* ``REJECT`` (the default): a secret argument is an error.  Whatever the
+  function computes from a secret that is not itself a secret -- a length, a
+  comparison, a parse -- could reveal something about it, so a function that
+  does not say otherwise refuses secrets, and a new function cannot forget.
+* ``DERIVE``: the function builds a secret from secrets (``a + b``,
+  ``bytes(s)``, ``base64.encode(b)``): its ``string`` and ``bytes`` parameters
+  take secrets, and then its string result is a ``secret`` and its bytes result
+  a ``secret bytes``.
+* ``carry("A", ...)``: the function moves values of those type parameters
+  without looking at them (``size(list[A])``, ``list[A] + list[A]``, indexing),
+  so a secret inside a list or map in those positions is fine and the result
+  holds it as the secret it is.
+
 Two optional flags extend the signature record:
 
 * ``variadic``: the last parameter may repeat; the overload accepts
@@ -65,6 +81,28 @@ Impl = Callable[..., object]
 
 
 @attrs.frozen(slots=True)
+class SecretRule:
+    """What an overload does with arguments that are, or hold, secrets."""
+
+    kind: str  # "reject", "derive" or "carry"
+    carries: frozenset[str] = frozenset()  # for "carry": the type parameters moved unseen
+
+    def __str__(self) -> str:
+        if self.kind == "carry":
+            return f"carry({', '.join(sorted(self.carries))})"
+        return self.kind
+
+
+REJECT: Final = SecretRule("reject")
+DERIVE: Final = SecretRule("derive")
+
+
+def carry(*type_params: str) -> SecretRule:
+    """The rule of a function that moves values of ``type_params`` unseen."""
+    return SecretRule("carry", frozenset(type_params))
+
+
+@attrs.frozen(slots=True)
 class Overload:
     """One signature of a function or operator and its implementation."""
 
@@ -76,6 +114,7 @@ class Overload:
     impl: Impl = attrs.field(eq=False, repr=False)
     variadic: bool = False
     dynamic_only: bool = False
+    secrets: SecretRule = REJECT
 
     def accepts_count(self, count: int) -> bool:
         """Whether a call with ``count`` arguments (receiver included) fits."""
@@ -109,16 +148,23 @@ def fn(
     *,
     variadic: bool = False,
     dynamic_only: bool = False,
+    secrets: SecretRule = REJECT,
 ) -> Overload:
     """A global-call overload (``size(x)``, operators, ``math.abs(x)``)."""
-    return Overload(overload_id, name, False, params, result, impl, variadic, dynamic_only)
+    return Overload(overload_id, name, False, params, result, impl, variadic, dynamic_only, secrets)
 
 
 def method(
-    overload_id: str, name: str, params: tuple[Type, ...], result: Type, impl: Impl
+    overload_id: str,
+    name: str,
+    params: tuple[Type, ...],
+    result: Type,
+    impl: Impl,
+    *,
+    secrets: SecretRule = REJECT,
 ) -> Overload:
     """A receiver-call overload (``s.startsWith(p)``); receiver first in ``params``."""
-    return Overload(overload_id, name, True, params, result, impl)
+    return Overload(overload_id, name, True, params, result, impl, secrets=secrets)
 
 
 # --------------------------------------------------------------------------- kinds
@@ -157,11 +203,21 @@ def classes_of(param: Type) -> frozenset[type] | None:
 
 
 def matches_classes(overload: Overload, classes: tuple[type, ...]) -> bool:
-    """Whether argument values of these classes fit the overload."""
+    """Whether argument values of these classes fit the overload.
+
+    A ``Secret`` fits only a type parameter the overload carries: a generic
+    parameter (``A``, ``json``) would otherwise take it and look at it
+    (``==``, ``in``, ``json_encode``).  Other calls with secrets go through
+    ``stdlib.call_dynamic``'s fallback, which applies the ``SecretRule``."""
     if not overload.accepts_count(len(classes)):
         return False
     for index, cls in enumerate(classes):
-        accepted = classes_of(overload.param_at(index))
+        param = overload.param_at(index)
+        if cls is Secret:
+            if not (isinstance(param, TypeParam) and param.name in overload.secrets.carries):
+                return False
+            continue
+        accepted = classes_of(param)
         if accepted is not None and cls not in accepted:
             return False
     return True

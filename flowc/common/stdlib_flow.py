@@ -23,9 +23,11 @@ string helpers (``lower``, ``upper``, ``trim``, ``split``, ``join``,
 the receiver flag is part of an overload's identity.  ``lower``/``upper`` are
 full Unicode case mappings (CEL's ``lowerAscii``/``upperAscii`` are ASCII-only).
 
-``json_encode`` writes compact JSON (``values.json_text``); if the value
-contains a secret, the result is itself a ``Secret`` (it may be sent, not
-printed).  ``json_decode`` parses JSON into `.flow` values (``values.parse_json``).
+``json_encode`` writes compact JSON (``values.json_text``).  The checker
+refuses a secret argument (a request's ``json`` clause is how a secret goes
+into JSON); should one arrive hidden in a ``json`` value anyway, the result is
+itself a ``Secret`` (it may be sent, not printed).  ``json_decode`` parses JSON
+into `.flow` values (``values.parse_json``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import time
 from collections.abc import Iterator
 from typing import Final, Protocol
 
-from flowc.common.stdlib_core import Overload, fn
+from flowc.common.stdlib_core import DERIVE, Overload, carry, fn
 from flowc.common.stdlib_strings import join, replace_all, split_all, trim
 from flowc.common.types import (
     BYTES,
@@ -268,12 +270,12 @@ def overloads() -> list[Overload]:
         fn(
             "replace_string_string_string", "replace", (STRING, STRING, STRING), STRING, replace_all
         ),
-        fn("keys_map", "keys", (MapT(A, B),), ListT(A), map_keys),
-        fn("values_map", "values", (MapT(A, B),), ListT(B), map_values),
+        fn("keys_map", "keys", (MapT(A, B),), ListT(A), map_keys, secrets=carry("A", "B")),
+        fn("values_map", "values", (MapT(A, B),), ListT(B), map_values, secrets=carry("A", "B")),
         fn("range_int", "range", (INT,), ListT(INT), int_range),
         fn("sum_list_int", "sum", (ListT(INT),), INT, sum_int),
         fn("sum_list_uint", "sum", (ListT(UINT),), UINT, sum_uint),
         fn("sum_list_double", "sum", (ListT(FLOAT),), FLOAT, sum_double),
-        fn("base64_encode_bytes", "base64.encode", (BYTES,), STRING, base64_encode),
+        fn("base64_encode_bytes", "base64.encode", (BYTES,), STRING, base64_encode, secrets=DERIVE),
         fn("base64_decode_string", "base64.decode", (STRING,), BYTES, base64_decode),
     ]

@@ -34,7 +34,7 @@ import math
 import operator
 from typing import Final
 
-from flowc.common.stdlib_core import Overload, fn, method
+from flowc.common.stdlib_core import DERIVE, Overload, carry, fn, method
 from flowc.common.types import (
     BOOL,
     BYTES,
@@ -289,9 +289,9 @@ def _arithmetic() -> list[Overload]:
         fn("add_int64", "_+_", (INT, INT), INT, add_int),
         fn("add_uint64", "_+_", (UINT, UINT), UINT, add_uint),
         fn("add_double", "_+_", (FLOAT, FLOAT), FLOAT, operator.add),
-        fn("add_string", "_+_", (STRING, STRING), STRING, add_string),
-        fn("add_bytes", "_+_", (BYTES, BYTES), BYTES, add_bytes),
-        fn("add_list", "_+_", (LIST_A, LIST_A), LIST_A, add_list),
+        fn("add_string", "_+_", (STRING, STRING), STRING, add_string, secrets=DERIVE),
+        fn("add_bytes", "_+_", (BYTES, BYTES), BYTES, add_bytes, secrets=DERIVE),
+        fn("add_list", "_+_", (LIST_A, LIST_A), LIST_A, add_list, secrets=carry("A")),
         fn(
             "add_timestamp_duration",
             "_+_",
@@ -391,23 +391,23 @@ def _logic_and_collections() -> list[Overload]:
         fn("logical_not", "!_", (BOOL,), BOOL, logical_not),
         fn("logical_and", "_&&_", (BOOL, BOOL), BOOL, logical_and),
         fn("logical_or", "_||_", (BOOL, BOOL), BOOL, logical_or),
-        fn("conditional", "_?_:_", (BOOL, A, A), A, conditional),
+        fn("conditional", "_?_:_", (BOOL, A, A), A, conditional, secrets=carry("A")),
         fn("equals", "_==_", (A, A), BOOL, equals),
         fn("not_equals", "_!=_", (A, A), BOOL, not_equals),
-        fn("index_list", "_[_]", (LIST_A, INT), A, index_list),
-        fn("index_map", "_[_]", (MAP_AB, A), B, map_lookup),
+        fn("index_list", "_[_]", (LIST_A, INT), A, index_list, secrets=carry("A")),
+        fn("index_map", "_[_]", (MAP_AB, A), B, map_lookup, secrets=carry("B")),
         fn("index_list_uint64", "_[_]", (LIST_A, UINT), A, index_list, dynamic_only=True),
         fn("index_list_double", "_[_]", (LIST_A, FLOAT), A, index_list_double, dynamic_only=True),
         fn("in_list", "@in", (A, LIST_A), BOOL, in_list),
         fn("in_map", "@in", (A, MAP_AB), BOOL, in_map),
         fn("size_string", "size", (STRING,), INT, size_of),
         fn("size_bytes", "size", (BYTES,), INT, size_of),
-        fn("size_list", "size", (LIST_A,), INT, size_of),
-        fn("size_map", "size", (MAP_AB,), INT, size_of),
+        fn("size_list", "size", (LIST_A,), INT, size_of, secrets=carry("A")),
+        fn("size_map", "size", (MAP_AB,), INT, size_of, secrets=carry("A", "B")),
         method("string_size", "size", (STRING,), INT, size_of),
         method("bytes_size", "size", (BYTES,), INT, size_of),
-        method("list_size", "size", (LIST_A,), INT, size_of),
-        method("map_size", "size", (MAP_AB,), INT, size_of),
+        method("list_size", "size", (LIST_A,), INT, size_of, secrets=carry("A")),
+        method("map_size", "size", (MAP_AB,), INT, size_of, secrets=carry("A", "B")),
     ]
 
 

@@ -23,17 +23,28 @@ The checker asks three questions of types, and this module answers them:
 ``contains_secret(t)``
     Whether a value of type ``t`` may carry a secret — the taint check for
     logs, failures, results and URLs.
+
+``keeps_secrets(source, target)``
+    Whether a ``source`` value used as a ``target`` keeps every secret it
+    holds typed as a secret.  Assignability alone would allow laundering: a
+    ``secret`` fits ``json`` (and then compares with anything), and width
+    subtyping hides a record's secret field from the checker while the value
+    still holds it.  ``unsecret(t)`` is ``t`` with its secrets made plain, for
+    matching a call's arguments against a library signature.
 """
 
 from __future__ import annotations
 
 from flowc.common.types import (
+    BYTES,
     ERROR,
     FLOAT,
     INT,
     JSON,
     NULL,
     SECRET,
+    SECRET_BYTES,
+    SECRETS,
     STRING,
     UINT,
     Field,
@@ -131,6 +142,8 @@ def join(a: Type, b: Type) -> Type:
         return JSON if inner == JSON else make_optional(inner)
     if {a, b} == {SECRET, STRING}:
         return SECRET
+    if {a, b} == {SECRET_BYTES, BYTES}:
+        return SECRET_BYTES
     return _join_structured(a, b)
 
 
@@ -181,7 +194,7 @@ def join_all(types: list[Type], empty: Type = JSON) -> Type:
 
 def contains_secret(t: Type) -> bool:
     """Whether a value of this type may carry a secret."""
-    if t == SECRET:
+    if t in SECRETS:
         return True
     if isinstance(t, OptionalT):
         return contains_secret(t.inner)
@@ -192,6 +205,60 @@ def contains_secret(t: Type) -> bool:
     if isinstance(t, RecordT):
         return any(contains_secret(f.type) for f in t.fields)
     return False
+
+
+def keeps_secrets(source: Type, target: Type) -> bool:
+    """Whether every secret a ``source`` value may hold is still typed a secret
+    when the value is used as a ``target`` (see the module docstring)."""
+    if not contains_secret(source) or target == ERROR or source == ERROR:
+        return True
+    if source in SECRETS:
+        return strip_optional(target) == source
+    if isinstance(source, OptionalT):
+        return keeps_secrets(source.inner, strip_optional(target))
+    target = strip_optional(target)
+    if isinstance(source, ListT):
+        return isinstance(target, ListT) and keeps_secrets(source.elem, target.elem)
+    if isinstance(source, MapT):
+        return isinstance(target, MapT) and keeps_secrets(source.value, target.value)
+    if isinstance(source, RecordT):
+        return _record_keeps_secrets(source, target)
+    return False
+
+
+def _record_keeps_secrets(source: RecordT, target: Type) -> bool:
+    if isinstance(target, MapT):
+        return all(keeps_secrets(f.type, target.value) for f in source.fields)
+    if not isinstance(target, RecordT):
+        return False
+    for have in source.fields:
+        wanted = target.field(have.name)
+        if wanted is None:  # a field the target type drops: its secret would go unseen
+            if contains_secret(have.type):
+                return False
+        elif not keeps_secrets(have.type, wanted.type):
+            return False
+    return True
+
+
+def unsecret(t: Type) -> Type:
+    """``t`` with every secret made plain (``secret`` -> ``string``)."""
+    if not contains_secret(t):
+        return t
+    if t == SECRET:
+        return STRING
+    if t == SECRET_BYTES:
+        return BYTES
+    if isinstance(t, OptionalT):
+        return OptionalT(unsecret(t.inner))
+    if isinstance(t, ListT):
+        return ListT(unsecret(t.elem))
+    if isinstance(t, MapT):
+        return MapT(t.key, unsecret(t.value))
+    if isinstance(t, RecordT):
+        fields = tuple(Field(f.name, unsecret(f.type), f.optional) for f in t.fields)
+        return RecordT(fields, name=t.name)
+    return t
 
 
 def comparable(a: Type, b: Type) -> bool:

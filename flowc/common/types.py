@@ -6,7 +6,9 @@ These are *checked* types, not the syntax of a type annotation (that is
 The lattice is small:
 
 * ``Prim`` covers the scalar kinds and a few special ones: ``json`` is CEL's
-  ``dyn`` (anything, checked at run time), ``secret`` is a tainted ``string``,
+  ``dyn`` (anything, checked at run time), ``secret`` is a tainted ``string``
+  and ``secret bytes`` (what ``bytes(secret)`` gives; it has no spelling in
+  type annotations) tainted ``bytes``,
   ``type`` is the type of type values (``type(1) == int``), ``error`` is what
   a type error leaves behind so that one mistake reports once.
 * ``ListT``, ``MapT``, ``RecordT`` (with optional fields) and ``OptionalT``
@@ -111,6 +113,8 @@ DURATION: Final = Prim("duration")
 TIMESTAMP: Final = Prim("timestamp")
 JSON: Final = Prim("json")
 SECRET: Final = Prim("secret")
+SECRET_BYTES: Final = Prim("secret bytes")
+SECRETS: Final = frozenset({SECRET, SECRET_BYTES})
 TYPE: Final = Prim("type")
 ERROR: Final = Prim("error")
 

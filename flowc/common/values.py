@@ -43,7 +43,8 @@ and ``>=`` is true).  Equality uses the same rule, so the ordering laws
 stay exact (a ``dict`` lookup): ``{9223372036854775807: 1}[9223372036854775808.0]``
 is a missing key although the two numbers compare equal -- a corner case that
 only arises above 2**53.
-A ``Secret`` equals a ``str`` or ``Secret`` with the same characters.
+Comparing a ``Secret`` with anything is an error: an answer would say something
+about it (the checker refuses such comparisons before a flow runs).
 ``compare`` orders numbers across kinds and same-kind strings, bytes, bools,
 durations and timestamps; anything else is a ``no matching overload`` error.
 
@@ -62,7 +63,7 @@ way (``values_text.py``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Final
+from typing import Final, NoReturn
 
 from flowc.common.values_core import (
     BOOL_TYPE,
@@ -256,6 +257,8 @@ def map_contains(mapping: dict[object, object], key: object) -> bool:
     """CEL ``key in mapping``: numeric keys match across int/uint/double."""
     if type(key) is bool:
         key = TRUE_KEY if key else FALSE_KEY
+    elif type(key) is Secret:  # whether it is a key would say what it is
+        _refuse_secret_comparison()
     try:
         return key in mapping
     except TypeError:  # unhashable: a list or map is never a key
@@ -264,6 +267,8 @@ def map_contains(mapping: dict[object, object], key: object) -> bool:
 
 def map_lookup(mapping: dict[object, object], key: object) -> object:
     """CEL ``mapping[key]``; a missing key is ``EvalError("no such key")``."""
+    if type(key) is Secret:
+        _refuse_secret_comparison()
     try:
         return mapping[key if type(key) is not bool else (TRUE_KEY if key else FALSE_KEY)]
     except (KeyError, TypeError):
@@ -332,9 +337,15 @@ _NUMERIC_TYPES: Final = frozenset({int, UInt, float})
 
 
 def equals(left: object, right: object) -> bool:
-    """CEL heterogeneous equality (``1 == 1u == 1.0``, ``NaN != NaN``, deep)."""
+    """CEL heterogeneous equality (``1 == 1u == 1.0``, ``NaN != NaN``, deep).
+
+    A secret compares with nothing: whether it equals a guess is exactly what
+    it must not tell.  The checker refuses such comparisons; this is the
+    run-time guard behind it (for values that reach here as ``json``)."""
     left_type = type(left)
     if left_type is type(right) and left_type is not list and left_type is not dict:
+        if left_type is Secret:
+            _refuse_secret_comparison()
         return left == right
     try:
         return _equals(left, right)
@@ -356,11 +367,14 @@ def _equals(left: object, right: object) -> bool:
             return float(left) == float(right)  # type: ignore[arg-type]
         return left == right
     if left_type is Secret or right_type is Secret:
-        textual = (left_type is str or left_type is Secret) and (
-            right_type is str or right_type is Secret
-        )
-        return textual and left == right
+        if left is None or right is None:  # whether a secret is there at all is no secret
+            return False
+        _refuse_secret_comparison()
     return False
+
+
+def _refuse_secret_comparison() -> NoReturn:
+    raise EvalError(TYPE_ERROR, "a secret cannot be compared")
 
 
 def _lists_equal(left: list[object], right: list[object]) -> bool:

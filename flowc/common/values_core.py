@@ -26,7 +26,8 @@ CEL / .flow    Python
 ``timestamp``  ``Timestamp``: frozen, integer nanoseconds since the Unix epoch,
                0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999999Z
 type values    ``CelType`` (``type(1) == int``, ``type(int) == type``)
-``secret``     ``Secret``: a string that never prints itself
+``secret``     ``Secret``: a string (or, from ``bytes(secret)``, bytes) that
+               never prints itself
 errors         ``EvalError(kind, message)``, an exception
 =============  ==============================================================
 
@@ -46,8 +47,10 @@ parse from Go/CEL syntax (``1m30s``) and print as seconds (``90s``);
 timestamps parse from and print as RFC 3339 in UTC.
 
 A ``Secret`` shows no characters through ``str``, ``repr`` or ``format``, and
-refuses to be pickled; only ``reveal()`` returns its text.  ``describe_text``
-quotes and truncates user text for error messages.
+refuses to be pickled; only ``reveal()`` returns its value: a ``str``, or the
+``bytes`` of a secret converted with ``bytes()`` (the checker's ``secret`` and
+``secret bytes``).  ``describe_text`` quotes and truncates user text for error
+messages.
 """
 
 from __future__ import annotations
@@ -432,23 +435,29 @@ PRIM_TYPE_VALUES: Final[dict[str, CelType]] = {
 
 
 class Secret:
-    """A string that may be sent to an API but never printed.
+    """A string (or bytes) that may be sent to an API but never printed.
 
     ``str``, ``repr`` and ``format`` show no characters of the value; only
     ``reveal()`` returns it.  ``source`` names where it came from (the
     environment variable), which is safe to show.  Pickling is refused so
-    a secret cannot slip into a journal or a cache by accident.
+    a secret cannot slip into a journal or a cache by accident.  A secret
+    holds bytes when it was made with ``bytes(secret)`` (or concatenated from
+    such); the request encoders reveal those as the bytes they are.
     """
 
     __slots__ = ("_value", "source")
 
-    def __init__(self, value: str, source: str | None = None) -> None:
+    def __init__(self, value: str | bytes, source: str | None = None) -> None:
         self._value = value
         self.source = source
 
-    def reveal(self) -> str:
-        """The secret text.  For the HTTP layer only."""
+    def reveal(self) -> str | bytes:
+        """The secret value.  For building requests only."""
         return self._value
+
+    @property
+    def is_bytes(self) -> bool:
+        return type(self._value) is bytes
 
     def __repr__(self) -> str:
         return f"Secret({self.source})" if self.source else "Secret(***)"
@@ -460,9 +469,11 @@ class Secret:
         return REDACTED
 
     def __eq__(self, other: object) -> bool:
+        # Python equality, for tests and the host; the language cannot compare
+        # secrets (the checker refuses it, ``values.equals`` raises).
         if isinstance(other, Secret):
             return self._value == other._value
-        if type(other) is str:
+        if type(other) is str or type(other) is bytes:
             return self._value == other
         return NotImplemented
 

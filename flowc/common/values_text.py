@@ -20,7 +20,8 @@ Secrets never leak by accident: ``to_text``/``to_json`` write ``REDACTED`` in
 place of a ``Secret`` unless the caller asks for ``reveal_secrets=True`` (only
 the HTTP layer does, through ``to_json(..., reveal_secrets=True)``), and
 ``interpolate`` turns any interpolation that touches a secret into a new
-``Secret``.
+``Secret``.  Revealed, a secret holding bytes renders as bytes do: base64 in
+JSON, its UTF-8 text in text.
 
 Bounds.  Rendering counts its output as it goes (a ``_Budget`` of
 ``MAX_SIZE`` characters) and refuses values nested deeper than ``MAX_DEPTH``,
@@ -164,7 +165,10 @@ def _scalar_text(value: object, budget: _Budget) -> str | None:
         return value.name  # type: ignore[attr-defined, no-any-return]
     if kind is Secret:
         budget.saw_secret = True
-        return value.reveal() if budget.reveal else REDACTED  # type: ignore[attr-defined]
+        if not budget.reveal:
+            return REDACTED
+        revealed = value.reveal()  # type: ignore[attr-defined]
+        return revealed if type(revealed) is str else decode_utf8(revealed)
     if kind is list or kind is dict:
         return None
     raise EvalError(TYPE_ERROR, f"not a .flow value: {kind.__name__}")
@@ -237,6 +241,9 @@ def _json_of(value: object, budget: _Budget, depth: int) -> JsonValue:
             _json_key(key, budget): _json_of(item, budget, depth + 1)
             for key, item in value.items()  # type: ignore[attr-defined]
         }
+    if kind is Secret and budget.reveal and value.is_bytes:  # type: ignore[attr-defined]
+        budget.saw_secret = True
+        value, kind = value.reveal(), bytes  # type: ignore[attr-defined]
     if kind is bytes:
         budget.spend(len(value) * 4 // 3)  # type: ignore[arg-type]
         return base64.b64encode(value).decode("ascii")  # type: ignore[arg-type]

@@ -11,6 +11,9 @@ Statements that end in a block take their end from ``_block_end``: the
 ``block``/``clause_block`` rule is always the last thing reduced before the
 rule that contains it, so it records its closing brace there.
 
+Chains that grow to the left (``a.b.c``, ``1 + 2 + 3``) and parentheses are
+measured as they are built (``nesting.py``): the first too deep stops the parse.
+
 This is the only module besides ``parser.py`` and ``lexical.py`` that knows
 about lark.
 """
@@ -28,6 +31,7 @@ from lark.exceptions import UnexpectedInput
 
 from flowc.compiler import ast, lexical, messages
 from flowc.compiler.diagnostics import Diagnostic, ParseFailure
+from flowc.compiler.nesting import MAX_DEPTH, NestingMeter
 from flowc.grammar.keywords import RESERVED
 
 
@@ -52,6 +56,7 @@ class AstBuilder:
 
     def __init__(self, host: ParserHost) -> None:
         self._host = host
+        self.nesting = NestingMeter()
         self.file = "<input>"
         self.text = ""
         self._comments: list[Token] = []
@@ -70,13 +75,21 @@ class AstBuilder:
         self.file, self.text, self._comments = file, text, []
         self._line0, self._col0, self._pos0 = origin
         self._newline_cache = {}
+        self.nesting = NestingMeter()
         return saved
 
     def end(self, saved: tuple[Any, ...]) -> list[ast.Comment]:
         comments = [ast.Comment(str(t), span=self.token_span(t)) for t in self._comments]
         self.file, self.text, self._comments, self._line0, self._col0, self._pos0 = saved
         self._newline_cache = {}
+        self.nesting = NestingMeter()
         return comments
+
+    def _nested(self, node: ast.Expr, at: Token, *children: Child) -> ast.Expr:
+        """``node``, unless it nests deeper than ``MAX_DEPTH``: then a failure at ``at``."""
+        if not self.nesting.nested(node, children):
+            raise ParseFailure(messages.TOO_DEEP(self.token_span(at), limit=MAX_DEPTH))
+        return node
 
     def on_comment(self, token: Token) -> Token:
         self._comments.append(token)
@@ -512,21 +525,25 @@ class AstBuilder:
     def conditional(self, c: list[Child]) -> ast.Conditional:
         return ast.Conditional(c[0], c[2], c[4], span=self.span(c))
 
-    def binary(self, c: list[Child]) -> ast.Binary:
-        return ast.Binary(str(c[1]), c[0], c[2], span=self.between(c[0], c[2]))
+    def binary(self, c: list[Child]) -> ast.Expr:
+        node = ast.Binary(str(c[1]), c[0], c[2], span=self.between(c[0], c[2]))
+        return self._nested(node, c[1], c[0], c[2])
 
     def unary(self, c: list[Child]) -> ast.Unary:
         return ast.Unary(str(c[0]), c[1], span=self.between(c[0], c[1]))
 
-    def select(self, c: list[Child]) -> ast.Select:
-        return ast.Select(c[0], str(c[-1]), span=self.between(c[0], c[-1]))
+    def select(self, c: list[Child]) -> ast.Expr:
+        node = ast.Select(c[0], str(c[-1]), span=self.between(c[0], c[-1]))
+        return self._nested(node, c[1], c[0])
 
-    def method_call(self, c: list[Child]) -> ast.Call:
+    def method_call(self, c: list[Child]) -> ast.Expr:
         args = c[4] if c[4] is not None else ()
-        return ast.Call(str(c[2]), args, target=c[0], span=self.between(c[0], c[5]))
+        node = ast.Call(str(c[2]), args, target=c[0], span=self.between(c[0], c[5]))
+        return self._nested(node, c[1], c[0])
 
-    def index(self, c: list[Child]) -> ast.Index:
-        return ast.Index(c[0], c[2], span=self.between(c[0], c[3]))
+    def index(self, c: list[Child]) -> ast.Expr:
+        node = ast.Index(c[0], c[2], span=self.between(c[0], c[3]))
+        return self._nested(node, c[1], c[0], c[2])
 
     def name(self, c: list[Child]) -> ast.Name:
         return ast.Name(str(c[0]), span=self.token_span(c[0]))
@@ -543,8 +560,11 @@ class AstBuilder:
         return ast.Call("." + str(c[1]), args, span=self.span(c))
 
     def paren(self, c: list[Child]) -> ast.Expr:
-        # The span covers the parentheses, so `(a + b) * c` starts at `(`.
-        return attrs.evolve(c[1], span=self.span(c))  # type: ignore[no-any-return]
+        # The span covers the parentheses, so `(a + b) * c` starts at `(`; they count
+        # as a level of nesting although they leave no node of their own.
+        node: ast.Expr = attrs.evolve(c[1], span=self.span(c))
+        self.nesting.parenthesised(c[1], node)
+        return self._nested(node, c[0], c[1])
 
     def list_lit(self, c: list[Child]) -> ast.ListLit:
         items = c[1] if c[1] is not None else ()

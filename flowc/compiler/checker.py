@@ -11,8 +11,10 @@ phases so that each phase can rely on the previous one being complete:
    service clauses.
 3. **Check flow bodies** (``stmtcheck.FlowChecker``).  A flow without a
    declared result type gets the type inferred from its ``return``s, and a
-   caller needs it, so bodies are checked callees-first (a depth-first walk of
-   the call graph; a recursive flow sees ``json`` for itself).
+   caller needs it, so bodies are checked callees-first (``callgraph``: a
+   depth-first walk of the call graph with an explicit stack, so long call
+   chains cannot exhaust the interpreter's; along a cycle, the flow not yet
+   checked is ``json`` to its caller).
 4. **Deadline budget** (``budget``): worst-case durations against enclosing
    timeouts.
 5. **Unused imports.**
@@ -26,9 +28,10 @@ from __future__ import annotations
 
 import attrs
 
-from flowc.common.typerel import assignable, contains_secret
+from flowc.common.typerel import assignable, contains_secret, keeps_secrets
 from flowc.common.types import ERROR, NULL, STRING, Type
 from flowc.compiler import ast, messages
+from flowc.compiler.callgraph import call_actions, callees_first
 from flowc.compiler.clausecheck import ClauseChecker
 from flowc.compiler.diagnostics import DiagnosticSink
 from flowc.compiler.exprcheck import ExprChecker
@@ -63,9 +66,7 @@ def check_program(program: Program, sink: DiagnosticSink) -> CheckResult:
         _check_consts(module, exprs)
         _check_signatures(module, exprs)
         _check_services(module, exprs, program)
-    for module in modules.values():
-        for flow in module.flows.values():
-            _check_flow(flow, exprs)
+    _check_flows(modules, exprs)
     from flowc.compiler.budget import check_budgets
 
     check_budgets(modules, info)
@@ -110,6 +111,9 @@ def _check_consts(module: ModuleSymbols, exprs: ExprChecker) -> None:
                         found=found,
                     )
                 )
+            elif not keeps_secrets(found, declared):
+                what = f"constant `{decl.name}`"
+                exprs.error(messages.SECRET_HIDDEN(decl.value.span, what=what, type=declared))
             found = declared
         module.declare_const(
             Symbol(
@@ -147,6 +151,9 @@ def _param_info(param: ast.Param, module: ModuleSymbols, exprs: ExprChecker) -> 
                     found=found,
                 )
             )
+        elif not keeps_secrets(found, declared):
+            what = f"the default of `{param.name}`"
+            exprs.error(messages.SECRET_HIDDEN(param.default.span, what=what, type=declared))
     return ParamInfo(param.name, declared, param.default, param.span)
 
 
@@ -219,12 +226,17 @@ def _reject_document_clauses(service: ServiceInfo, exprs: ExprChecker) -> None:
         )
 
 
+def _check_flows(modules: dict[str, ModuleSymbols], exprs: ExprChecker) -> None:
+    """Check every flow body, callees first (``callgraph.callees_first``): a
+    caller sees the inferred result type of a flow it calls, except along a
+    cycle, where the flow not yet checked is ``json``."""
+    flows = [flow for module in modules.values() for flow in module.flows.values()]
+    for flow in callees_first(flows, _callees).flows:
+        _check_flow(flow, exprs)
+
+
 def _check_flow(flow: FlowInfo, exprs: ExprChecker) -> None:
-    if flow.state != "new":
-        return
     flow.state = "checking"
-    for callee in _callees(flow):
-        _check_flow(callee, exprs)
     module = flow.module
     scope = Scope(module)
     checker = FlowChecker(module, flow, exprs)
@@ -243,48 +255,11 @@ def _check_flow(flow: FlowInfo, exprs: ExprChecker) -> None:
 def _callees(flow: FlowInfo) -> list[FlowInfo]:
     """Flows this flow calls whose result types are not declared."""
     found: list[FlowInfo] = []
-    for action in _call_actions(flow.decl.body):
+    for action in call_actions(flow.decl.body):
         target = flow.module.find_flow(action.flow, action.module)
         if target is not None and target.declared_result is None and target is not flow:
             found.append(target)
     return found
-
-
-def _call_actions(stmts: tuple[ast.Stmt, ...]) -> list[ast.CallAction]:
-    """The ``call`` actions in a statement list, walking statements only.
-
-    Calls appear only as step actions, so expressions (most of a tree's
-    nodes) need not be visited.
-    """
-    found: list[ast.CallAction] = []
-    for stmt in stmts:
-        if isinstance(stmt, ast.StepStmt):
-            if isinstance(stmt.action, ast.CallAction):
-                found.append(stmt.action)
-            for clause in stmt.clauses:
-                if isinstance(clause, ast.CompensateClause):
-                    found += _call_actions(clause.body)
-        else:
-            for body in _bodies(stmt):
-                found += _call_actions(body)
-    return found
-
-
-def _bodies(stmt: ast.Stmt) -> list[tuple[ast.Stmt, ...]]:
-    if isinstance(stmt, ast.IfStmt):
-        return [arm.body for arm in stmt.arms] + ([stmt.orelse] if stmt.orelse else [])
-    if isinstance(stmt, ast.LoopStmt):
-        return [stmt.loop.body]
-    if isinstance(stmt, ast.LetStmt | ast.AssignStmt | ast.ReturnStmt):
-        value = stmt.value
-        return [value.body] if isinstance(value, ast.ForLoop | ast.WhileLoop) else []
-    if isinstance(stmt, ast.ParallelStmt):
-        return [branch.body for branch in stmt.branches]
-    if isinstance(stmt, ast.TryStmt):
-        return [b for b in (stmt.body, stmt.catch_body, stmt.finally_body) if b is not None]
-    if isinstance(stmt, ast.RetryStmt | ast.TimeoutStmt):
-        return [stmt.body]
-    return []
 
 
 def _report_unused_imports(module: ModuleSymbols, info: CheckInfo) -> None:

@@ -12,13 +12,15 @@ clause             expression types
 headers, form      a map or record of scalars (secrets allowed)
 query              a map or record of scalars or lists of them, no secrets
 json               anything
-body               ``string``, ``bytes`` or ``secret``
+body               ``string``, ``bytes``, ``secret`` or ``secret bytes``
 timeout            ``duration``
-idempotency_key    ``string``, or ``null`` for none (unsafe steps get a default)
+idempotency_key    ``string`` (not a secret: the journal keeps it), or ``null`` for none
+                   (unsafe steps get a default)
 concurrency        ``int``
 url                ``string`` (the base URL of an OpenAPI service)
 tls                ``bool`` (whether a gRPC service's channel uses TLS)
-auth               ``bearer T`` / ``basic U, P`` / ``header NAME, VALUE``
+auth               ``bearer T`` / ``basic U, P`` / ``header NAME, VALUE``;
+                   strings or secrets, but ``NAME`` is no secret
 retry              ``int``; backoff ``duration``s; ``when`` a ``bool``
                    with ``error`` in scope
 circuit_breaker    ``int`` failures, ``duration`` window and cooldown
@@ -45,6 +47,7 @@ from flowc.common.types import (
     JSON,
     NULL,
     SECRET,
+    SECRET_BYTES,
     STRING,
     UINT,
     ListT,
@@ -178,7 +181,7 @@ class ClauseChecker:
             self._check_field_map(clause, scope)
         elif keyword == "body":
             found = self.exprs.check(clause.value, scope)
-            if found not in (STRING, BYTES, SECRET, JSON, ERROR):
+            if found not in (STRING, BYTES, SECRET, SECRET_BYTES, JSON, ERROR):
                 self.add(
                     messages.TYPE_MISMATCH(
                         clause.value.span, what="`body`", expected="string or bytes", found=found
@@ -188,7 +191,9 @@ class ClauseChecker:
             self._expect_duration(clause.value, scope, "`timeout`")
         elif keyword == "idempotency_key":
             if not is_null_literal(clause.value):  # `idempotency_key null` sends none
-                self.exprs.expect(clause.value, scope, STRING, "`idempotency_key`")
+                found = self.exprs.expect(clause.value, scope, STRING, "`idempotency_key`")
+                if contains_secret(found):
+                    self.add(messages.SECRET_RECORDED(clause.value.span, what="an idempotency key"))
         elif keyword == "concurrency":
             self._expect_int(clause.value, scope, "`concurrency`")
         elif keyword == "url":
@@ -241,8 +246,10 @@ class ClauseChecker:
                     clause.span, scheme=clause.scheme, expected=expected, found=len(clause.args)
                 )
             )
-        for arg in clause.args:
-            self.exprs.expect(arg, scope, STRING, f"`auth {clause.scheme}`")
+        for position, arg in enumerate(clause.args):
+            found = self.exprs.expect(arg, scope, STRING, f"`auth {clause.scheme}`")
+            if clause.scheme == "header" and position == 0 and contains_secret(found):
+                self.add(messages.SECRET_RECORDED(arg.span, what="the name of a header"))
 
     def check_retry_policy(self, policy: ast.RetryPolicy, scope: Scope) -> None:
         self._expect_int(policy.count, scope, "the retry count")
@@ -262,6 +269,8 @@ class ClauseChecker:
                             found=found,
                         )
                     )
+                elif (factor := _literal_number(backoff.factor)) is not None and not factor > 0:
+                    self.add(messages.BAD_BACKOFF_FACTOR(backoff.factor.span))
         if policy.when is not None:
             self.exprs.expect(
                 policy.when, error_scope(scope, "error", policy, self.exprs.info), BOOL, "`when`"
@@ -298,6 +307,16 @@ def error_scope(
     inner.declare(symbol)
     info.error_symbols[id(owner)] = symbol
     return inner
+
+
+def _literal_number(expr: ast.Expr) -> float | None:
+    """The value of a number literal, or of a negated one (``-2``)."""
+    sign = 1
+    if isinstance(expr, ast.Unary) and expr.op == "-":
+        sign, expr = -1, expr.operand
+    if isinstance(expr, ast.Literal) and expr.kind in ("int", "uint", "float"):
+        return sign * float(expr.value)  # type: ignore[arg-type]
+    return None
 
 
 def _map_values(t: Type) -> list[Type] | None:

@@ -21,9 +21,17 @@ The algorithm is CEL's checker, bottom-up:
   (``flowc.common.stdlib``) by unifying argument types with parameter types;
   type parameters bind on first use.  A ``json`` argument matches anything, so
   several overloads may remain: if they agree on the result type that is the
-  type, else ``json``, and the runtime dispatches by value.  Secrets may be
-  passed where strings are expected; a string-like result is then itself a
-  ``secret`` (taint propagation).
+  type, else ``json``, and the runtime dispatches by value.
+* Secrets are opaque.  A function or operator takes one only if its overload
+  says so (``overloads.py``: ``+``, ``string()``, ``bytes()``,
+  ``base64.encode()`` build larger secrets; ``size(list)`` and indexing move
+  them unseen), and so do the forms checked here: a secret is never compared
+  (``==``, ``!=``; only with ``null``), never a map key or an index, never
+  given to ``dyn()`` or ``type()``; interpolating one makes the string a
+  ``secret`` (secret *bytes* cannot be interpolated: their text might not be
+  UTF-8); and joining types (list items, ``?:``, ``??``) must keep every
+  secret a secret (``typerel.keeps_secrets``), never let it melt into
+  ``json``.
 * Macros (``has``, ``all``, ``exists``, ``exists_one``, ``map``, ``filter``,
   CEL's two-variable ``all``/``exists``/``existsOne``/``transformList``/
   ``transformMap``, and ``cel.bind``) bind their variables in a child scope;
@@ -37,6 +45,7 @@ The algorithm is CEL's checker, bottom-up:
 Errors produce the type ``error``, which is compatible with everything, so
 one mistake is reported once rather than at every use.
 
+The macros and ``cel.bind`` are checked in ``exprcheck_macros.py``.
 Overload resolution (matching argument types against the library's
 signatures, secret taint, the unknown-function and no-overload errors) and the
 help text of type mismatches live in ``overloads.py``; ``OPERATOR_FUNCTIONS``
@@ -53,10 +62,9 @@ from flowc.common.typerel import (
     comparable,
     contains_secret,
     is_json,
-    join,
     join_all,
+    keeps_secrets,
     make_optional,
-    pair_types,
     strip_optional,
 )
 from flowc.common.types import (
@@ -69,6 +77,7 @@ from flowc.common.types import (
     JSON,
     NULL,
     SECRET,
+    SECRET_BYTES,
     STRING,
     TYPE,
     UINT,
@@ -80,11 +89,22 @@ from flowc.common.types import (
     Type,
 )
 from flowc.compiler import ast, messages
+from flowc.compiler.exprcheck_macros import (
+    BOOL_MACROS,
+    MACROS,
+    TWO_VAR_MACROS,
+    MacroChecks,
+    is_bind_call,
+    macro_shape,
+    pairs_keep_secrets,
+    two_var_macro_shape,
+)
 from flowc.compiler.overloads import (
     OPERATOR_FUNCTIONS,
     mismatch_help,
     overloads_for,
     resolve,
+    secret_operation,
 )
 from flowc.compiler.scope import CheckInfo, Scope, Symbol, suggest
 
@@ -99,6 +119,7 @@ __all__ = [
     "ExprChecker",
     "is_bind_call",
     "mismatch_help",
+    "pairs_keep_secrets",
     "two_var_macro_shape",
 ]
 
@@ -115,19 +136,8 @@ LITERAL_TYPES: Final[dict[str, Type]] = {
     "null": NULL,
 }
 
-MACROS: Final = frozenset({"all", "exists", "exists_one", "map", "filter"})
-BOOL_MACROS: Final = frozenset({"all", "exists", "exists_one"})
-# CEL's two-variable comprehensions (cel-go ext.TwoVarComprehensions): argument counts.
-TWO_VAR_MACROS: Final = {
-    "all": (3,),
-    "exists": (3,),
-    "existsOne": (3,),
-    "transformList": (3, 4),
-    "transformMap": (3, 4),
-}
 
-
-class ExprChecker:
+class ExprChecker(MacroChecks):
     """Checks expressions against a scope; one instance per module."""
 
     def __init__(self, info: CheckInfo) -> None:
@@ -147,7 +157,9 @@ class ExprChecker:
         return result
 
     def expect(self, expr: ast.Expr, scope: Scope, wanted: Type, what: str) -> Type:
-        """Check ``expr`` and report if its type does not fit ``wanted``."""
+        """Check ``expr`` and report if its type does not fit ``wanted``; a secret
+        fits where a string is wanted (the caller decides whether a secret may go
+        there: ``auth`` takes one, ``idempotency_key`` does not)."""
         found = self.check(expr, scope)
         if not assignable(found, wanted) and not (found == SECRET and wanted == STRING):
             self.error(
@@ -173,13 +185,24 @@ class ExprChecker:
         return LITERAL_TYPES[expr.kind]
 
     def _check_DurationLit(self, expr: ast.DurationLit, scope: Scope) -> Type:
+        if expr.nanos > INT_MAX:  # durations are int64 nanoseconds (about 292 years)
+            return self.error(messages.INT_OUT_OF_RANGE(expr.span, kind="duration"))
         return DURATION
 
     def _check_Template(self, expr: ast.Template, scope: Scope) -> Type:
         tainted = False
         for part in expr.parts:
             if isinstance(part, ast.Expr):
-                tainted = contains_secret(self.check(part, scope)) or tainted
+                found = self.check(part, scope)
+                if strip_optional(found) == SECRET_BYTES:
+                    self.error(
+                        messages.SECRET_BYTES_AS_TEXT(
+                            part.span,
+                            help="send them as a `body`, or interpolate "
+                            "`base64.encode(...)` of them",
+                        )
+                    )
+                tainted = contains_secret(found) or tainted
         return SECRET if tainted else STRING
 
     def _check_Name(self, expr: ast.Name, scope: Scope) -> Type:
@@ -279,6 +302,9 @@ class ExprChecker:
             return self.error(
                 messages.SELECT_ON_OPTIONAL(expr.span, field="[...]", type=operand, help=None)
             )
+        if contains_secret(index):
+            self.error(messages.SECRET_KEY(expr.index.span, what="an index or a key to look up"))
+            return ERROR
         if base in (JSON, ERROR):
             return base
         if isinstance(base, ListT):
@@ -299,7 +325,7 @@ class ExprChecker:
             return self._record_field(expr, record, str(key.value))
         if not assignable(index, STRING):
             return self.error(messages.BAD_INDEX(key.span, type=record, index=index))
-        return join_all([f.type for f in record.fields])
+        return self.joined(expr, [f.type for f in record.fields])
 
     # ----------------------------------------------------------- operators
 
@@ -319,6 +345,8 @@ class ExprChecker:
         left = self.check(expr.left, scope)
         right = self.check(expr.right, scope)
         if op in ("==", "!="):
+            if _compares_a_secret(expr, left, right):
+                return self.error(secret_operation(expr.span, f"operator `{op}`", [left, right]))
             return self._equality(expr, left, right)
         return self.apply(
             expr, OPERATOR_FUNCTIONS[op], False, [left, right], [expr.left, expr.right]
@@ -339,7 +367,7 @@ class ExprChecker:
         right = self.check(expr.right, scope)
         if left in (ERROR, JSON) or right == ERROR:
             return right if left == JSON and right != NULL else (JSON if left == JSON else ERROR)
-        return join(strip_optional(left), right)
+        return self.joined(expr, [strip_optional(left), right])
 
     def _equality(self, expr: ast.Binary, left: Type, right: Type) -> Type:
         if ERROR not in (left, right) and not comparable(left, right):
@@ -350,13 +378,22 @@ class ExprChecker:
         self.expect(expr.cond, scope, BOOL, "the condition of `?:`")
         then = self.check(expr.then, scope.narrow(scope.facts(expr.cond, True, self)))
         orelse = self.check(expr.orelse, scope.narrow(scope.facts(expr.cond, False, self)))
-        return join(then, orelse)
+        return self.joined(expr, [then, orelse])
+
+    def joined(self, expr: ast.Node, types: list[Type], what: str = "this expression") -> Type:
+        """The join of ``types``, which must keep every secret among them a secret."""
+        result = join_all(types)
+        if not all(keeps_secrets(t, result) for t in types):
+            self.error(messages.SECRET_HIDDEN(expr.span, what=what, type=result))
+            return ERROR
+        return result
 
     # ----------------------------------------------------------- literals of collections
 
     def _check_ListLit(self, expr: ast.ListLit, scope: Scope) -> Type:
         items = [self.check(item, scope) for item in expr.items]
-        return ListT(join_all(items))
+        joined = self.joined(expr, items, "this list")
+        return ListT(joined) if joined != ERROR or ERROR in items else ERROR
 
     def _check_MapLit(self, expr: ast.MapLit, scope: Scope) -> Type:
         if all(_is_field_key(e) for e in expr.entries):
@@ -364,9 +401,12 @@ class ExprChecker:
         keys = [self.check(e.key, scope) for e in expr.entries]
         values = [self.check(e.value, scope) for e in expr.entries]
         for entry, key in zip(expr.entries, keys, strict=True):
-            if key not in (STRING, INT, UINT, BOOL, SECRET, JSON, ERROR):
+            if contains_secret(key):
+                self.error(messages.SECRET_KEY(entry.key.span, what="a map key"))
+            elif key not in (STRING, INT, UINT, BOOL, JSON, ERROR):
                 self.error(messages.BAD_MAP_KEY(entry.key.span, type=key))
-        return MapT(join_all(keys), join_all(values))
+        value = self.joined(expr, values, "this map")
+        return MapT(join_all(keys), value) if value != ERROR or ERROR in values else ERROR
 
     def _record_literal(self, expr: ast.MapLit, scope: Scope) -> Type:
         fields: list[Field] = []
@@ -390,7 +430,7 @@ class ExprChecker:
         if namespaced is not None:
             args = [self.check(a, scope) for a in expr.args]
             return self.apply(expr, namespaced, False, args, list(expr.args))
-        if expr.func in MACROS and _macro_shape(expr):
+        if expr.func in MACROS and macro_shape(expr):
             return self._macro(expr, scope)
         if two_var_macro_shape(expr):
             return self._two_var_macro(expr, scope)
@@ -412,72 +452,15 @@ class ExprChecker:
         if name == "has":
             return self._has(expr, scope)
         if name == "dyn" and len(expr.args) == 1:
-            self.check(expr.args[0], scope)
+            if contains_secret(found := self.check(expr.args[0], scope)):
+                return self.error(secret_operation(expr.span, "`dyn`", [found]))
             return JSON
         args = [self.check(a, scope) for a in expr.args]
         if name == "type" and len(args) == 1:
+            if contains_secret(args[0]):
+                return self.error(secret_operation(expr.span, "`type`", args))
             return TYPE
         return self.apply(expr, name, False, args, list(expr.args))
-
-    def _has(self, expr: ast.Call, scope: Scope) -> Type:
-        arg = expr.args[0] if len(expr.args) == 1 else None
-        if not isinstance(arg, ast.Select):
-            return self.error(messages.BAD_HAS(expr.span))
-        operand = self.check(arg.operand, scope)
-        if isinstance(operand, RecordT | MapT | OptionalT) or operand in (JSON, ERROR):
-            return BOOL
-        return self.error(messages.NO_FIELDS(arg.span, type=operand, field=arg.field))
-
-    def _macro(self, expr: ast.Call, scope: Scope) -> Type:
-        assert expr.target is not None
-        target = self.check(expr.target, scope)
-        var = expr.args[0]
-        assert isinstance(var, ast.Name)
-        element = _element_type(target)
-        if element is None:
-            return self.error(messages.NOT_ITERABLE(expr.target.span, type=target))
-        inner = scope.child()
-        self._declare_variable(inner, var, element)
-        if expr.func in BOOL_MACROS or expr.func == "filter":
-            self.expect(expr.args[1], inner, BOOL, f"the predicate of `{expr.func}`")
-            return BOOL if expr.func != "filter" else ListT(element)
-        if len(expr.args) == 3:
-            self.expect(expr.args[1], inner, BOOL, "the filter of `map`")
-        return ListT(self.check(expr.args[-1], inner))
-
-    def _declare_variable(self, inner: Scope, var: ast.Expr, type_: Type) -> None:
-        """Declare a macro's variable; its node's reference is the evaluator's slot."""
-        assert isinstance(var, ast.Name)
-        symbol = Symbol(var.id, "macro", type_, var.span, inner.module_path, node=var)
-        inner.declare(symbol)
-        self.info.references[id(var)] = symbol
-        self.info.expr_types[id(var)] = type_
-
-    def _two_var_macro(self, expr: ast.Call, scope: Scope) -> Type:
-        """``l.all(i, v, p)``, ``m.transformMap(k, v, [p,] e)`` ...: index or key, and value."""
-        assert expr.target is not None
-        target = self.check(expr.target, scope)
-        pair = pair_types(target)
-        if pair is None:
-            return self.error(messages.NOT_ITERABLE(expr.target.span, type=target))
-        inner = scope.child()
-        self._declare_variable(inner, expr.args[0], pair[0])
-        self._declare_variable(inner, expr.args[1], pair[1])
-        body = expr.args[2:]
-        if expr.func not in ("transformList", "transformMap"):
-            self.expect(body[0], inner, BOOL, f"the predicate of `{expr.func}`")
-            return BOOL
-        if len(body) == 2:
-            self.expect(body[0], inner, BOOL, f"the filter of `{expr.func}`")
-        result = self.check(body[-1], inner)
-        return ListT(result) if expr.func == "transformList" else MapT(pair[0], result)
-
-    def _bind(self, expr: ast.Call, scope: Scope) -> Type:
-        """``cel.bind(x, init, body)``: ``body`` with ``x`` bound to ``init``."""
-        var, init, body = expr.args
-        inner = scope.child()
-        self._declare_variable(inner, var, self.check(init, scope))
-        return self.check(body, inner)
 
     # ----------------------------------------------------------- overload resolution
 
@@ -500,48 +483,15 @@ class ExprChecker:
         return result
 
 
-def _element_type(t: Type) -> Type | None:
-    if t in (JSON, ERROR):
-        return t
-    if isinstance(t, ListT):
-        return t.elem
-    if isinstance(t, MapT):
-        return t.key
-    if isinstance(t, RecordT):
-        return STRING
-    return None
-
-
-def two_var_macro_shape(expr: ast.Call) -> bool:
-    """Whether a receiver call is a two-variable comprehension (two names first)."""
-    counts = TWO_VAR_MACROS.get(expr.func)
-    return (
-        counts is not None
-        and expr.target is not None
-        and len(expr.args) in counts
-        and all(isinstance(a, ast.Name) for a in expr.args[:2])
-    )
-
-
-def is_bind_call(expr: ast.Call) -> bool:
-    """Whether a call has the shape of ``cel.bind(name, init, body)``."""
-    target = expr.target
-    return (
-        expr.func == "bind"
-        and isinstance(target, ast.Name)
-        and target.id == "cel"
-        and not target.leading_dot
-        and len(expr.args) == 3
-        and isinstance(expr.args[0], ast.Name)
-    )
-
-
-def _macro_shape(expr: ast.Call) -> bool:
-    if not expr.args or not isinstance(expr.args[0], ast.Name):
+def _compares_a_secret(expr: ast.Binary, left: Type, right: Type) -> bool:
+    """Whether ``==``/``!=`` would compare a secret with anything but ``null``."""
+    if _is_null(expr.left) or _is_null(expr.right):
         return False
-    if expr.func == "map":
-        return len(expr.args) in (2, 3)
-    return len(expr.args) == 2
+    return contains_secret(left) or contains_secret(right)
+
+
+def _is_null(expr: ast.Expr) -> bool:
+    return isinstance(expr, ast.Literal) and expr.kind == "null"
 
 
 def _is_field_key(entry: ast.MapEntry) -> bool:

@@ -70,19 +70,31 @@ _HEX_ESCAPE_LENGTH: Final = {"x": 2, "X": 2, "u": 4, "U": 8}
 _ESCAPE_OR_DOLLAR: Final = re.compile(r"[\\$]")
 
 
+#: Decimal digits read exactly: more than any 64-bit literal has.  A longer
+#: number stands for ``10**MAX_DIGITS``, which the checker reports as out of
+#: range, and Python is never asked to convert thousands of digits (it refuses).
+MAX_DIGITS: Final = 40
+
+
 def int_value(token: Token, text: str | None = None) -> int:
     digits = (text if text is not None else str(token)).replace("_", "")
     if digits[:2] in ("0x", "0X"):
         return int(digits[2:], 16)
-    return int(digits)
+    return _decimal(digits)
+
+
+def _decimal(digits: str) -> int:
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= MAX_DIGITS else 10**MAX_DIGITS
 
 
 def scaled(number: str, unit_nanos: int) -> int:
     if "." not in number:
-        return int(number) * unit_nanos
+        return _decimal(number) * unit_nanos
     whole, fraction = number.split(".")
+    fraction = fraction[:MAX_DIGITS]  # far below a nanosecond
     scale: int = 10 ** len(fraction)
-    return int(whole) * unit_nanos + int(fraction) * unit_nanos // scale
+    return _decimal(whole) * unit_nanos + _decimal(fraction) * unit_nanos // scale
 
 
 class StringDecoder:

@@ -8,7 +8,12 @@ and each file is parsed once however many files import it.
 Import cycles are found with the classic three-colour depth-first search: a
 module is *in progress* while its imports are being loaded, and meeting an
 in-progress module again means a cycle, which is reported once at the import
-that closes it, with the whole chain in the message.
+that closes it, with the whole chain in the message.  The search keeps its
+own stack, so a long chain of imports cannot exhaust the interpreter's.
+
+Only ``.flow`` files are read (``is_flow_source``): an import of anything
+else is refused before the file is opened, so no diagnostic ever quotes a
+line of it.
 
 The loader reads files through a ``SourceReader`` so that the language server
 can supply unsaved editor buffers, and it accepts a ``ParseCache`` keyed by
@@ -19,12 +24,13 @@ UTF-8, a syntax error — become diagnostics; the loader never raises for them.
 
 A root file named ``*.json``, ``*.yaml`` or ``*.yml`` is a flow definition written
 as data (``compiler/definitions``); it is read into the same AST, not parsed.
+Imports are ``.flow`` files only.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Final
 
 import attrs
@@ -37,6 +43,10 @@ if TYPE_CHECKING:
     from flowc.contracts.proto_store import ProtoCache
 
 MAX_SOURCE_BYTES: Final = 1024 * 1024
+#: The file names the loader reads as flow source.
+SOURCE_SUFFIXES: Final = (".flow",)
+#: Root files may also be flow definitions written as data (``compiler/definitions``).
+DEFINITION_SUFFIXES: Final = (".json", ".yaml", ".yml")
 
 
 class SourceError(Exception):
@@ -46,8 +56,26 @@ class SourceError(Exception):
 SourceReader = Callable[[str], str]
 
 
+def is_flow_source(path: str) -> bool:
+    """Whether the loader may read ``path`` as flow source: a ``.flow`` file.
+
+    Every file the loader reads (a root file from disk, every import) passes
+    this test first, so a diagnostic can never quote a line of some other file
+    (``import "/etc/passwd"``).  Other definition formats would be allowed here.
+    """
+    return path.endswith(SOURCE_SUFFIXES)
+
+
+def is_root_source(path: str) -> bool:
+    """Whether ``path`` may be read as a root file: flow source or a flow definition."""
+    return is_flow_source(path) or path.lower().endswith(DEFINITION_SUFFIXES)
+
+
 def read_source_file(path: str) -> str:
-    """Read a `.flow` file from disk, or raise ``SourceError`` saying why not."""
+    """Read a root file from disk, or raise ``SourceError`` saying why not."""
+    if not is_root_source(path) or not is_root_source(os.path.realpath(path)):
+        # a `.flow` link to another file too
+        raise SourceError(f"{path}: not a .flow file (nor a .json/.yaml flow definition)")
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_SOURCE_BYTES + 1)
@@ -152,53 +180,69 @@ def display_path(path: str) -> str:
 
 
 class _Loader:
+    """Loads modules depth first with an explicit stack (a chain of thousands
+    of imports costs memory, not interpreter stack)."""
+
     def __init__(self, reader: SourceReader, sink: DiagnosticSink, cache: ParseCache) -> None:
         self.reader = reader
         self.sink = sink
         self.cache = cache
         self.in_progress: list[str] = []
+        self.pending: list[tuple[LoadedModule, Iterator[ast.ImportDecl]]] = []
 
     def load(self, program: Program, path: str, text: str) -> None:
-        if path in program.modules:
-            return
+        self._enter(program, path, text)
+        while self.pending:
+            loaded, imports = self.pending[-1]
+            decl = next(imports, None)
+            if decl is None:
+                self.pending.pop()
+                self.in_progress.pop()
+                program.order.append(loaded.path)
+            else:
+                self._follow(program, loaded, decl)
+
+    def _enter(self, program: Program, path: str, text: str) -> None:
+        """Parse a module; if it parsed, its imports are loaded next."""
         module, failures = self._parse(path, text)
         loaded = LoadedModule(path, text, module)
         program.modules[path] = loaded
         self.sink.extend(failures)
-        if module is not None:
-            self.in_progress.append(path)
-            self._load_imports(program, loaded, module)
-            self.in_progress.pop()
-        program.order.append(path)
+        if module is None:
+            program.order.append(path)
+            return
+        imports = (d for d in module.decls if isinstance(d, ast.ImportDecl))
+        self.in_progress.append(path)
+        self.pending.append((loaded, imports))
 
     def _parse(self, path: str, text: str) -> tuple[ast.Module | None, list[Diagnostic]]:
         """A `.flow` file through the parse cache; a JSON or YAML flow definition
         (``compiler/definitions``, imported only then) through its reader."""
         shown = display_path(path)
-        if path.lower().endswith((".json", ".yaml", ".yml")):
+        if path.lower().endswith(DEFINITION_SUFFIXES):
             from flowc.compiler.definitions import read_definition
 
             return read_definition(shown, text)
         module, failure = self.cache.parse(shown, text)
         return module, [] if failure is None else [failure]
 
-    def _load_imports(self, program: Program, loaded: LoadedModule, module: ast.Module) -> None:
-        base = os.path.dirname(loaded.path)
-        for decl in module.decls:
-            if not isinstance(decl, ast.ImportDecl):
-                continue
-            target = normalise(os.path.join(base, decl.path))
-            if target in self.in_progress:
-                self._report_cycle(decl, target)
-                continue
-            if target not in program.modules:
-                text = self._read_import(decl, target)
-                if text is None:
-                    continue
-                self.load(program, target, text)
-            loaded.imports[id(decl)] = target
+    def _follow(self, program: Program, loaded: LoadedModule, decl: ast.ImportDecl) -> None:
+        target = normalise(os.path.join(os.path.dirname(loaded.path), decl.path))
+        if target in self.in_progress:
+            self._report_cycle(decl, target)
+            return
+        if target not in program.modules:
+            text = self._read_import(decl, target)
+            if text is None:
+                return
+            self._enter(program, target, text)
+        loaded.imports[id(decl)] = target
 
     def _read_import(self, decl: ast.ImportDecl, target: str) -> str | None:
+        if not is_flow_source(target):
+            reason = "only .flow files can be imported"
+            self.sink.add(messages.IMPORT_UNREADABLE(decl.span, path=decl.path, reason=reason))
+            return None
         try:
             return self.reader(target)
         except SourceError as error:

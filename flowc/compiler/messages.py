@@ -151,6 +151,9 @@ CALL_RESULT_TYPE = _error(
     "E0311", "a `call` step's type is the called flow's result; remove `-> ...`"
 )
 BAD_ARGUMENT = _error("E0312", "bad call of flow `{flow}`: {problem}")
+BAD_BACKOFF_FACTOR = _error(
+    "E0313", "the backoff factor must be greater than 0 (each wait is the last one times it)"
+)
 
 # --------------------------------------------------------------------------- E04xx secrets, races
 
@@ -160,6 +163,20 @@ SECRET_IN_URL = _error(
 )
 DATA_RACE = _error(
     "E0403", "`{name}` is assigned inside parallel code but declared outside it (a data race)"
+)
+SECRET_OPERATION = _error("E0404", "{operation} cannot be applied to a secret")
+SECRET_HIDDEN = _error(
+    "E0405", "{what} would hide a secret in a value of type `{type}`, which is not a secret"
+)
+SECRET_KEY = _error("E0406", "a secret cannot be {what}")
+SECRET_BYTES_AS_TEXT = _error("E0407", "secret bytes cannot be interpolated into text")
+SECRET_RECORDED = _error("E0408", "a secret cannot be {what}: it is kept in the run's records")
+
+#: The help of the secret errors: what may be done with a secret, and why nothing else.
+SECRET_RULE_HELP: Final = (
+    "a secret may only be sent (auth, headers, a form or a body) or built into a larger "
+    "secret (`+`, `${...}`, `bytes()`, `base64.encode()`); anything else computed from it, "
+    "or decided by it, could reveal it"
 )
 
 # --------------------------------------------------------------------------- warnings

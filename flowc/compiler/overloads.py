@@ -19,9 +19,15 @@ runtime dispatches by value.  The result type is the overload's, with its type
 parameters substituted (an unbound one is ``json``).  The overload is recorded
 only when it is certain (one match, no ``json`` argument).
 
-Secrets: a ``secret`` argument matches a ``string`` parameter (and a
-``secret`` one), and then a string-like result is itself a ``secret``
-(``_taint``), so a secret cannot be laundered through a function.
+Secrets: candidates are matched with the secrets of the arguments made
+plain (``typerel.unsecret``), and then each overload's ``SecretRule`` decides
+(``_with_secrets``).  ``DERIVE`` (``a + b``, ``bytes(s)``,
+``base64.encode(b)``) takes secrets where its signature says ``string`` or
+``bytes`` and makes its result a ``secret`` or ``secret bytes``; ``carry``
+(``size(list[A])``, ``xs[0]``) takes secrets inside the type parameters it
+moves unseen, and its result, matched with the real arguments, holds them;
+anything else -- the default of every overload -- is E0404.  The runtime
+(``stdlib.call_dynamic``) obeys the same rules.
 
 When no overload has the name, the error suggests a known function name; when
 none fits the arguments, it lists the signatures that exist.
@@ -41,14 +47,20 @@ from flowc.common.typerel import (
     is_json,
     join,
     join_all,
+    keeps_secrets,
     make_optional,
+    strip_optional,
+    unsecret,
 )
 from flowc.common.types import (
+    BYTES,
     ERROR,
     FLOAT,
     INT,
     JSON,
     SECRET,
+    SECRET_BYTES,
+    SECRETS,
     STRING,
     ListT,
     MapT,
@@ -95,17 +107,88 @@ def resolve(
     candidates = [o for o in overloads_for(name, receiver) if o.accepts_count(len(args))]
     if not candidates and not overloads_for(name, receiver):
         return ERROR, None, _unknown_function(span, name)
-    matches = [(o, r) for o in candidates if (r := _match(o, args)) is not None]
+    plain = [unsecret(a) for a in args]
+    matches = [(o, r) for o in candidates if (r := _match(o, plain)) is not None]
     if not matches:
         return ERROR, None, _no_overload(span, name, receiver, args)
+    if any(contains_secret(a) for a in args):
+        return _with_secrets(span, name, args, [o for o, _ in matches])
     results = {r for _, r in matches}
     result = results.pop() if len(results) == 1 else JSON
     overload = None
     if len(matches) == 1 and not any(is_json(a) for a in args):
         overload = matches[0][0]
-    if SECRET in args and not contains_secret(result):
-        result = _taint(result)
     return result, overload, None
+
+
+def _with_secrets(
+    span: Span, name: str, args: list[Type], matches: list[Overload]
+) -> tuple[Type, Overload | None, Diagnostic | None]:
+    """The result of a call with secret arguments, as the overloads' rules allow."""
+    results: set[Type] = set()
+    for overload in matches:
+        result = _secret_result(overload, args)
+        if result is None:
+            return ERROR, None, secret_operation(span, _display_name(name), args)
+        results.add(result)
+    if len(results) != 1:  # several overloads, several types: the secret would become `json`
+        return ERROR, None, secret_operation(span, _display_name(name), args)
+    certain = matches[0] if len(matches) == 1 and not any(is_json(a) for a in args) else None
+    return results.pop(), certain, None
+
+
+def _secret_result(overload: Overload, args: list[Type]) -> Type | None:
+    """The result type of ``overload`` on these secret-holding arguments, or
+    ``None`` if its ``SecretRule`` does not allow them."""
+    rule = overload.secrets
+    if rule.kind == "derive":
+        for index, arg in enumerate(args):
+            if contains_secret(arg) and (arg, overload.param_at(index)) not in _DERIVED_FROM:
+                return None
+        return _DERIVED.get(overload.result)
+    if rule.kind == "carry":
+        if not all(
+            _only_carried(overload.param_at(i), arg, rule.carries) for i, arg in enumerate(args)
+        ):
+            return None
+        return _match(overload, args)
+    return None
+
+
+#: What a ``DERIVE`` overload takes secrets as, and what its result becomes.
+_DERIVED_FROM: Final = frozenset({(SECRET, STRING), (SECRET_BYTES, BYTES)})
+_DERIVED: Final[dict[Type, Type]] = {STRING: SECRET, BYTES: SECRET_BYTES}
+
+
+def _only_carried(param: Type, arg: Type, carried: frozenset[str]) -> bool:
+    """Whether every secret in ``arg`` lies where ``param`` has a carried type parameter."""
+    if not contains_secret(arg):
+        return True
+    if isinstance(param, TypeParam):
+        return param.name in carried
+    if isinstance(param, OptionalT):
+        return _only_carried(param.inner, strip_optional(arg), carried)
+    if isinstance(param, ListT):
+        return isinstance(arg, ListT) and _only_carried(param.elem, arg.elem, carried)
+    if isinstance(param, MapT):
+        if isinstance(arg, MapT):
+            return _only_carried(param.key, arg.key, carried) and _only_carried(
+                param.value, arg.value, carried
+            )
+        if isinstance(arg, RecordT):
+            return all(_only_carried(param.value, f.type, carried) for f in arg.fields)
+    return False
+
+
+def secret_operation(span: Span, operation: str, args: list[Type]) -> Diagnostic:
+    """E0404: an operation that would compute something plain from a secret."""
+    help_text = messages.SECRET_RULE_HELP
+    if any(strip_optional(a) == SECRET_BYTES for a in args):
+        help_text = (
+            "secret bytes may only be sent (a body) or built into a larger secret "
+            "(`+`, `base64.encode()`)"
+        )
+    return messages.SECRET_OPERATION(span, operation=operation, help=help_text)
 
 
 def _unknown_function(span: Span, name: str) -> Diagnostic:
@@ -130,16 +213,9 @@ def _match(overload: Overload, args: list[Type]) -> Type | None:
         return None
     bindings: dict[str, Type] = {}
     for index, arg in enumerate(args):
-        param = overload.param_at(index)
-        if not _unify(
-            param, SECRET if arg == SECRET and param == SECRET else _unsecret(arg), bindings
-        ):
+        if not _unify(overload.param_at(index), arg, bindings):
             return None
     return _substitute(overload.result, bindings)
-
-
-def _unsecret(t: Type) -> Type:
-    return STRING if t == SECRET else t
 
 
 def _unify(param: Type, arg: Type, bindings: dict[str, Type]) -> bool:
@@ -150,7 +226,7 @@ def _unify(param: Type, arg: Type, bindings: dict[str, Type]) -> bool:
         if bound is None or is_json(bound):
             bindings[param.name] = arg
             return True
-        if assignable(arg, bound) or assignable(bound, arg):
+        if assignable(arg, bound) or assignable(bound, arg) or join(bound, arg) in SECRETS:
             bindings[param.name] = join(bound, arg)
             return True
         return False
@@ -160,7 +236,10 @@ def _unify(param: Type, arg: Type, bindings: dict[str, Type]) -> bool:
         if isinstance(arg, RecordT) and not arg.fields:
             arg = MapT(JSON, JSON)  # `{}` is also the empty map of any key type
         elif isinstance(arg, RecordT):
-            arg = MapT(STRING, join_all([f.type for f in arg.fields]))
+            value = join_all([f.type for f in arg.fields])
+            if not all(keeps_secrets(f.type, value) for f in arg.fields):
+                return False  # a secret field would melt into `json`
+            arg = MapT(STRING, value)
         if not isinstance(arg, MapT):
             return False
         return _unify(param.key, arg.key, bindings) and _unify(param.value, arg.value, bindings)
@@ -176,14 +255,6 @@ def _substitute(t: Type, bindings: dict[str, Type]) -> Type:
         return MapT(_substitute(t.key, bindings), _substitute(t.value, bindings))
     if isinstance(t, OptionalT):
         return make_optional(_substitute(t.inner, bindings))
-    return t
-
-
-def _taint(t: Type) -> Type:
-    if t == STRING:
-        return SECRET
-    if isinstance(t, ListT) and t.elem == STRING:
-        return ListT(SECRET)
     return t
 
 
@@ -205,6 +276,8 @@ def mismatch_help(found: Type, wanted: Type) -> str | None:
         return (
             "a secret may only be sent to an API (headers, auth, body); declare the type `secret`"
         )
+    if found == SECRET_BYTES and wanted != SECRET_BYTES:
+        return "secret bytes may only be sent to an API (a body) or given to `base64.encode()`"
     if isinstance(found, RecordT) and isinstance(wanted, RecordT):
         from flowc.common.typerel import missing_fields
 

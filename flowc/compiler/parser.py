@@ -27,10 +27,24 @@ lock because the inline transformer keeps per-parse state.
 
 Errors.  Lark's exceptions become ``Diagnostic``s here (``ParseFailure``).
 Parsing stops at the first syntax error; the checker, which runs only on a
-well-formed tree, is the phase that collects many errors in one run.  After a
-successful parse, ``_check_depth`` walks the tree with an explicit stack and
-rejects nesting deeper than ``MAX_DEPTH`` so that later recursive phases cannot
-overflow the interpreter stack.
+well-formed tree, is the phase that collects many errors in one run.
+
+Nesting.  Every kind of nesting is bounded, and deep input fails at once, at
+the token where it became too deep (E0007), before any deep tree exists:
+
+* Whatever nests to the right — brackets of every kind, blocks, records,
+  calls, generic and record types, unary operators, ``?:`` chains, the
+  operand of an operator waiting for its other side — grows the LALR parser's
+  stack.  ``_NestingGuard`` (Lark's lexer thread, which sees the parser state
+  before each token) refuses a token once the stack holds more than
+  ``MAX_PARSER_STACK`` entries, counting the stacks of the enclosing parses
+  when the text is an interpolation.
+* What nests to the left (``a.b.c``, ``x[0][1]``, ``f().g()``, ``1 + 2 + 3``)
+  and parentheses are measured as the AST builder reduces them, and after a
+  successful parse ``nesting.check_tree`` walks the tree with an explicit
+  stack (parentheses counted) and rejects one deeper than ``MAX_DEPTH``, so
+  that later recursive phases cannot overflow the interpreter stack
+  (``nesting.py``).
 """
 
 from __future__ import annotations
@@ -39,21 +53,23 @@ import gc
 import os
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 import lark
-from lark import Token
+from lark import TextSlice, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.lexer import LexerState, LexerThread
 
 from flowc.common.files import cache_directory
 from flowc.compiler import ast, messages, parser_tables
 from flowc.compiler.ast_builder import AstBuilder
 from flowc.compiler.diagnostics import Diagnostic, ParseFailure
+from flowc.compiler.nesting import MAX_DEPTH, MAX_PARSER_STACK, check_tree
 from flowc.grammar.keywords import RESERVED
 
-MAX_DEPTH: Final = 256
+__all__ = ["GRAMMAR_PATH", "MAX_DEPTH", "MAX_PARSER_STACK", "parse_expression", "parse_module"]
 GRAMMAR_PATH: Final = Path(__file__).resolve().parent.parent / "grammar" / "flow.lark"
 
 _EXPRESSION_STARTS: Final = frozenset({"NAME", "INT", "UINT", "STRING", "FLOAT", "DURATION"})
@@ -172,10 +188,18 @@ class _Parser:
         )
         self.terminals = self.frontend.lexer_conf.terminals_by_name
         self.lock = threading.RLock()
+        self.guards: list[_NestingGuard] = []  # one per parse in progress, outermost first
 
     def parse_raw(self, text: str, start: str) -> Any:
-        """Run Lark's parser with the inline builder; raises Lark's exceptions."""
-        return self.frontend.parse(text, start)
+        """Run Lark's parser with the inline builder; raises Lark's exceptions
+        (and ``ParseFailure`` for nesting too deep)."""
+        outer = sum(guard.depth() for guard in self.guards)
+        guard = _NestingGuard(self.frontend.lexer, text, MAX_PARSER_STACK - outer, self.builder)
+        self.guards.append(guard)
+        try:
+            return self.frontend.parser.parse(guard, start)
+        finally:
+            self.guards.pop()
 
     def parse(
         self, text: str, file: str, start: str, origin: tuple[int, int, int] = (1, 1, 0)
@@ -196,6 +220,7 @@ class _Parser:
         saved = builder.begin(file, text, origin)
         try:
             result: Any = self.parse_raw(text, start)
+            parens = builder.nesting.paren_layers
         except UnexpectedInput as error:
             raise ParseFailure(self.diagnose(error, text, builder)) from None
         except RecursionError:
@@ -204,7 +229,7 @@ class _Parser:
             comments = builder.end(saved)
         if isinstance(result, ast.Module):
             result = ast.Module(result.decls, comments=tuple(comments), span=result.span)
-        _check_depth(result)
+        check_tree(result, parens)
         assert isinstance(result, ast.Module | ast.Expr)
         return result
 
@@ -329,11 +354,25 @@ def _unexpected_character(
 # --------------------------------------------------------------------------- spans and depth
 
 
-def _check_depth(root: ast.Node) -> None:
-    stack: list[tuple[ast.Node, int]] = [(root, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise ParseFailure(messages.TOO_DEEP(node.span, limit=MAX_DEPTH))
-        for child in ast.iter_children(node):
-            stack.append((child, depth + 1))
+class _NestingGuard(LexerThread):
+    """Lark's lexer thread, refusing a token when the parser's stack is full."""
+
+    def __init__(self, lexer: Any, text: str, room: int, builder: AstBuilder) -> None:
+        self.text_state = LexerState(TextSlice.cast_from(text))
+        super().__init__(lexer, self.text_state)
+        self.room = room
+        self.builder = builder
+        self.stack: list[int] = []
+
+    def depth(self) -> int:
+        return len(self.stack)
+
+    def lex(self, parser_state: Any) -> Iterator[Token]:
+        stack = self.stack = parser_state.state_stack
+        room = self.room
+        tokens: Iterator[Token] = self.lexer.lex(self.text_state, parser_state)
+        for token in tokens:
+            if len(stack) > room:
+                span = self.builder.token_span(token)
+                raise ParseFailure(messages.TOO_DEEP(span, limit=MAX_DEPTH))
+            yield token

@@ -38,7 +38,14 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from flowc.common.typerel import assignable, contains_secret, join_all, make_optional, pair_types
+from flowc.common.typerel import (
+    assignable,
+    contains_secret,
+    join_all,
+    keeps_secrets,
+    make_optional,
+    pair_types,
+)
 from flowc.common.types import (
     BOOL,
     DURATION,
@@ -55,7 +62,7 @@ from flowc.common.types import (
 )
 from flowc.compiler import ast, messages
 from flowc.compiler.clausecheck import ClauseChecker, error_scope
-from flowc.compiler.exprcheck import ExprChecker
+from flowc.compiler.exprcheck import ExprChecker, pairs_keep_secrets
 from flowc.compiler.scope import Scope, Symbol, suggest
 from flowc.compiler.stepcheck import NON_IDEMPOTENT, StepChecker
 from flowc.grammar.keywords import SAFE_HTTP_METHODS
@@ -244,6 +251,15 @@ class FlowChecker:
                     node.span, what=what, expected=wanted, found=found, help=help_text
                 )
             )
+        elif not keeps_secrets(found, wanted):
+            self.error(
+                messages.SECRET_HIDDEN(
+                    node.span,
+                    what=f"using this as {what}",
+                    type=wanted,
+                    help="declare the type with `secret` where the secret goes",
+                )
+            )
 
     def _AssignStmt(self, stmt: ast.AssignStmt, scope: Scope) -> Reach:
         found = self.value(stmt.value, scope)
@@ -398,13 +414,16 @@ class FlowChecker:
             return NULL
         if not frame.yields:
             self.error(messages.LOOP_NEVER_YIELDS(loop.span))
-        result = ListT(join_all(frame.yields))
+        result = ListT(self.exprs.joined(loop, frame.yields, "the values this loop yields"))
         self.info.loop_types[id(loop)] = result
         return result
 
     def _for_header(self, loop: ast.ForLoop, scope: Scope, inner: Scope, frame: Frame) -> None:
         iterable = self.exprs.check(loop.iterable, scope)
         pair = pair_types(iterable)
+        if pair is not None and not pairs_keep_secrets(iterable, pair):
+            self.error(messages.SECRET_HIDDEN(loop.iterable.span, what="iterating", type=pair[1]))
+            pair = (ERROR, ERROR)
         index_type, item_type = pair if pair is not None else (ERROR, None)
         if loop.index_var is None and isinstance(iterable, MapT | RecordT):
             item_type = index_type  # `for k in m` iterates keys; `for k, v in m` keys and values

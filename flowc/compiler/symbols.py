@@ -10,7 +10,12 @@
 2. ``resolve_type`` turns type syntax into semantic types on demand.  Type
    aliases resolve lazily with an in-progress mark, so declaration order does
    not matter and a recursive alias (``type N = {next: N?}``) is reported
-   instead of looping.
+   instead of looping.  ``resolve_all_types`` resolves a file's aliases
+   dependencies first, found without recursion, so even a chain of thousands
+   of aliases never resolves one inside another more than a cycle would; and
+   a type that aliases nest deeper than ``MAX_TYPE_DEPTH`` levels is an error
+   (E0007), as deeply nested syntax is, so that no later phase recurses
+   deeply over it.
 
 Lookups record which import satisfied them, so unused imports can be
 reported at the end.
@@ -35,10 +40,17 @@ from flowc.common.types import (
     RecordT,
     Type,
 )
+from flowc.common.values_core import MAX_DEPTH as MAX_VALUE_DEPTH
 from flowc.compiler import ast, messages
 from flowc.compiler.scope import CheckInfo, Symbol, suggest
 
 T = TypeVar("T")
+
+#: The deepest a resolved type may nest (aliases expanded): as deep as a value may.
+MAX_TYPE_DEPTH: Final = MAX_VALUE_DEPTH
+#: Aliases resolved one inside another; only a cycle gets this far (see
+#: ``resolve_all_types``), so it is reported as one.
+MAX_ALIAS_NESTING: Final = 100
 
 BUILTIN_TYPE_VALUES: Final = (
     "int",
@@ -97,6 +109,7 @@ class ServiceInfo:
 class TypeEntry:
     decl: ast.TypeDecl
     resolved: Type | None = None
+    height: int = 0
     resolving: bool = False
 
 
@@ -129,6 +142,7 @@ class ModuleSymbols:
         self.imports: list[ImportInfo] = []
         self.aliases: dict[str, ImportInfo] = {}
         self.builtins = builtin_values()
+        self._resolving = 0  # aliases of this file being resolved, one inside the other
 
     # ----------------------------------------------------------- collecting
 
@@ -239,39 +253,62 @@ class ModuleSymbols:
     # ----------------------------------------------------------- types
 
     def resolve_type(self, texpr: ast.TypeExpr) -> Type:
+        return self._resolve(texpr)[0]
+
+    def _resolve(self, texpr: ast.TypeExpr) -> tuple[Type, int]:
+        """The type and its height (nesting levels, aliases expanded)."""
         if isinstance(texpr, ast.TypeName):
             return self._resolve_name(texpr)
         if isinstance(texpr, ast.OptionalType):
-            inner = self.resolve_type(texpr.inner)
-            return inner if isinstance(inner, OptionalT) else OptionalT(inner)
+            inner, height = self._resolve(texpr.inner)
+            return (inner if isinstance(inner, OptionalT) else OptionalT(inner)), height
         if isinstance(texpr, ast.ListType):
-            return ListT(self.resolve_type(texpr.elem))
+            elem, height = self._resolve(texpr.elem)
+            return self._bounded(texpr, ListT(elem), height + 1)
         if isinstance(texpr, ast.MapType):
-            return MapT(self.resolve_type(texpr.key), self.resolve_type(texpr.value))
+            (key, key_height), (value, value_height) = (
+                self._resolve(texpr.key),
+                self._resolve(texpr.value),
+            )
+            return self._bounded(texpr, MapT(key, value), max(key_height, value_height) + 1)
         assert isinstance(texpr, ast.RecordType)
         return self._resolve_record(texpr)
 
-    def _resolve_record(self, texpr: ast.RecordType) -> RecordT:
+    def _bounded(self, texpr: ast.TypeExpr, resolved: Type, height: int) -> tuple[Type, int]:
+        """``resolved``, unless aliases nest it deeper than any value may be.
+
+        A type too deep is ``error`` with a height just over the limit, so the
+        types around it are too deep as well but are not reported again."""
+        if height <= MAX_TYPE_DEPTH:
+            return resolved, height
+        if height == MAX_TYPE_DEPTH + 1:
+            self.info.sink.add(messages.TOO_DEEP(texpr.span, limit=MAX_TYPE_DEPTH))
+        return ERROR, MAX_TYPE_DEPTH + 1
+
+    def _resolve_record(self, texpr: ast.RecordType) -> tuple[Type, int]:
         fields: list[Field] = []
         names: set[str] = set()
+        height = 0
         for decl in texpr.fields:
             if decl.name in names:
                 self.info.sink.add(messages.DUPLICATE_FIELD(decl.span, field=decl.name))
                 continue
             names.add(decl.name)
-            fields.append(Field(decl.name, self.resolve_type(decl.type), decl.optional))
-        return RecordT(tuple(fields))
+            field_type, field_height = self._resolve(decl.type)
+            height = max(height, field_height)
+            fields.append(Field(decl.name, field_type, decl.optional))
+        return self._bounded(texpr, RecordT(tuple(fields)), height + 1)
 
-    def _resolve_name(self, texpr: ast.TypeName) -> Type:
+    def _resolve_name(self, texpr: ast.TypeName) -> tuple[Type, int]:
         if texpr.module is not None:
             entry = self.aliases.get(texpr.module)
             if entry is None:
-                return self._unknown_type(texpr, f"no import is named `{texpr.module}`")
+                return self._unknown_type(texpr, f"no import is named `{texpr.module}`"), 0
             entry.used = True
             return entry.target.named_type(texpr, entry.target)
         primitive = PRIMITIVES.get(texpr.name)
         if primitive is not None:
-            return primitive
+            return primitive, 0
         if texpr.name in self.types:
             return self.named_type(texpr, self)
         for entry in self._star_imports():
@@ -279,34 +316,75 @@ class ModuleSymbols:
                 entry.used = True
                 return entry.target.named_type(texpr, entry.target)
         hint = suggest(texpr.name, [*PRIMITIVES, *self.names_of(types_of)])
-        return self._unknown_type(texpr, f"did you mean `{hint}`?" if hint else None)
+        return self._unknown_type(texpr, f"did you mean `{hint}`?" if hint else None), 0
 
     def _unknown_type(self, texpr: ast.TypeName, help_text: str | None) -> Type:
         shown = f"{texpr.module}.{texpr.name}" if texpr.module else texpr.name
         self.info.sink.add(messages.UNKNOWN_TYPE(texpr.span, name=shown, help=help_text))
         return ERROR
 
-    def named_type(self, texpr: ast.TypeName, owner: ModuleSymbols) -> Type:
+    def named_type(self, texpr: ast.TypeName, owner: ModuleSymbols) -> tuple[Type, int]:
+        """The type an alias of ``owner`` names, and its height."""
         entry = owner.types.get(texpr.name)
         if entry is None:
-            return owner._unknown_type(texpr, None)
+            return owner._unknown_type(texpr, None), 0
         self.info.type_references[id(texpr)] = entry.decl
         if entry.resolved is not None:
-            return entry.resolved
-        if entry.resolving:
+            return entry.resolved, entry.height
+        if entry.resolving or owner._resolving >= MAX_ALIAS_NESTING:
+            # Only a cycle nests this deep: aliases are resolved dependencies first.
             self.info.sink.add(messages.RECURSIVE_TYPE(texpr.span, name=texpr.name))
-            return ERROR
+            return ERROR, 0
         entry.resolving = True
-        resolved = owner.resolve_type(entry.decl.type)
-        entry.resolving = False
+        owner._resolving += 1
+        try:
+            resolved, height = owner._resolve(entry.decl.type)
+        finally:
+            entry.resolving = False
+            owner._resolving -= 1
         if isinstance(resolved, RecordT):
             resolved = RecordT(resolved.fields, name=texpr.name)
-        entry.resolved = resolved
-        return resolved
+        entry.resolved, entry.height = resolved, height
+        return resolved, height
 
     def resolve_all_types(self) -> None:
-        for name, entry in self.types.items():
+        """Resolve every alias of this file, each after the local aliases it
+        names (an iterative depth-first search, so a chain of thousands of
+        aliases resolves without deep recursion)."""
+        for name in self._aliases_in_dependency_order():
+            entry = self.types[name]
             self.named_type(ast.TypeName(name, span=entry.decl.span), self)
+
+    def _aliases_in_dependency_order(self) -> list[str]:
+        order: list[str] = []
+        seen: set[str] = set()
+        for root in self.types:
+            if root in seen:
+                continue
+            seen.add(root)
+            stack: list[tuple[str, list[str]]] = [(root, self._local_alias_uses(root))]
+            while stack:
+                name, uses = stack[-1]
+                if not uses:
+                    stack.pop()
+                    order.append(name)
+                    continue
+                used = uses.pop()
+                if used not in seen:
+                    seen.add(used)
+                    stack.append((used, self._local_alias_uses(used)))
+        return order
+
+    def _local_alias_uses(self, name: str) -> list[str]:
+        """The aliases of this file that alias ``name``'s definition names."""
+        return [
+            node.name
+            for node in ast.walk(self.types[name].decl.type)
+            if isinstance(node, ast.TypeName)
+            and node.module is None
+            and node.name not in PRIMITIVES
+            and node.name in self.types
+        ]
 
 
 def flows_of(module: ModuleSymbols) -> Mapping[str, FlowInfo]:

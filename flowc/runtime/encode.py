@@ -43,7 +43,8 @@ def text_of(value: object) -> str:
     if type(value) is str:
         return value
     if type(value) is Secret:
-        return value.reveal()
+        revealed = value.reveal()
+        return revealed if type(revealed) is str else values.decode_utf8(revealed)  # type: ignore[arg-type]
     if type(value) is list or type(value) is dict:
         raise EvalError(
             values.TYPE_ERROR, f"expected a scalar value, found {values.describe_type(value)}"

@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -51,7 +52,7 @@ from flowc.compiler import ir
 from flowc.compiler.identity import changed_declarations
 from flowc.runtime import codec
 from flowc.runtime import hooks as events
-from flowc.runtime.executor import FlowInvocation, is_cancellation
+from flowc.runtime.executor import RECURSION_LIMIT, FlowInvocation, is_cancellation
 from flowc.runtime.hooks import Hook, Hooks
 from flowc.runtime.journal import (
     COMPENSATED_MARK,
@@ -103,6 +104,8 @@ class Engine:
         self.owner = process_owner()
 
     async def __aenter__(self) -> Self:
+        if sys.getrecursionlimit() < RECURSION_LIMIT:
+            sys.setrecursionlimit(RECURSION_LIMIT)
         if self._given_invoker is None:
             from flowc.runtime.http import HttpInvoker
 

@@ -42,6 +42,7 @@ a ``sleep`` journals its wake-up time and waits only what is left of it.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
@@ -250,13 +251,16 @@ class FlowInvocation:
                 )
             )
 
-    def subflow(self, flow: ir.FlowIR, prefix: str) -> FlowInvocation:
-        """The invocation of a sub-flow called from this one (a ``call`` step)."""
-        if self.depth + 1 >= MAX_CALL_DEPTH:
-            raise FlowError(
+    def subflow(
+        self, flow: ir.FlowIR, prefix: str, fail: Callable[[str, str], FlowError]
+    ) -> FlowInvocation:
+        """The invocation of a sub-flow called from this one (a ``call`` step, whose
+        ``fail(kind, message)`` makes the error when the calls nest too deeply)."""
+        if self.depth >= MAX_CALL_DEPTH or _python_stack_depth() > _STACK_HEADROOM_LIMIT():
+            raise fail(
                 errors.CALL_DEPTH,
-                f"sub-flow calls nested deeper than {MAX_CALL_DEPTH} (calling `{flow.name}`)",
-                flow=self.flow.name,
+                f"calling `{flow.name}` would nest sub-flow calls deeper than "
+                f"{MAX_CALL_DEPTH} levels (a recursion that does not stop?)",
             )
         return FlowInvocation(self.run, flow, prefix, self)
 
@@ -635,6 +639,24 @@ class FlowInvocation:
             if isinstance(signal, Return):
                 return signal
         return None
+
+
+def _python_stack_depth() -> int:
+    frame, depth = sys._getframe(1), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1  # type: ignore[assignment]
+    return depth
+
+
+def _STACK_HEADROOM_LIMIT() -> int:
+    """Frames a run may use before a sub-flow call is refused rather than crash the
+    interpreter: deeply nested blocks around a call cost frames too."""
+    return sys.getrecursionlimit() - 400
+
+
+RECURSION_LIMIT: Final = 12_000
+"""The interpreter's recursion limit while an engine runs (64 nested calls inside
+nested blocks need a few thousand frames; the default 1,000 would end them early)."""
 
 
 class Preempted(Exception):

@@ -364,9 +364,10 @@ class _Writer:
     def text(self, value: Any, path: str) -> str:
         if isinstance(value, Secret):
             revealed = value.reveal()
-            if revealed:
-                self.secrets.add(revealed)
-            return revealed
+            text = revealed if isinstance(revealed, str) else revealed.decode("utf-8", "replace")
+            if text:
+                self.secrets.add(text)
+            return text
         if not isinstance(value, str):
             raise CodecError(f"`{path}` must be a string, found {to_text(value)}")
         return value

@@ -157,10 +157,12 @@ def _content(step: StepExecution, headers: dict[str, tuple[str, str]]) -> bytes 
     if node.body_kind == "form":
         headers.setdefault("content-type", ("Content-Type", "application/x-www-form-urlencoded"))
         return form_encode(value)
+    if isinstance(value, Secret):  # revealed here, on its way into the request
+        value = value.reveal()
     if isinstance(value, bytes):
         headers.setdefault("content-type", ("Content-Type", "application/octet-stream"))
         return value
-    text = value.reveal() if hasattr(value, "reveal") else str(value)
+    text = value if isinstance(value, str) else str(value)
     headers.setdefault("content-type", ("Content-Type", "text/plain; charset=utf-8"))
     return text.encode("utf-8")
 
@@ -176,7 +178,8 @@ def _pairs(value: Any) -> list[tuple[str, Any]]:
 def _note_secrets(step: StepExecution, value: Any) -> None:
     """Remember the text of every secret in ``value`` (and its words) for redaction."""
     if isinstance(value, Secret):
-        text = value.reveal()
+        revealed = value.reveal()
+        text = revealed if isinstance(revealed, str) else revealed.decode("utf-8", "replace")
         step.sensitive.update(
             w for w in _WORDS.split(text) if len(w) >= 4 and w.lower() not in _SCHEMES
         )

@@ -344,7 +344,9 @@ class StepExecution:
         args = {name: self.evaluate(value) for name, value in node.args}
         # each try of a retried call has its own call path, so a resume replays each in place
         path = self.key if attempt == 1 else f"{self.key}~{attempt}"
-        callee = self.invocation.subflow(node.flow, path + "/")
+        callee = self.invocation.subflow(
+            node.flow, path + "/", lambda kind, message: self.fail(kind, message, attempt=attempt)
+        )
         started = time.perf_counter()
         if node.timeout is None:
             result = await callee.invoke(args)
