@@ -22,7 +22,7 @@ A checked flow is lowered (``lowering.py``) to a ``FlowIR``: a tree of
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -42,10 +42,20 @@ Compiled = Callable[[Frame], Any]
 
 @attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Expr:
-    source: str
+    """A compiled expression.  Its source text is printed the first time it is
+    asked for (``--emit ir``, a failed assertion): printing every expression of a
+    program while lowering it cost more than compiling them."""
+
+    _source: str | Callable[[], str]  # the text, or what prints it
     run: Compiled
     span: Span
     reads: frozenset[int] = frozenset()
+
+    @property
+    def source(self) -> str:
+        if not isinstance(self._source, str):
+            self._source = self._source()
+        return self._source
 
     def __str__(self) -> str:
         return self.source
@@ -65,7 +75,8 @@ class Node:
 @attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Block:
     nodes: list[Node]
-    deps: list[tuple[int, ...]] = attrs.field(factory=list)  # per node: indices it waits for
+    # per node: the earlier nodes it waits for, in ascending order (a log's is a range)
+    deps: list[Sequence[int]] = attrs.field(factory=list)
     segments: list[tuple[int, int]] = attrs.field(factory=list)  # [start, end) runs to overlap
 
     def __iter__(self) -> Iterator[Node]:
@@ -206,7 +217,11 @@ class LogNode(Node):
 class AssertNode(Node):
     cond: Expr
     message: Expr | None = None
-    source: str = ""
+
+    @property
+    def source(self) -> str:
+        """The condition's source text, for the failure message."""
+        return self.cond.source
 
 
 @attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
