@@ -159,6 +159,28 @@ def test_an_error_is_published_with_its_code_and_range_and_cleared_after_the_fix
     assert fixed.diagnostics == []
 
 
+def test_a_buffer_over_the_source_limit_gets_e0020_without_being_checked(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWC_MAX_SOURCE_MIB", "1")
+    session = LspSession()
+    try:
+        huge = "# " + "x" * 1024 * 1024 + "\n" + MAIN
+        since = session.mark()
+        started = time.monotonic()
+        uri = session.open(project / "main.flow", huge)
+        published = session.wait_for_diagnostics(uri, lambda p: p.version == 1, since=since)
+        assert codes(published) == ["E0020"]
+        assert published.diagnostics[0].range.start == types.Position(line=0, character=0)
+        assert time.monotonic() - started < 10
+        since = session.mark()
+        version = session.change(uri, MAIN)
+        fixed = session.wait_for_diagnostics(uri, lambda p: p.version == version, since=since)
+        assert fixed.diagnostics == []
+    finally:
+        session.close()
+
+
 def test_notes_become_related_information(editor: LspSession, project: Path) -> None:
     text = MAIN.replace(
         "    let later = user.name\n", "    let later = user.name\n    let user = 1\n"

@@ -19,6 +19,14 @@ an older one built; directories of other fingerprints are removed when a new
 one is made.  Only successful parses are stored: a file with a syntax error is
 parsed again, so its message is always the current parser's.
 
+Size.  Only files of up to 4 MiB are stored (``MAX_STORED_SOURCE``).  An
+entry takes about 8 bytes of pickle per byte of source and loads at about
+0.4 s per MiB of source (against about 4 s to parse it), but writing it costs
+a quarter of the parse again, and an entry for a 32 MiB file would be a
+quarter of a GiB; larger files are parsed every time.  The collector is paused
+while an entry is pickled or unpickled: both make millions of objects it would
+otherwise rescan, seven times over for a large entry.
+
 Failures are misses.  A damaged or unreadable entry is parsed again and
 rewritten; with no writable cache directory nothing is stored.  Writes go to a
 temporary file renamed into place, so a concurrent process sees the old entry
@@ -31,18 +39,20 @@ such as secrets.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import os
 import pickle
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
 from flowc.compiler import ast
 from flowc.compiler.diagnostics import Diagnostic
-from flowc.compiler.loader import ParseCache
+from flowc.compiler.loader import MIB, ParseCache, exceeds
 
 _PACKAGE: Final = Path(__file__).resolve().parent.parent
 _PARSER_SOURCES: Final = (
@@ -55,6 +65,7 @@ _PARSER_SOURCES: Final = (
     "compiler/parser.py",
     "compiler/parser_tables.py",
 )
+MAX_STORED_SOURCE: Final = 4 * MIB
 
 
 def cache_directory() -> str | None:
@@ -106,7 +117,7 @@ class PersistentParseCache(ParseCache):
         self.store = None if base is None else Path(base) / f"ast-{parser_fingerprint()}"
 
     def parse_uncached(self, path: str, text: str) -> tuple[ast.Module | None, Diagnostic | None]:
-        if self.store is None:
+        if self.store is None or exceeds(text, MAX_STORED_SOURCE):
             return super().parse_uncached(path, text)
         text_digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
         entry = self.store / _entry_name(path)
@@ -124,7 +135,8 @@ class PersistentParseCache(ParseCache):
             if not self.store.is_dir():
                 self.store.mkdir(parents=True, exist_ok=True)
                 _remove_other_generations(self.store)
-            data = pickle.dumps((text_digest, module), protocol=pickle.HIGHEST_PROTOCOL)
+            with _collector_paused():
+                data = pickle.dumps((text_digest, module), protocol=pickle.HIGHEST_PROTOCOL)
             write_atomically(entry, data)
         except (OSError, pickle.PicklingError, RecursionError):
             return  # not storing only costs the next run its speed
@@ -136,13 +148,24 @@ def _entry_name(path: str) -> str:
 
 def _read_entry(entry: Path, text_digest: bytes) -> ast.Module | None:
     try:
-        with open(entry, "rb") as file:
+        with open(entry, "rb") as file, _collector_paused():
             stored_digest, module = pickle.load(file)
     except Exception:  # missing or damaged: a miss (a damaged one is rewritten after parsing)
         return None
     if stored_digest != text_digest or not isinstance(module, ast.Module):
         return None
     return module
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _remove_other_generations(store: Path) -> None:
