@@ -187,18 +187,26 @@ SMALL_FLOW = (
 )
 
 
-def measure_startup(runs: int = 9, *, new_file: bool = False) -> float:
+def measure_startup(
+    runs: int = 9,
+    *,
+    new_file: bool = False,
+    exe: str | None = None,
+    args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> float:
     """Median ms from starting ``flowc run`` to its first request arriving.
 
     The file is run once first, so its parsed tree is in the parse store; with
-    ``new_file`` every run gets a never-seen text (parsed, Lark imported)."""
+    ``new_file`` every run gets a never-seen text (parsed, Lark imported).  ``exe``
+    is another ``flowc`` (an older install, for before/after), ``args`` more options."""
     clock = FirstRequestClock()
     directory = tempfile.mkdtemp(prefix="flowc-bench-")
-    exe = str(Path(sys.executable).with_name("flowc"))
-    env = dict(os.environ, TARGET=f"http://127.0.0.1:{clock.port}")
+    exe = exe or str(Path(sys.executable).with_name("flowc"))
+    env = dict(env or os.environ, TARGET=f"http://127.0.0.1:{clock.port}")
     path = Path(directory) / "small.flow"
     path.write_text(SMALL_FLOW, encoding="utf-8")
-    subprocess.run([exe, "run", str(path)], env=env, check=True, capture_output=True)
+    subprocess.run([exe, "run", str(path), *args], env=env, check=True, capture_output=True)
     timings = []
     for run in range(runs):
         if new_file:
@@ -206,7 +214,7 @@ def measure_startup(runs: int = 9, *, new_file: bool = False) -> float:
             path.write_text(f"# {run} {time.time_ns()}\n{SMALL_FLOW}", encoding="utf-8")
         clock.first = None
         start = time.perf_counter()
-        subprocess.run([exe, "run", str(path)], env=env, check=True, capture_output=True)
+        subprocess.run([exe, "run", str(path), *args], env=env, check=True, capture_output=True)
         assert clock.first is not None
         timings.append((clock.first - start) * 1000)
     return statistics.median(timings)

@@ -6,6 +6,9 @@ The Python API (see ``flowc.api`` and the README)::
     flowc.compile_source(text) -> Program
     await program.run("flow", {"x": 1})          # inside your trio program
     flowc.run_file(path, "flow", {"x": 1})       # from synchronous code
+    async with flowc.Engine(store=flowc.open_store("sqlite:///runs.db")) as engine:
+        await engine.run(program, "flow", {"x": 1})   # durable: journaled
+        await engine.resume(run_id)                   # continues from the journal
     flowc.evaluate("size(xs) > 2", xs=[1, 2, 3])
 
 Names are loaded lazily so that importing ``flowc`` (and starting the
@@ -20,16 +23,19 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CompileError",
+    "Engine",
     "EvalError",
     "ExpressionError",
     "FlowError",
     "InputError",
     "Program",
+    "RunRefused",
     "__version__",
     "compile_expression",
     "compile_file",
     "compile_source",
     "evaluate",
+    "open_store",
     "run_file",
 ]
 
@@ -40,6 +46,9 @@ _LAZY = {
     "compile_file": "flowc.api",
     "compile_source": "flowc.api",
     "run_file": "flowc.api",
+    "Engine": "flowc.runtime.engine",
+    "RunRefused": "flowc.runtime.engine",
+    "open_store": "flowc.runtime.store",
     "FlowError": "flowc.common.errors",
     "EvalError": "flowc.common.values",
     "evaluate": "flowc.compiler.expressions",

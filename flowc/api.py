@@ -20,8 +20,9 @@ one HTTP connection pool for the run.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import IO, Any
+import os
+from collections.abc import Iterable, Mapping
+from typing import IO, TYPE_CHECKING, Any
 
 import trio
 
@@ -29,8 +30,28 @@ from flowc.compiler import Compilation
 from flowc.compiler import compile_file as _check_file
 from flowc.compiler import compile_source as _check_source
 from flowc.compiler.diagnostics import Diagnostic, render
-from flowc.compiler.ir import FlowIR, ProgramIR
+from flowc.compiler.ir import ProgramIR
 from flowc.compiler.loader import ParseCache
+from flowc.runtime.programs import (
+    InputError,
+    LoadedProgram,
+    ProgramSource,
+    unknown_parameters,
+)
+
+if TYPE_CHECKING:
+    from flowc.runtime.hooks import Hook
+    from flowc.runtime.store import Store
+
+__all__ = [
+    "CompileError",
+    "InputError",
+    "Program",
+    "compile_file",
+    "compile_source",
+    "run_file",
+    "unknown_parameters",
+]
 
 
 class CompileError(Exception):
@@ -44,56 +65,16 @@ class CompileError(Exception):
         super().__init__(f"{len(errors)} error(s):\n{text}")
 
 
-class InputError(ValueError):
-    """Inputs that do not fit a flow's parameters (nothing was sent)."""
-
-
-class Program:
+class Program(LoadedProgram):
     """A compiled `.flow` program, ready to run."""
 
-    def __init__(self, compilation: Compilation, program_ir: ProgramIR) -> None:
+    def __init__(self, compilation: Compilation, program_ir: ProgramIR, path: str) -> None:
+        from flowc.compiler.identity import program_identity
+
+        super().__init__(
+            program_ir, ProgramSource(path, program_identity(compilation.result.program))
+        )
         self.compilation = compilation
-        self.ir = program_ir
-
-    @property
-    def flow_names(self) -> list[str]:
-        """The flows of the root file, in declaration order."""
-        return [flow.name for flow in self.ir.flows_of(self.ir.root)]
-
-    def flow(self, name: str | None = None) -> FlowIR:
-        flows = self.ir.flows_of(self.ir.root)
-        if name is None:
-            if len(flows) == 1:
-                return flows[0]
-            names = ", ".join(f.name for f in flows) or "none"
-            raise InputError(f"the file declares several flows ({names}); choose one with --flow")
-        for flow in flows:
-            if flow.name == name:
-                return flow
-        names = ", ".join(f.name for f in flows) or "none"
-        raise InputError(f"no flow named `{name}` (the file declares: {names})")
-
-    def prepare_inputs(self, flow: FlowIR, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        """Check inputs against the parameter types, converting JSON-like values."""
-        from flowc.common.values import from_json
-        from flowc.runtime.decode import DecodeError, validate
-
-        known = {p.name: p for p in flow.params}
-        unknown = sorted(set(inputs) - set(known))
-        if unknown:
-            raise InputError(unknown_parameters(flow, unknown))
-        prepared: dict[str, Any] = {}
-        for name, value in inputs.items():
-            try:
-                prepared[name] = validate(_as_value(value, from_json), known[name].type, f"${name}")
-            except DecodeError as error:
-                raise InputError(f"input `{name}`: {error}") from None
-        missing = [p.name for p in flow.params if p.default is None and p.name not in prepared]
-        if missing:
-            raise InputError(
-                f"flow `{flow.name}` needs input {', '.join(f'`{m}`' for m in missing)}"
-            )
-        return prepared
 
     async def run(
         self,
@@ -103,40 +84,33 @@ class Program:
         sequential: bool = False,
         trace: IO[str] | None = None,
         run_id: str | None = None,
+        store: Store | None = None,
+        hooks: Iterable[Hook] = (),
     ) -> Any:
-        """Run a flow of this program inside the current trio run."""
-        from flowc.runtime.http import HttpInvoker
-        from flowc.runtime.journal import JsonLinesSink
-        from flowc.runtime.session import RunSession
+        """Run a flow of this program inside the current trio run.
 
-        chosen = self.flow(flow)
-        prepared = self.prepare_inputs(chosen, inputs or {})
-        async with HttpInvoker() as invoker:
-            session = RunSession(self.ir, invoker, run_id=run_id, sequential=sequential)
-            if trace is not None:
-                session.tracer.sinks.append(JsonLinesSink(trace))
-            return await session.execute(chosen, prepared)
+        Without ``store`` the run is ephemeral; with one (``flowc.open_store(url)``) it
+        is journaled and ``Engine.resume`` can continue it.  It opens one HTTP
+        connection pool for the run; embedders running many flows share an ``Engine``.
+        """
+        from flowc.runtime.engine import Engine
+        from flowc.runtime.trace import JsonLinesSink
 
-
-def unknown_parameters(flow: FlowIR, names: list[str]) -> str:
-    """The message for inputs that name no parameter of ``flow``."""
-    listed = ", ".join(f"`{name}`" for name in names)
-    parameters = ", ".join(p.name for p in flow.params) or "none"
-    return f"flow `{flow.name}` has no parameter {listed} (its parameters: {parameters})"
+        sinks: list[Hook] = list(hooks)
+        if trace is not None:
+            sinks.append(JsonLinesSink(trace))
+        async with Engine(store=store) as engine:
+            return await engine.run(
+                self, flow, inputs, run_id=run_id, sequential=sequential, hooks=sinks
+            )
 
 
-def _as_value(value: Any, from_json: Any) -> Any:
-    if isinstance(value, dict | list):
-        return from_json(value)
-    return value
-
-
-def _program(compilation: Compilation) -> Program:
+def _program(compilation: Compilation, path: str) -> Program:
     if not compilation.ok:
         raise CompileError(compilation.diagnostics, compilation.sources)
     from flowc.compiler.lowering import lower_program
 
-    return Program(compilation, lower_program(compilation.result))
+    return Program(compilation, lower_program(compilation.result), path)
 
 
 def compile_file(path: str, *, parse_cache: ParseCache | None = None) -> Program:
@@ -145,12 +119,12 @@ def compile_file(path: str, *, parse_cache: ParseCache | None = None) -> Program
     ``parse_cache`` may be a ``flowc.compiler.parse_store.PersistentParseCache``
     to keep parsed files on disk between processes, as the command line does.
     """
-    return _program(_check_file(path, cache=parse_cache))
+    return _program(_check_file(path, cache=parse_cache), os.path.abspath(path))
 
 
 def compile_source(text: str, name: str = "<input>.flow") -> Program:
     """Compile `.flow` source text; imports resolve from the working directory."""
-    return _program(_check_source(text, name))
+    return _program(_check_source(text, name), name)
 
 
 def run_file(

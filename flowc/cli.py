@@ -12,8 +12,6 @@ result (a flow's JSON result, ``--format json`` output, formatted source with
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 import sys
 from typing import NoReturn
@@ -21,41 +19,18 @@ from typing import NoReturn
 import click
 
 from flowc import __version__
+from flowc.commands.process import (
+    EXIT_FAILED,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_USAGE,
+    end_of_startup,
+    exit_now,
+    pause_collector,
+    use_colour,
+)
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in flowc, never a user mistake
-
-
-def use_colour(stream: object) -> bool:
-    """Colour only on a terminal, and never when ``NO_COLOR`` is set."""
-    if os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
-
-
-_startup_gc_paused = False
-
-
-def end_of_startup() -> None:
-    """Turn the garbage collector back on once a command has done its imports.
-
-    ``entry`` pauses the collector: start-up allocates hundreds of thousands of
-    long-lived objects (modules, classes, parser tables), and collecting while
-    they are made only rescans them (about 12 ms of a ~250 ms start).  What they
-    are is then frozen (``gc.freeze``), so later collections, in a long flow run,
-    skip them too.  Does nothing when ``entry`` did not pause the collector
-    (tests that call ``main`` in-process).
-    """
-    global _startup_gc_paused
-    if _startup_gc_paused:
-        _startup_gc_paused = False
-        gc.freeze()
-        gc.enable()
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "end_of_startup", "entry", "main", "use_colour"]
 
 
 def fail_usage(message: str) -> NoReturn:
@@ -72,7 +47,7 @@ def main(context: click.Context) -> None:
         end_of_startup()
 
 
-_PAUSED_COMMANDS = ("check", "run", "demo")
+_PAUSED_COMMANDS = ("check", "run", "resume", "demo")
 """Commands that call ``end_of_startup`` themselves, once their imports are done."""
 
 
@@ -112,7 +87,7 @@ def _register_optional_commands() -> None:
     """Sub-commands that live in their own modules (added as they are built)."""
     import importlib
 
-    for name in ("run", "fmt", "lsp", "demo", "graph"):
+    for name in ("run", "resume", "runs", "fmt", "lsp", "demo", "graph"):
         try:
             module = importlib.import_module(f"flowc.commands.{name}")
         except ModuleNotFoundError as error:
@@ -141,9 +116,7 @@ def entry() -> None:
     # and pygments' lexer registry) whenever those happen to be installed; flowc
     # never uses it, and httpx falls back cleanly without it.
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-    global _startup_gc_paused
-    _startup_gc_paused = gc.isenabled()
-    gc.disable()
+    pause_collector()
     try:
         main(standalone_mode=True)
     except SystemExit as done:
@@ -162,27 +135,7 @@ def entry() -> None:
         exit_now(EXIT_INTERNAL)
 
 
-def exit_now(code: object) -> NoReturn:
-    """End the process without tearing the interpreter down.
-
-    Finalising the few hundred modules a run imports takes ~50 ms, after the
-    work is done.  By the time a command returns, its files are closed and its
-    child processes stopped, so this flushes the standard streams, runs the one
-    exit hook flowc's libraries register (``logging.shutdown``) and leaves at
-    once, as mypy does.  ``code`` is ``SystemExit.code``: None, an int, or a
-    message for stderr (exit status 1).
-    """
-    if isinstance(code, str):
-        click.echo(code, err=True)
-    status = code if isinstance(code, int) else 0 if code is None else 1
-    logging = sys.modules.get("logging")
-    if logging is not None:
-        logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to tell
-            stream.flush()
-    os._exit(status)
-
-
 if __name__ == "__main__":
-    entry()
+    from flowc.launch import entry as launch
+
+    launch()

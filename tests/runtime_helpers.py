@@ -32,6 +32,7 @@ import trio
 from flowc.api import Program, compile_source
 from flowc.common.errors import FlowError
 from flowc.compiler.ast import Span
+from flowc.runtime.engine import Engine
 from flowc.runtime.http import (
     HttpInvoker,
     HttpRequest,
@@ -39,8 +40,8 @@ from flowc.runtime.http import (
     TransportError,
     TransportErrorKind,
 )
-from flowc.runtime.journal import JsonLinesSink, MemoryJournal
-from flowc.runtime.session import RunSession
+from flowc.runtime.store.memory import MemoryStore
+from flowc.runtime.trace import JsonLinesSink
 
 URL = "@URL@"
 
@@ -58,7 +59,7 @@ class Outcome:
     error: FlowError | None
     logs: list[str]
     events: list[dict[str, Any]]
-    journal: MemoryJournal
+    store: MemoryStore | None
     run_id: str
     wall: float
     trace_text: str
@@ -91,19 +92,18 @@ async def run(
     *,
     sequential: bool = False,
     invoker: Any = None,
-    journal: MemoryJournal | None = None,
+    store: MemoryStore | None = None,
     run_id: str | None = None,
+    resume: bool = False,
 ) -> Outcome:
     """Run a flow inside the current trio run and collect what it did.
 
     `invoker` defaults to a fresh `HttpInvoker` (real sockets); pass a
-    `ScriptedInvoker` for virtual-time tests.
+    `ScriptedInvoker` for virtual-time tests.  With `store` the run is durable;
+    `resume=True` resumes run `run_id` from it instead of starting one.
     """
-    chosen = program.flow(flow)
-    prepared = program.prepare_inputs(chosen, inputs or {})
     logs: list[str] = []
     trace = io.StringIO()
-    journal = journal if journal is not None else MemoryJournal()
 
     def log(flow_name: str, text: str, span: Span) -> None:
         logs.append(text)
@@ -111,24 +111,42 @@ async def run(
     result: Any = None
     error: FlowError | None = None
     started = time.perf_counter()
-    async with invoker if invoker is not None else HttpInvoker() as opened:
-        session = RunSession(
-            program.ir,
-            cast(HttpInvoker, opened),
-            journal=journal,
-            sequential=sequential,
-            log=log,
-            run_id=run_id,
-        )
-        session.tracer.sinks.append(JsonLinesSink(trace))
+    chosen: list[str] = []
+    engine = Engine(store=store, invoker=cast(HttpInvoker, invoker) if invoker else None)
+    sink = JsonLinesSink(trace)
+    async with invoker if invoker is not None else _nothing(), engine:
         try:
-            result = await session.execute(chosen, prepared)
+            if resume:
+                assert run_id is not None
+                chosen.append(run_id)
+                result = await engine.resume(
+                    run_id, program=program, sequential=sequential, hooks=[sink], log=log
+                )
+            else:
+                result = await engine.run(
+                    program,
+                    flow,
+                    inputs,
+                    run_id=run_id,
+                    sequential=sequential,
+                    hooks=[sink],
+                    log=log,
+                    started=chosen.append,
+                )
         except FlowError as failure:
             error = failure
     wall = time.perf_counter() - started
     text = trace.getvalue()
     events = [json.loads(line) for line in text.splitlines()]
-    return Outcome(result, error, logs, events, journal, session.run_id, wall, text)
+    return Outcome(result, error, logs, events, store, chosen[0], wall, text)
+
+
+class _nothing:  # a stand-in context manager, named as contextlib's
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
 
 
 def closed_port() -> int:

@@ -668,6 +668,8 @@ def _divide(left: int, right: int) -> int:
 def _modulo(left: int, right: int) -> int:
     if right == 0:
         raise RefError("division by zero")
+    if left == INT64_MIN and right == -1:  # as cel-go: the quotient overflows, so does `%`
+        raise RefError("overflow")
     remainder = abs(left) % abs(right)
     return _int(-remainder if left < 0 else remainder)
 

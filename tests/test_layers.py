@@ -7,7 +7,8 @@ flowc is built in floors, as cel-go is (``common/`` under ``checker/`` and
    vocabulary: spans, types and their relations, the value model, the standard
    library registry (signatures and implementations), the error record.
 2. ``flowc.compiler`` — parser, checker, lowering, IR, and the expression
-   compiler that turns checked expressions into closures.
+   compiler that turns checked expressions into closures; ``flowc.contracts``
+   (OpenAPI documents and the steps checked against them) shares its floor.
 3. ``flowc.runtime`` — the engine that runs lowered programs.
 4. everything above: the language server, the Python API, the commands.
 
@@ -30,10 +31,11 @@ PACKAGE = Path(__file__).resolve().parent.parent / "flowc"
 ALLOWED: dict[str, set[str]] = {
     "flowc.grammar": set(),
     "flowc.common": {"flowc.grammar"},
-    "flowc.compiler": {"flowc.grammar", "flowc.common"},
-    "flowc.runtime": {"flowc.grammar", "flowc.common", "flowc.compiler"},
+    "flowc.compiler": {"flowc.grammar", "flowc.common", "flowc.contracts"},
+    "flowc.contracts": {"flowc.grammar", "flowc.common", "flowc.compiler"},
+    "flowc.runtime": {"flowc.grammar", "flowc.common", "flowc.compiler", "flowc.contracts"},
     "flowc.demo": set(),
-    "flowc.lsp": {"flowc.grammar", "flowc.common", "flowc.compiler"},
+    "flowc.lsp": {"flowc.grammar", "flowc.common", "flowc.compiler", "flowc.contracts"},
 }
 """Packages not listed (the commands, the API, the server) sit on top and may import
 anything below them."""

@@ -21,7 +21,8 @@ import json
 
 import pytest
 
-from flowc.runtime.journal import MemoryJournal
+from flowc.runtime.journal import StepRecord
+from flowc.runtime.store.memory import MemoryStore
 from tests.http_fixtures import DemoServer
 from tests.runtime_helpers import compile_flow, run
 
@@ -47,8 +48,10 @@ async def test_every_attempt_and_the_run_lifecycle_are_traced(demo: DemoServer) 
     assert outcome.value == 3
     kinds = [event["event"] for event in outcome.events]
     assert kinds == [
-        "run_started", "flow_started",
-        "step_attempt", "step_retry", "step_attempt", "step_retry", "step_attempt",
+        "run_started", "flow_started", "step_started",
+        "attempt_started", "step_attempt", "step_retry",
+        "attempt_started", "step_attempt", "step_retry",
+        "attempt_started", "step_attempt", "step_finished",
         "log", "flow_finished", "run_finished",
     ]  # fmt: skip
     attempts = outcome.attempts("flaky")
@@ -90,7 +93,7 @@ async def test_failures_timeouts_and_cancelled_attempts_are_traced(demo: DemoSer
         ("t", "timeout"),
         ("bad", "status"),
     ]
-    assert outcome.events[-1]["event"] == "run_failed"
+    assert (outcome.events[-1]["event"], outcome.events[-1]["status"]) == ("run_finished", "failed")
     assert outcome.events[-1]["error"]["status"] == 404
 
 
@@ -166,10 +169,15 @@ async def test_journal_keys_carry_loop_indices_and_call_paths(demo: DemoServer) 
         """,
         demo.url,
     )
-    journal = MemoryJournal()
-    outcome = await run(program, "f", journal=journal)
+    store = MemoryStore()
+    outcome = await run(program, "f", store=store)
     assert outcome.error is None
-    keys = {key for run_id, key in journal.steps if run_id == outcome.run_id}
+    steps = {
+        entry.key: StepRecord.from_json(entry.key, entry.data)
+        for entry in store.journal(outcome.run_id)
+        if entry.kind == "step"
+    }
+    keys = set(steps)
     assert keys == {
         "single",
         *(f"fetch[{i}][{j}]" for i in range(2) for j in range(3)),
@@ -178,18 +186,20 @@ async def test_journal_keys_carry_loop_indices_and_call_paths(demo: DemoServer) 
         "sub/deep", "sub",  # a sub-flow's steps are keyed by the call step
         "skipped",
     }  # fmt: skip
-    skipped = journal.steps[(outcome.run_id, "skipped")]
-    assert (skipped.ok, skipped.attempts, skipped.flow) == (False, 1, "f")
+    skipped = steps["skipped"]
+    assert (skipped.outcome, skipped.attempts, skipped.flow) == ("skipped", 1, "f")
     assert skipped.error is not None and skipped.error["status"] == 500
-    assert journal.steps[(outcome.run_id, "sub/deep")].flow == "inner"
-    fetched = journal.steps[(outcome.run_id, "fetch[1][2]")].value
+    assert steps["sub/deep"].flow == "inner"
+    fetched = steps["fetch[1][2]"].value
     assert fetched["body"]["args"] == {"i": "1", "j": "2"}
     assert [e["step"] for e in outcome.events_of("step_attempt") if e["step"].startswith("fetch")][
         :3
     ] == ["fetch[0][0]", "fetch[0][1]", "fetch[0][2]"]
 
 
-async def test_now_and_uuid_are_journaled_and_a_resumed_run_replays(demo: DemoServer) -> None:
+async def test_now_and_uuid_are_journaled_and_a_known_run_id_answers_from_the_store(
+    demo: DemoServer,
+) -> None:
     program = compile_flow(
         """
         service api "@URL@" { }
@@ -205,20 +215,24 @@ async def test_now_and_uuid_are_journaled_and_a_resumed_run_replays(demo: DemoSe
         """,
         demo.url,
     )
-    journal = MemoryJournal()
-    first = await run(program, journal=journal, run_id="resumable-run")
+    store = MemoryStore()
+    first = await run(program, store=store, run_id="resumable-run")
     value = first.value
-    assert journal.effects[("resumable-run", "uuid")] == value["ids"]
+    effects = {
+        (e.key, e.ordinal): e.data for e in store.journal("resumable-run") if e.kind == "effect"
+    }
+    site = next(key for key, ordinal in effects if ordinal == 1)  # `let ids`, two values
+    assert [effects[(site, 0)], effects[(site, 1)]] == value["ids"]
     assert len(set(value["ids"])) == 2
-    assert [str(t) for t in journal.effects[("resumable-run", "now")]] == [value["at"]]
+    assert value["at"] in {text for text in effects.values()}
     assert demo.stats()["paths"] == {"/orders": 1}
 
-    demo.reset()  # forget the statistics (and the order): a replay must not send anything
-    again = await run(program, journal=journal, run_id="resumable-run")
+    demo.reset()  # forget the statistics (and the order): a known run id must not send anything
+    again = await run(program, store=store, run_id="resumable-run")
     assert again.value == value
     assert demo.stats()["total"] == 0
     assert again.events_of("step_attempt") == []
 
-    fresh = await run(program, journal=journal, run_id="another-run")
+    fresh = await run(program, store=store, run_id="another-run")
     assert fresh.value["ids"] != value["ids"]
     assert demo.stats()["paths"] == {"/orders": 1}

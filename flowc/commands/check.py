@@ -22,7 +22,7 @@ def run_check(
     emit: str | None,
     max_source_mib: int | None = None,
 ) -> int:
-    from flowc.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, end_of_startup, use_colour
+    from flowc.commands.process import EXIT_FAILED, EXIT_OK, EXIT_USAGE, end_of_startup, use_colour
     from flowc.compiler import SourceError, compile_file
     from flowc.compiler.loader import source_limit
     from flowc.compiler.parse_store import PersistentParseCache

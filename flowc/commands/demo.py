@@ -57,14 +57,7 @@ def _with_server(url: str, file: str | None, options: dict[str, Any]) -> int:
     if file is None:
         return _serve_until_interrupted(url)
     click.echo(f"flowc demo: demo API at {url}", err=True)
-    return execute(
-        file,
-        options["flow_name"],
-        options["input_json"],
-        options["assignments"],
-        options["sequential"],
-        options["trace_path"],
-    )
+    return execute(file, **options)
 
 
 def _serve_until_interrupted(url: str) -> int:

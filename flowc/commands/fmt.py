@@ -26,7 +26,7 @@ def command(files: tuple[str, ...], check: bool) -> None:
 
 
 def run_fmt(files: tuple[str, ...], check: bool) -> int:
-    from flowc.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+    from flowc.commands.process import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
     worst = EXIT_OK
     for path in files:
@@ -38,7 +38,7 @@ def run_fmt(files: tuple[str, ...], check: bool) -> int:
 
 
 def _format_one(path: str, check: bool) -> int:
-    from flowc.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, use_colour
+    from flowc.commands.process import EXIT_FAILED, EXIT_OK, EXIT_USAGE, use_colour
     from flowc.compiler.diagnostics import ParseFailure, render
     from flowc.compiler.formatter import format_source
     from flowc.compiler.loader import SourceError, decode_source, read_source_file, source_limit

@@ -6,6 +6,13 @@ of ``-i key=value``, where each value is converted by the parameter's type
 is sent.  The result goes to stdout as JSON and nothing else does; logs and
 errors go to stderr.
 
+Runs are durable by default: journaled to the store that ``--store URL`` or
+``FLOWC_STORE`` names, else the SQLite file ``$XDG_STATE_HOME/flowc/runs.db``
+(``--ephemeral`` keeps nothing).  A durable run prints ``flowc: run <id>`` on
+stderr when it starts; ``--run-id ID`` names it, which makes the start
+idempotent (a completed run answers its stored result, an unfinished one is
+resumed).
+
 Exit codes: 0 success; 1 the flow failed (a one-line message naming the flow,
 the step, ``file:line:col``, the error kind, the HTTP status and the
 attempts); 2 usage, compile or input errors; 130 interrupted (after the
@@ -14,25 +21,30 @@ compensations of completed steps ran).
 
 from __future__ import annotations
 
-import json
-import signal
 import sys
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-EXIT_INTERRUPTED = 130
+from flowc.commands.process import EXIT_USAGE
+from flowc.commands.running import (
+    announce,
+    drive,
+    open_run_store,
+    open_trace,
+    parse_json_object,
+    usage_error,
+)
+
+if TYPE_CHECKING:
+    from flowc.compiler import ir
+    from flowc.runtime.engine import Engine
+    from flowc.runtime.hooks import Hook
 
 
-def run_options(function: Any) -> Any:
-    """The options shared by ``flowc run`` and ``flowc demo``."""
+def input_options(function: Any) -> Any:
+    """``--input`` and ``-i``: the inputs of a run."""
     options = [
-        click.option(
-            "--flow",
-            "flow_name",
-            metavar="NAME",
-            help="The flow to run (needed when the file has several).",
-        ),
         click.option(
             "--input",
             "input_json",
@@ -46,6 +58,15 @@ def run_options(function: Any) -> Any:
             metavar="KEY=VALUE",
             help="One input; repeatable. Converted by the parameter's type.",
         ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def engine_options(function: Any) -> Any:
+    """How a run executes: its store, its trace, its scheduling."""
+    options = [
         click.option(
             "--sequential",
             is_flag=True,
@@ -55,9 +76,38 @@ def run_options(function: Any) -> Any:
             "--trace",
             "trace_path",
             type=click.Path(dir_okay=False, writable=True),
-            help="Write trace events as JSON lines to FILE.",
+            help="Write the run's events as JSON lines to FILE.",
+        ),
+        click.option(
+            "--store",
+            "store_url",
+            metavar="URL",
+            help="Journal to this store: sqlite:///path or postgresql://... "
+            "(default: FLOWC_STORE, else ~/.local/state/flowc/runs.db).",
         ),
     ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def run_options(function: Any) -> Any:
+    """The options shared by ``flowc run`` and ``flowc demo``."""
+    options = [
+        click.option(
+            "--flow",
+            "flow_name",
+            metavar="NAME",
+            help="The flow to run (needed when the file has several).",
+        ),
+        click.option("--ephemeral", is_flag=True, help="Run without a store (nothing is kept)."),
+        click.option(
+            "--run-id",
+            metavar="ID",
+            help="The run's id: an existing one answers or resumes that run.",
+        ),
+    ]
+    function = engine_options(input_options(function))
     for option in reversed(options):
         function = option(function)
     return function
@@ -66,62 +116,71 @@ def run_options(function: Any) -> Any:
 @click.command("run")
 @click.argument("file", type=click.Path(dir_okay=False))
 @run_options
-def command(
-    file: str,
-    flow_name: str | None,
-    input_json: str | None,
-    assignments: tuple[str, ...],
-    sequential: bool,
-    trace_path: str | None,
-) -> None:
+def command(file: str, **options: Any) -> None:
     """Run a flow of FILE and print its result as JSON."""
-    sys.exit(execute(file, flow_name, input_json, assignments, sequential, trace_path))
+    sys.exit(execute(file, **options))
 
 
 def execute(
     file: str,
+    *,
     flow_name: str | None,
     input_json: str | None,
     assignments: tuple[str, ...],
     sequential: bool,
     trace_path: str | None,
+    store_url: str | None,
+    ephemeral: bool,
+    run_id: str | None,
 ) -> int:
-    from flowc.api import CompileError, InputError, compile_file
-    from flowc.cli import EXIT_USAGE
+    from flowc.api import CompileError, compile_file
     from flowc.compiler import SourceError
     from flowc.compiler.parse_store import PersistentParseCache
+    from flowc.runtime.programs import InputError
+    from flowc.runtime.store import StoreError
 
     try:
         program = compile_file(file, parse_cache=PersistentParseCache())
         flow = program.flow(flow_name)
-        inputs = program.prepare_inputs(flow, _gather_inputs(flow, input_json, assignments))
+        inputs = program.prepare_inputs(flow, gather_inputs(flow, input_json, assignments))
     except SourceError as error:
-        return _usage(str(error))
+        return usage_error(str(error))
     except CompileError as error:
-        _print_diagnostics(error)
+        print_diagnostics(error)
         return EXIT_USAGE
     except InputError as error:
-        return _usage(str(error))
+        return usage_error(str(error))
     try:
-        trace = _open_trace(trace_path)
+        store = open_run_store(store_url, ephemeral)
+    except StoreError as error:
+        return usage_error(str(error))
+    try:
+        trace = open_trace(trace_path)
     except OSError as error:
-        return _usage(f"cannot write trace file {trace_path}: {error.strerror}")
+        return usage_error(f"cannot write trace file {trace_path}: {error.strerror}")
+
+    async def start(engine: Engine, hooks: list[Hook]) -> Any:
+        return await engine.run(
+            program,
+            flow.name,
+            inputs,
+            run_id=run_id,
+            sequential=sequential,
+            hooks=hooks,
+            started=announce if store is not None else None,
+        )
+
+    import flowc.runtime.http  # noqa: F401 -- imported while start-up pauses the collector
+
     try:
-        return _run(program, flow.name, inputs, sequential, trace)
+        return drive(start, store, trace)
     finally:
         if trace is not None:
             trace.close()
 
 
-def _usage(message: str) -> int:
-    from flowc.cli import EXIT_USAGE
-
-    click.echo(f"flowc: error: {message}", err=True)
-    return EXIT_USAGE
-
-
-def _print_diagnostics(error: Any) -> None:
-    from flowc.cli import use_colour
+def print_diagnostics(error: Any) -> None:
+    from flowc.commands.process import use_colour
     from flowc.compiler.diagnostics import render
 
     colour = use_colour(sys.stderr)
@@ -131,20 +190,15 @@ def _print_diagnostics(error: Any) -> None:
         )
 
 
-def _open_trace(path: str | None) -> IO[str] | None:
-    if path is None:
-        return None
-    return open(path, "w", encoding="utf-8")
-
-
-def _gather_inputs(
-    flow: Any, input_json: str | None, assignments: tuple[str, ...]
+def gather_inputs(
+    flow: ir.FlowIR, input_json: str | None, assignments: tuple[str, ...]
 ) -> dict[str, Any]:
-    from flowc.api import InputError, unknown_parameters
+    """The inputs ``--input`` and ``-i`` give, converted by the parameters' types."""
+    from flowc.runtime.programs import InputError, unknown_parameters
 
     inputs: dict[str, Any] = {}
     if input_json is not None:
-        inputs.update(_parse_input_json(input_json))
+        inputs.update(parse_json_object(input_json, "--input"))
     types = {p.name: p.type for p in flow.params}
     for assignment in assignments:
         key, sep, text = assignment.partition("=")
@@ -157,83 +211,10 @@ def _gather_inputs(
 
 
 def _coerce(key: str, text: str, expected: Any) -> Any:
-    from flowc.api import InputError
     from flowc.runtime.decode import DecodeError, coerce_input
+    from flowc.runtime.programs import InputError
 
     try:
         return coerce_input(text, expected)
     except DecodeError as error:
         raise InputError(f"input `{key}`: {error.message}") from None
-
-
-def _parse_input_json(text: str) -> dict[str, Any]:
-    from flowc.api import InputError
-
-    if text.startswith("@"):
-        try:
-            with open(text[1:], encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as error:
-            raise InputError(f"cannot read input file {text[1:]}: {error.strerror}") from None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(
-            f"--input is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
-        ) from None
-    if not isinstance(value, dict):
-        raise InputError("--input must be a JSON object mapping parameter names to values")
-    return value
-
-
-def _run(
-    program: Any, flow: str, inputs: dict[str, Any], sequential: bool, trace: IO[str] | None
-) -> int:
-    import trio
-
-    from flowc.cli import EXIT_FAILED, EXIT_OK, end_of_startup
-    from flowc.common.errors import FlowError
-    from flowc.common.values import json_text
-
-    interrupted = False
-    failure: list[FlowError] = []
-
-    async def main() -> Any:
-        nonlocal interrupted
-        async with trio.open_nursery() as nursery:
-            result: list[Any] = []
-
-            async def run_flow() -> None:
-                try:
-                    result.append(
-                        await program.run(flow, inputs, sequential=sequential, trace=trace)
-                    )
-                except FlowError as error:
-                    failure.append(error)
-                nursery.cancel_scope.cancel()
-
-            async def watch_interrupt() -> None:
-                nonlocal interrupted
-                with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                    async for _ in signals:
-                        interrupted = True
-                        nursery.cancel_scope.cancel()
-                        return
-
-            nursery.start_soon(watch_interrupt)
-            nursery.start_soon(run_flow)
-        return result[0] if result else None
-
-    import flowc.runtime.http
-    import flowc.runtime.session  # noqa: F401 -- imported while start-up pauses the collector
-
-    end_of_startup()
-    value = trio.run(main)
-    if failure:
-        click.echo(f"flowc: error: {failure[0].describe()}", err=True)
-        return EXIT_FAILED
-    if interrupted:
-        click.echo("flowc: interrupted; compensations of completed steps were run", err=True)
-        return EXIT_INTERRUPTED
-    click.echo(json_text(value))
-    return EXIT_OK

@@ -7,7 +7,10 @@ is a ``FlowError``.  It carries the fields of the language's ``Error`` record
 (``kind``, ``message``, ``step``, ``status``, ``attempt``; LANGUAGE.md §5) plus
 where it happened (the flow and the source span) so the CLI can name the
 place without a traceback.  ``record()`` is the value a ``catch`` block or a
-``retry ... when`` predicate sees.
+``retry ... when`` predicate sees.  A status error of a step against an OpenAPI
+service also carries the response's ``body`` when it matches the type the document
+declares for that failure; the record then has a ``body`` field (the checker types
+it as optional, so reading it where it is absent gives null).
 
 Messages never contain secrets: values are rendered with ``values.to_text``,
 which redacts them.
@@ -32,6 +35,10 @@ FAIL: Final = "fail"
 EVAL: Final = "eval"
 LOOP_LIMIT: Final = "loop_limit"
 INVALID_REQUEST: Final = "invalid_request"
+CALL_DEPTH: Final = "call_depth"
+STORE: Final = "store"
+
+NO_BODY: Final = object()  # a FlowError without a response body
 
 
 class FlowError(Exception):
@@ -48,6 +55,7 @@ class FlowError(Exception):
         span: Span | None = None,
         flow: str = "",
         value: object = None,
+        body: object = NO_BODY,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -58,16 +66,20 @@ class FlowError(Exception):
         self.span = span
         self.flow = flow
         self.value = value
+        self.body = body
 
     def record(self) -> dict[str, object]:
         """The ``Error`` record a ``catch`` block or ``when`` predicate sees."""
-        return {
+        record: dict[str, object] = {
             "kind": self.kind,
             "message": self.message,
             "step": self.step,
             "status": self.status,
             "attempt": self.attempt,
         }
+        if self.body is not NO_BODY:
+            record["body"] = self.body
+        return record
 
     def located(self, span: Span, flow: str) -> FlowError:
         """Fill in where the error happened, if not known yet."""

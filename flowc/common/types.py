@@ -154,8 +154,8 @@ RUN_RECORD: Final = RecordT(
 )
 
 
-def step_record(body: Type) -> RecordT:
-    """The type of a step's value, given the type of its body."""
+def step_record(body: Type, error: RecordT = ERROR_RECORD) -> RecordT:
+    """The type of a step's value, given the type of its body (and of its error)."""
     return RecordT(
         (
             Field("status", INT),
@@ -164,7 +164,7 @@ def step_record(body: Type) -> RecordT:
             Field("body", body),
             Field("elapsed", DURATION),
             Field("attempts", INT),
-            Field("error", OptionalT(ERROR_RECORD)),
+            Field("error", OptionalT(error)),
         ),
         name="Step",
     )

@@ -54,6 +54,7 @@ def compile_file(
     )
     result = check_program(program, sink)
     sources = {display_path(p): m.source for p, m in program.modules.items()}
+    sources.update(result.info.document_sources)
     return Compilation(result, sink.sorted(), sources)
 
 

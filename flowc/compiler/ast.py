@@ -237,7 +237,7 @@ class ValueClause(Clause):
     """A clause that is a keyword and one expression.
 
     ``keyword`` is one of: headers, query, json, form, body, timeout,
-    idempotency_key, fallback, concurrency.
+    idempotency_key, fallback, concurrency, url.
     """
 
     keyword: str
@@ -246,9 +246,11 @@ class ValueClause(Clause):
 
 @attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class AuthClause(Clause):
-    """``auth bearer T`` | ``auth basic U, P`` | ``auth header NAME, VALUE``."""
+    """``auth bearer T`` | ``auth basic U, P`` | ``auth header NAME, VALUE``, or
+    ``auth VALUE[, VALUE]`` (``scheme`` None) on an OpenAPI service, whose document's
+    security scheme says how the credentials are sent."""
 
-    scheme: str
+    scheme: str | None
     args: tuple[Expr, ...]
 
 
@@ -543,10 +545,19 @@ class ConstDecl(Decl):
 
 @attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class ServiceDecl(Decl):
+    """``service NAME BASE_URL {...}`` or ``service NAME openapi "doc.yaml" {...}``.
+
+    An OpenAPI service has ``base_url`` None (the document's ``servers`` give it,
+    a ``url`` clause overrides it) and ``openapi`` the document's path as written,
+    relative to the declaring file; ``openapi_span`` is where that path is written.
+    """
+
     name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
+    openapi_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
     name: str
-    base_url: Expr
+    base_url: Expr | None
     clauses: tuple[Clause, ...] = ()
+    openapi: str | None = None
 
 
 @attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)

@@ -178,6 +178,21 @@ class AstBuilder:
         span = self.span([c[0], c[2], self._block_end if c[3] is not None else None])
         return ast.ServiceDecl(str(c[1]), c[2], clauses, span=span, name_span=self.token_span(c[1]))
 
+    def openapi_service_decl(self, c: list[Child]) -> ast.ServiceDecl:
+        check_binding_name(c[1], "service", self)
+        document = self._plain_string(c[3], "an OpenAPI document path")
+        clauses = c[4] if c[4] is not None else ()
+        span = self.span([c[0], c[3], self._block_end if c[4] is not None else None])
+        return ast.ServiceDecl(
+            str(c[1]),
+            None,
+            clauses,
+            openapi=document,
+            span=span,
+            name_span=self.token_span(c[1]),
+            openapi_span=self.token_span(c[3]),
+        )
+
     def flow_decl(self, c: list[Child]) -> ast.FlowDecl:
         check_binding_name(c[1], "flow", self)
         params = c[3] if c[3] is not None else ()
@@ -254,6 +269,10 @@ class AstBuilder:
     def auth_clause(self, c: list[Child]) -> ast.AuthClause:
         args = tuple(x for x in c[2:] if isinstance(x, ast.Expr))
         return ast.AuthClause(str(c[1]), args, span=self.span(c))
+
+    def document_auth_clause(self, c: list[Child]) -> ast.AuthClause:
+        args = tuple(x for x in c[1:] if isinstance(x, ast.Expr))
+        return ast.AuthClause(None, args, span=self.span(c))
 
     def auth_scheme(self, c: list[Child]) -> Token:
         return c[0]  # type: ignore[no-any-return]

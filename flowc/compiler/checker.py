@@ -32,10 +32,10 @@ from flowc.compiler import ast, messages
 from flowc.compiler.clausecheck import ClauseChecker
 from flowc.compiler.diagnostics import DiagnosticSink
 from flowc.compiler.exprcheck import ExprChecker
-from flowc.compiler.loader import Program
+from flowc.compiler.loader import ParseCache, Program
 from flowc.compiler.scope import CheckInfo, Scope, Symbol
 from flowc.compiler.stmtcheck import FlowChecker
-from flowc.compiler.symbols import FlowInfo, ModuleSymbols, ParamInfo
+from flowc.compiler.symbols import FlowInfo, ModuleSymbols, ParamInfo, ServiceInfo
 
 
 @attrs.define(eq=False)
@@ -62,7 +62,7 @@ def check_program(program: Program, sink: DiagnosticSink) -> CheckResult:
         module.resolve_all_types()
         _check_consts(module, exprs)
         _check_signatures(module, exprs)
-        _check_services(module, exprs)
+        _check_services(module, exprs, program)
     for module in modules.values():
         for flow in module.flows.values():
             _check_flow(flow, exprs)
@@ -150,23 +150,57 @@ def _param_info(param: ast.Param, module: ModuleSymbols, exprs: ExprChecker) -> 
     return ParamInfo(param.name, declared, param.default, param.span)
 
 
-def _check_services(module: ModuleSymbols, exprs: ExprChecker) -> None:
+def _check_services(module: ModuleSymbols, exprs: ExprChecker, program: Program) -> None:
     clauses = ClauseChecker(exprs)
     for service in module.services.values():
         scope = Scope(module)
-        found = exprs.check(service.decl.base_url, scope)
-        if not assignable(found, STRING) and found != ERROR:
-            exprs.error(
-                messages.TYPE_MISMATCH(
-                    service.decl.base_url.span,
-                    what="a service's base URL",
-                    expected=STRING,
-                    found=found,
-                )
-            )
-        if contains_secret(found):
-            exprs.error(messages.SECRET_IN_URL(service.decl.base_url.span))
+        base_url = service.decl.base_url
+        if base_url is not None:
+            _check_base_url(base_url, exprs.check(base_url, scope), exprs)
         service.clauses = clauses.check_clauses(service.decl.clauses, "service", scope)
+        if service.decl.openapi is None:
+            _reject_document_clauses(service, exprs)
+            continue
+        url = service.clauses.get("url")
+        if isinstance(url, ast.ValueClause):
+            _check_base_url(url.value, exprs.info.type_of(url.value) or ERROR, exprs)
+        from flowc.contracts.openapi_service import check_openapi_service
+
+        cache = program.parse_cache if program.parse_cache is not None else ParseCache()
+        service.contract = check_openapi_service(service, exprs, cache.contracts())
+
+
+def _check_base_url(expr: ast.Expr, found: Type, exprs: ExprChecker) -> None:
+    if not assignable(found, STRING) and found != ERROR:
+        exprs.error(
+            messages.TYPE_MISMATCH(
+                expr.span, what="a service's base URL", expected=STRING, found=found
+            )
+        )
+    if contains_secret(found):
+        exprs.error(messages.SECRET_IN_URL(expr.span))
+
+
+def _reject_document_clauses(service: ServiceInfo, exprs: ExprChecker) -> None:
+    """``url`` and scheme-less ``auth`` need a document to mean anything."""
+    url = service.clauses.get("url")
+    if url is not None:
+        exprs.error(
+            messages.OPENAPI_ONLY(
+                url.span,
+                what="a `url` clause",
+                help="the base URL of this service is the expression after its name",
+            )
+        )
+    auth = service.clauses.get("auth")
+    if isinstance(auth, ast.AuthClause) and auth.scheme is None:
+        exprs.error(
+            messages.OPENAPI_ONLY(
+                auth.span,
+                what="`auth` without a scheme",
+                help="name it: `auth bearer T`, `auth basic U, P` or `auth header NAME, VALUE`",
+            )
+        )
 
 
 def _check_flow(flow: FlowInfo, exprs: ExprChecker) -> None:

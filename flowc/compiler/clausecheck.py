@@ -14,8 +14,9 @@ query              a map or record of scalars or lists of them, no secrets
 json               anything
 body               ``string``, ``bytes`` or ``secret``
 timeout            ``duration``
-idempotency_key    ``string``
+idempotency_key    ``string``, or ``null`` for none (unsafe steps get a default)
 concurrency        ``int``
+url                ``string`` (the base URL of an OpenAPI service)
 auth               ``bearer T`` / ``basic U, P`` / ``header NAME, VALUE``
 retry              ``int``; backoff ``duration``s; ``when`` a ``bool``
                    with ``error`` in scope
@@ -65,6 +66,7 @@ SERVICE_CLAUSES: Final = frozenset(
         "rate_limit",
         "concurrency",
         "accept",
+        "url",
     }
 )
 HTTP_STEP_CLAUSES: Final = frozenset(
@@ -183,9 +185,12 @@ class ClauseChecker:
         elif keyword == "timeout":
             self._expect_duration(clause.value, scope, "`timeout`")
         elif keyword == "idempotency_key":
-            self.exprs.expect(clause.value, scope, STRING, "`idempotency_key`")
+            if not is_null_literal(clause.value):  # `idempotency_key null` sends none
+                self.exprs.expect(clause.value, scope, STRING, "`idempotency_key`")
         elif keyword == "concurrency":
             self._expect_int(clause.value, scope, "`concurrency`")
+        elif keyword == "url":
+            self.exprs.check(clause.value, scope)  # a string; the service checker says so
         elif keyword == "json":
             self.exprs.check(clause.value, scope)
 
@@ -221,6 +226,10 @@ class ClauseChecker:
             self.add(messages.SECRET_IN_URL(clause.value.span))
 
     def _check_auth(self, clause: ast.AuthClause, scope: Scope) -> None:
+        if clause.scheme is None:  # the document's scheme decides (openapi_service)
+            for arg in clause.args:
+                self.exprs.expect(arg, scope, STRING, "`auth`")
+            return
         expected = {"bearer": 1, "basic": 2, "header": 2}[clause.scheme]
         if len(clause.args) != expected:
             self.add(
@@ -270,7 +279,9 @@ class ClauseChecker:
             )
 
 
-def error_scope(scope: Scope, name: str, owner: ast.Node, info: CheckInfo) -> Scope:
+def error_scope(
+    scope: Scope, name: str, owner: ast.Node, info: CheckInfo, record: RecordT = ERROR_RECORD
+) -> Scope:
     """A child scope in which ``name`` is the error record (``when``, ``catch``).
 
     The symbol is recorded under ``owner`` (the retry policy or try statement)
@@ -278,7 +289,7 @@ def error_scope(scope: Scope, name: str, owner: ast.Node, info: CheckInfo) -> Sc
     """
     inner = scope.child()
     symbol = Symbol(
-        name, "catch", ERROR_RECORD, ast.name_span_of(owner), scope.module_path, node=owner, uses=1
+        name, "catch", record, ast.name_span_of(owner), scope.module_path, node=owner, uses=1
     )
     inner.declare(symbol)
     info.error_symbols[id(owner)] = symbol
@@ -293,3 +304,8 @@ def _map_values(t: Type) -> list[Type] | None:
     if isinstance(t, MapT):
         return [t.value]
     return None
+
+
+def is_null_literal(expr: ast.Expr) -> bool:
+    """Whether ``expr`` is the literal ``null`` (as in ``idempotency_key null``)."""
+    return isinstance(expr, ast.Literal) and expr.kind == "null"

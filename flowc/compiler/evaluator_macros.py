@@ -40,7 +40,7 @@ it is an error, as in CEL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from flowc.common.typerel import strip_optional
@@ -56,13 +56,13 @@ from flowc.common.values import (
     map_keys,
 )
 from flowc.compiler import ast
-from flowc.compiler.evaluator_support import not_bool, raiser, spend
+from flowc.compiler.evaluator_support import not_bool, preemptible, raiser, spend
 from flowc.compiler.ir import Compiled, Frame
 
 if TYPE_CHECKING:
     from flowc.compiler.evaluator import Compiler
 
-Loop = Callable[[Frame, list[object]], object]
+Loop = Callable[[Frame, Iterable[object]], object]
 
 
 def has_macro_shape(expr: ast.Call) -> bool:
@@ -145,7 +145,7 @@ def _comprehension(compiler: Compiler, expr: ast.Call, kind: str, variables: int
     def comprehension(frame: Frame) -> object:
         items = iterate(target(frame), macro)
         spend(len(items))
-        return loop(frame, items)
+        return loop(frame, preemptible(items))
 
     return comprehension
 
@@ -210,7 +210,7 @@ def _quantifier(
     (predicate,) = bodies
     slot, single = slots[0], len(slots) == 1
 
-    def loop(frame: Frame, items: list[object]) -> object:
+    def loop(frame: Frame, items: Iterable[object]) -> object:
         failure: EvalError | None = None
         for item in items:
             if single:
@@ -237,7 +237,7 @@ def _exists_one(slots: tuple[int, ...], bodies: list[Compiled]) -> Loop:
     (predicate,) = bodies
     slot, single = slots[0], len(slots) == 1
 
-    def loop(frame: Frame, items: list[object]) -> object:
+    def loop(frame: Frame, items: Iterable[object]) -> object:
         count = 0
         for item in items:
             if single:
@@ -266,7 +266,7 @@ def _map(slots: tuple[int, ...], bodies: list[Compiled]) -> Loop:
     transform = bodies[-1]
     slot, single = slots[0], len(slots) == 1
 
-    def loop(frame: Frame, items: list[object]) -> object:
+    def loop(frame: Frame, items: Iterable[object]) -> object:
         result: list[object] = []
         for item in items:
             if single:
@@ -284,7 +284,7 @@ def _filter(slots: tuple[int, ...], bodies: list[Compiled]) -> Loop:
     (predicate,) = bodies
     slot = slots[0]
 
-    def loop(frame: Frame, items: list[object]) -> object:
+    def loop(frame: Frame, items: Iterable[object]) -> object:
         result: list[object] = []
         for item in items:
             frame[slot] = item
@@ -299,7 +299,7 @@ def _transform_map(slots: tuple[int, ...], bodies: list[Compiled]) -> Loop:
     predicate = bodies[0] if len(bodies) == 2 else None
     transform = bodies[-1]
 
-    def loop(frame: Frame, items: list[object]) -> object:
+    def loop(frame: Frame, items: Iterable[object]) -> object:
         entries: list[tuple[object, object]] = []
         for item in items:
             _store(frame, slots, item)

@@ -10,6 +10,7 @@ message that names the problem but never a value.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from typing import Final, NoReturn
 
 from flowc.common.values import (
@@ -51,6 +52,41 @@ def raiser(error: EvalError) -> Compiled:
     return fail
 
 
+#: The error kind of an evaluation that gave way to a deadline or an interrupt; the
+#: runtime turns it into trio's cancellation at the statement being evaluated.
+PREEMPTED: Final = "preempted"
+#: Comprehension steps between two asks whether the evaluation should give way.
+PREEMPT_EVERY: Final = 4096
+_preemption: list[Callable[[], bool] | None] = [None]
+
+
+def set_preemption(check: Callable[[], bool] | None) -> Callable[[], bool] | None:
+    """Install the runtime's "should this evaluation give way?" test; returns the old one.
+
+    Evaluation is synchronous, so a long comprehension cannot wait for trio to
+    deliver a timeout or Ctrl-C; it asks ``check`` every ``PREEMPT_EVERY`` steps
+    instead, and ends with a ``PREEMPTED`` error when the answer is yes.
+    """
+    previous = _preemption[0]
+    _preemption[0] = check
+    return previous
+
+
+def preemptible(items: list[object]) -> Iterable[object]:
+    """``items``, asking the preemption test every ``PREEMPT_EVERY`` of them."""
+    check = _preemption[0]
+    if check is None or len(items) <= PREEMPT_EVERY:
+        return items
+    return _checked(items, check)
+
+
+def _checked(items: list[object], check: Callable[[], bool]) -> Iterator[object]:
+    for start in range(0, len(items), PREEMPT_EVERY):
+        if check():
+            raise EvalError(PREEMPTED, "the evaluation gave way to a deadline or an interrupt")
+        yield from items[start : start + PREEMPT_EVERY]
+
+
 #: Macro iterations one evaluation may perform (nested comprehensions over big
 #: lists would otherwise run for hours): a clear error instead of a hang.
 MAX_ITERATIONS = 10_000_000
@@ -58,11 +94,19 @@ _budget = [MAX_ITERATIONS]
 
 
 def spend(iterations: int) -> None:
-    """Charge ``iterations`` macro steps to the current evaluation's budget."""
-    left = _budget[0] - iterations
+    """Charge ``iterations`` macro steps to the current evaluation's budget.
+
+    Many small comprehensions (nested ones) also ask the preemption test, once
+    every ``PREEMPT_EVERY`` steps charged.
+    """
+    before = _budget[0]
+    left = before - iterations
     _budget[0] = left
     if left < 0:
         raise EvalError(LIMIT, f"evaluation exceeded {MAX_ITERATIONS:,} comprehension steps")
+    check = _preemption[0]
+    if check is not None and before // PREEMPT_EVERY != left // PREEMPT_EVERY and check():
+        raise EvalError(PREEMPTED, "the evaluation gave way to a deadline or an interrupt")
 
 
 def guarded(run: Compiled) -> Compiled:

@@ -149,7 +149,8 @@ class StepNode(Node):
     fallback: Expr | None = None
     skip_on_error: bool = False
     compensate: Block | None = None
-    result_type: Type | None = None  # `-> T`: validate the body against it
+    result_type: Type | None = None  # `-> T` or an OpenAPI response: validate the body
+    error_type: Type | None = None  # OpenAPI: a failing response's body, as `error.body`
 
 
 @attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)

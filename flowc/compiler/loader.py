@@ -32,12 +32,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
 from flowc.compiler import ast, messages
 from flowc.compiler.diagnostics import Diagnostic, DiagnosticSink, ParseFailure
+
+if TYPE_CHECKING:
+    from flowc.contracts.openapi_store import ContractCache
 
 MIB: Final = 1024 * 1024
 DEFAULT_SOURCE_LIMIT_MIB: Final = 32
@@ -147,6 +150,7 @@ class Program:
     root: str
     modules: dict[str, LoadedModule] = attrs.field(factory=dict)
     order: list[str] = attrs.field(factory=list)  # dependencies before dependents
+    parse_cache: ParseCache | None = None  # the cache it was loaded with (and its documents)
 
     def module(self, path: str) -> LoadedModule:
         return self.modules[path]
@@ -157,6 +161,7 @@ class ParseCache:
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[str, ast.Module | None, Diagnostic | None]] = {}
+        self._contracts: ContractCache | None = None
 
     def parse(self, path: str, text: str) -> tuple[ast.Module | None, Diagnostic | None]:
         entry = self._entries.get(path)
@@ -165,6 +170,14 @@ class ParseCache:
         result = self.parse_uncached(path, text)
         self._entries[path] = (text, *result)
         return result
+
+    def contracts(self) -> ContractCache:
+        """The cache of OpenAPI documents that goes with this cache of parsed files."""
+        if self._contracts is None:
+            from flowc.contracts.openapi_store import ContractCache
+
+            self._contracts = ContractCache()
+        return self._contracts
 
     def parse_uncached(self, path: str, text: str) -> tuple[ast.Module | None, Diagnostic | None]:
         """Parse ``text``; the parser (and Lark) is imported on the first call."""
@@ -277,6 +290,7 @@ def load_program(
     program = Program(path)
     reader = reader if reader is not None else source_reader(limit)
     loader = _Loader(reader, sink, cache or ParseCache(), limit)
+    program.parse_cache = loader.cache
     if source is None:
         source = reader(path)
     loader.load(program, path, source)

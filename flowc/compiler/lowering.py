@@ -133,8 +133,14 @@ def _lower_service(service: ServiceInfo, info: CheckInfo, consts: _ModuleConsts)
     def compile_(expr: ast.Expr) -> ir.Expr:
         return _compile(expr, info, resolver)
 
-    lowered = ir.ServiceIR(service.name, service.module.path, compile_(service.decl.base_url))
+    lowered = ir.ServiceIR(service.name, service.module.path, _base_url(service, compile_))
     _apply_common_clauses(lowered, service.clauses, compile_, info, resolver.slot)
+    auth = service.clauses.get("auth")
+    if isinstance(auth, ast.AuthClause) and auth.scheme is None and service.contract is not None:
+        from flowc.contracts.openapi_lowering import document_auth
+
+        args = tuple(compile_(a) for a in auth.args)
+        lowered.auth = document_auth(service.contract.auth, args, auth.span)
     breaker = service.clauses.get("circuit_breaker")
     if isinstance(breaker, ast.CircuitBreakerClause):
         lowered.circuit_breaker = (
@@ -152,6 +158,18 @@ def _lower_service(service: ServiceInfo, info: CheckInfo, consts: _ModuleConsts)
     return lowered
 
 
+def _base_url(service: ServiceInfo, compile_: Callable[[ast.Expr], ir.Expr]) -> ir.Expr:
+    """The base URL expression, or an OpenAPI service's ``url`` clause or document's."""
+    if service.decl.base_url is not None:
+        return compile_(service.decl.base_url)
+    url = service.clauses.get("url")
+    if isinstance(url, ast.ValueClause):
+        return compile_(url.value)
+    from flowc.contracts.openapi_lowering import constant_expr
+
+    return constant_expr(service.contract.base_url, service.decl.span)
+
+
 def _apply_common_clauses(
     target: ir.ServiceIR | ir.StepNode,
     clauses: dict[str, ast.Clause],
@@ -164,7 +182,7 @@ def _apply_common_clauses(
         if isinstance(clause, ast.ValueClause):
             setattr(target, keyword, compile_(clause.value))
     auth = clauses.get("auth")
-    if isinstance(auth, ast.AuthClause):
+    if isinstance(auth, ast.AuthClause) and auth.scheme is not None:  # else from a document
         target.auth = (auth.scheme, tuple(compile_(a) for a in auth.args))
     retry = clauses.get("retry")
     if isinstance(retry, ast.RetryClause):
@@ -327,6 +345,9 @@ class _FlowLowerer:
         self._step_clauses(node, clauses)
         body_type = self.info.step_body_types.get(id(stmt))
         node.result_type = body_type if stmt.result_type is not None else None
+        contract = self.info.step_contracts.get(id(stmt))
+        if contract is not None:
+            self._against_operation(node, stmt, contract)
         node.reads = frozenset(self._node_reads(node))
         return node
 
@@ -337,6 +358,31 @@ class _FlowLowerer:
         target = self.info.step_targets.get(id(action))
         if isinstance(target, ServiceInfo):
             node.service = self.services[_service_key(target)]
+
+    def _against_operation(self, node: ir.StepNode, stmt: ast.StepStmt, contract: Any) -> None:
+        """An OpenAPI step: validate bodies against the document's types; an operation
+        called by id becomes the HTTP request its arguments describe."""
+        from flowc.common.types import JSON
+
+        if stmt.result_type is None and contract.body_type != JSON:
+            node.result_type = contract.body_type
+        node.error_type = contract.error_type if contract.error_type != JSON else None
+        if not isinstance(stmt.action, ast.CallAction):
+            return
+        from flowc.contracts.openapi_lowering import operation_request
+
+        operation = contract.operation
+        node.method = operation.method
+        node.effect = "safe" if operation.method in SAFE_HTTP_METHODS else "unsafe"
+        target = self.info.step_targets.get(id(stmt.action))
+        if isinstance(target, ServiceInfo):
+            node.service = self.services[_service_key(target)]
+        arguments = [(name, place, self.expr(arg.value)) for name, place, arg in contract.arguments]
+        node.target, node.query, node.headers = operation_request(
+            operation.path, arguments, node.query, node.headers, stmt.action.span
+        )
+        node.args = ()
+        node.flow_key = ""
 
     def _call_action(self, node: ir.StepNode, action: ast.CallAction) -> None:
         node.effect = "unsafe"

@@ -11,7 +11,9 @@ Codes are grouped by phase:
 * ``E02xx`` — types (checker);
 * ``E03xx`` — statements, steps, services and clauses (checker);
 * ``E04xx`` — secrets and data races (checker);
-* ``W0xxx`` — warnings.
+* ``E06xx`` — service contracts: OpenAPI documents and the steps checked against
+  them (``flowc/contracts``);
+* ``W0xxx`` — warnings (``W06xx`` for service contracts).
 
 A ``Message`` is called like a function to make a ``Diagnostic``::
 
@@ -172,4 +174,46 @@ RETRY_NOT_IDEMPOTENT = _warning(
 )
 DEADLINE_EXCEEDED = _warning(
     "W0303", "{what} can take {worst} in the worst case, more than its timeout of {limit}"
+)
+
+# ----------------------------------------------------------------------- E06xx service contracts
+
+OPENAPI_UNREADABLE = _error("E0601", 'cannot read OpenAPI document "{path}": {reason}')
+OPENAPI_SYNTAX = _error("E0602", "the OpenAPI document does not parse: {problem}")
+OPENAPI_INVALID = _error("E0603", "not a valid OpenAPI document: {problem}")
+OPENAPI_VERSION = _error("E0604", "{problem}")
+OPENAPI_BAD_REF = _error("E0605", "{problem}")
+OPENAPI_NO_SERVER = _error(
+    "E0606", "service `{service}` has no base URL: the document's servers give {found}"
+)
+UNKNOWN_OPERATION = _error("E0607", "`{method} {path}` is not an operation of service `{service}`")
+UNKNOWN_OPERATION_ID = _error("E0608", "service `{service}` has no operation `{name}`")
+BAD_OPERATION_ARGUMENT = _error("E0609", "bad call of operation `{operation}`: {problem}")
+MISSING_PARAMETER = _error("E0610", "`{operation}` needs the {place} parameter `{name}`")
+UNKNOWN_PARAMETER = _error("E0611", "`{operation}` has no {place} parameter `{name}`")
+PARAMETER_TYPE = _error(
+    "E0612", "the {place} parameter `{name}` of `{operation}` must be {expected}, found {found}"
+)
+NOT_IN_ENUM = _error("E0613", "{value} is not a value {what} allows (it allows {allowed})")
+MISSING_BODY_FIELD = _error("E0614", "{what} lacks the required field{s} {fields}")
+BODY_REQUIRED = _error("E0615", "`{operation}` needs a request body ({media})")
+NO_REQUEST_BODY = _error("E0616", "`{operation}` takes no request body")
+BODY_MEDIA = _error("E0617", "`{operation}` does not take a `{clause}` body; it takes {media}")
+OPENAPI_ONLY = _error("E0618", "{what} is only for services described by an OpenAPI document")
+AUTH_UNSUPPORTED = _error("E0619", "security scheme `{scheme}` cannot be used: {reason}")
+NO_SECURITY_SCHEME = _error(
+    "E0620", "`auth` without a scheme needs the document's security scheme, but {problem}"
+)
+AMBIGUOUS_OPERATION_CALL = _error(
+    "E0621", "`{name}` is both an imported module and an OpenAPI service; rename one"
+)
+UNKNOWN_BODY_FIELD_STRICT = _error("E0622", "{what} has no field `{field}`")
+
+UNKNOWN_BODY_FIELD = _warning("W0601", "{what} has no field `{field}`")
+AUTH_MISMATCH = _warning(
+    "W0602", "service `{service}` sends {given}, but its document asks for {wanted}"
+)
+AUTH_MISSING = _warning(
+    "W0603",
+    "`{operation}` requires authentication ({schemes}) but service `{service}` has no `auth`",
 )

@@ -48,11 +48,14 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from flowc.compiler import ast
 from flowc.compiler.diagnostics import Diagnostic
 from flowc.compiler.loader import MIB, ParseCache, exceeds
+
+if TYPE_CHECKING:
+    from flowc.contracts.openapi_store import ContractCache
 
 _PACKAGE: Final = Path(__file__).resolve().parent.parent
 _PARSER_SOURCES: Final = (
@@ -115,6 +118,15 @@ class PersistentParseCache(ParseCache):
         super().__init__()
         base = directory if directory is not None else cache_directory()
         self.store = None if base is None else Path(base) / f"ast-{parser_fingerprint()}"
+
+    def contracts(self) -> ContractCache:
+        """OpenAPI documents are kept beside the parsed files (``openapi_store``)."""
+        if self._contracts is None:
+            from flowc.contracts.openapi_store import ContractCache, PersistentContractCache
+
+            base = None if self.store is None else str(self.store.parent)
+            self._contracts = PersistentContractCache(base) if base else ContractCache()
+        return self._contracts
 
     def parse_uncached(self, path: str, text: str) -> tuple[ast.Module | None, Diagnostic | None]:
         if self.store is None or exceeds(text, MAX_STORED_SOURCE):

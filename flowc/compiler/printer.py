@@ -135,6 +135,11 @@ class Printer(ExpressionPrinter):
             return self.flow(decl)
         if isinstance(decl, ast.ServiceDecl):
             clauses = self.clause_block(decl, decl.clauses)
+            if decl.base_url is None:
+                document = lit.string_text(
+                    decl.openapi or "", lit.preferred_quote([decl.openapi or ""])
+                )
+                return concat(f"service {decl.name} openapi {document}", clauses)
             return concat(f"service {decl.name} ", self.expr(decl.base_url), clauses)
         if isinstance(decl, ast.ImportDecl):
             alias = f" as {decl.alias}" if decl.alias is not None else ""
@@ -180,7 +185,8 @@ class Printer(ExpressionPrinter):
         return concat(f"{clause.keyword} ", self.expr(clause.value))
 
     def clause_auth(self, clause: ast.AuthClause) -> Doc:
-        return concat(f"auth {clause.scheme} ", join(", ", map(self.expr, clause.args)))
+        scheme = f"{clause.scheme} " if clause.scheme is not None else ""
+        return concat(f"auth {scheme}", join(", ", map(self.expr, clause.args)))
 
     def clause_retry(self, clause: ast.RetryClause) -> Doc:
         return concat("retry ", self.policy(clause.policy))

@@ -82,6 +82,12 @@ class CheckInfo:
     type_references: dict[int, ast.TypeDecl] = attrs.field(
         factory=dict
     )  # id(TypeName) -> its declaration
+    step_contracts: dict[int, Any] = attrs.field(
+        factory=dict
+    )  # id(StepStmt) -> openapi_check.StepContract, for steps against OpenAPI services
+    document_sources: dict[str, str] = attrs.field(
+        factory=dict
+    )  # display path -> text of OpenAPI documents that diagnostics point into
 
     def type_of(self, expr: ast.Expr) -> Type | None:
         return self.expr_types.get(id(expr))

@@ -20,6 +20,10 @@ checked clauses:
   parameter's type.  The body type is the callee's declared result type, else
   its inferred one (callees are checked first), else ``json``; a call step
   may not declare ``-> T``.
+* A step against an OpenAPI service -- ``GET petstore "/pet/${id}"``, or
+  ``call petstore.getPetById(petId: id)`` by operation id -- is checked against
+  its operation by ``contracts.openapi_check``, which also gives its body type
+  (the accepted responses') and its error's (``error.body``).
 * Either way a ``fallback`` value must fit the body type, and ``on error
   skip`` without a ``fallback`` makes the body optional.
 
@@ -33,13 +37,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from flowc.common.typerel import assignable, contains_secret, make_optional
-from flowc.common.types import ERROR, JSON, STRING, Type
+from flowc.common.types import ERROR, ERROR_RECORD, JSON, STRING, RecordT, Type
 from flowc.compiler import ast, messages
+from flowc.compiler.clausecheck import is_null_literal
 from flowc.compiler.scope import Scope, suggest
 
 if TYPE_CHECKING:
     from flowc.compiler.stmtcheck import FlowChecker, Frame
     from flowc.compiler.symbols import FlowInfo, ServiceInfo
+    from flowc.contracts.openapi_check import OperationChecker
+    from flowc.contracts.openapi_service import ServiceContract
 
 NON_IDEMPOTENT: Final = frozenset({"POST", "PATCH"})
 
@@ -53,6 +60,27 @@ class StepChecker:
         self.exprs = checker.exprs
         self.info = checker.info
         self.clauses = checker.clauses
+        self._operations: OperationChecker | None = None
+        # The OpenAPI step being checked (read by ``openapi_check``).
+        self.current_contract: ServiceContract | None = None
+        self.current_target_span = ast.NO_SPAN
+
+    @property
+    def operations(self) -> OperationChecker:
+        if self._operations is None:
+            from flowc.contracts.openapi_check import OperationChecker
+
+            self._operations = OperationChecker(self)
+        return self._operations
+
+    def error_record(self, stmt: ast.StepStmt) -> RecordT:
+        """The type of the step's ``error``: ``Error``, with ``body`` for OpenAPI steps."""
+        contract = self.info.step_contracts.get(id(stmt))
+        if contract is None or contract.error_type is None:
+            return ERROR_RECORD
+        from flowc.contracts.openapi_check import error_record
+
+        return error_record(contract.error_type)
 
     def check(self, stmt: ast.StepStmt, scope: Scope) -> tuple[Type, dict[str, ast.Clause]]:
         """The type of the step's value (its ``body``) and its checked clauses."""
@@ -76,11 +104,37 @@ class StepChecker:
         if contains_secret(target):
             self.checker.error(messages.SECRET_IN_URL(action.target.span))
         clauses = self.clauses.check_clauses(stmt.clauses, "step", scope)
-        self._check_idempotency(stmt, action, service, clauses)
+        self._check_idempotency(stmt, action.method, service, clauses)
         body: Type = JSON
+        if service is not None and service.contract is not None:
+            body = self._against_operation(stmt, service, clauses, action)
         if stmt.result_type is not None:
             body = self.checker.resolve_annotation(stmt.result_type)
         return body, clauses
+
+    def _against_operation(
+        self,
+        stmt: ast.StepStmt,
+        service: ServiceInfo,
+        clauses: dict[str, ast.Clause],
+        action: ast.HttpAction | ast.CallAction,
+    ) -> Type:
+        """Check a step against its OpenAPI operation; the type of its body."""
+        contract: ServiceContract = service.contract
+        self.current_contract = contract
+        self.current_target_span = action.span
+        match = None
+        if isinstance(action, ast.HttpAction):
+            self.current_target_span = action.target.span
+            match = self.operations.by_path(service, contract, action)
+            operation = match.operation if match is not None else None
+        else:
+            operation = self.operations.by_id(service, contract, action)
+        if operation is None:
+            return JSON
+        found = self.operations.check(stmt, service, contract, operation, clauses, match)
+        self.info.step_contracts[id(stmt)] = found
+        return found.body_type
 
     def _service(self, action: ast.HttpAction) -> ServiceInfo | None:
         if action.service is None:
@@ -104,27 +158,64 @@ class StepChecker:
     def _check_idempotency(
         self,
         stmt: ast.StepStmt,
-        action: ast.HttpAction,
+        method: str,
         service: ServiceInfo | None,
         clauses: dict[str, ast.Clause],
     ) -> None:
-        if action.method not in NON_IDEMPOTENT or "idempotency_key" in clauses:
+        key = clauses.get("idempotency_key")
+        explicit = isinstance(key, ast.ValueClause) and not is_null_literal(key.value)
+        if method not in NON_IDEMPOTENT or explicit:
             return
         source = _retry_source(clauses, service, self.checker.frames)
         if source is not None:
             self.checker.error(
                 messages.RETRY_NOT_IDEMPOTENT(
                     stmt.span,
-                    method=action.method,
+                    method=method,
                     step=stmt.name,
                     source=source,
-                    help='add `idempotency_key "${run.id}-..."` so the server can drop duplicates',
+                    help=(
+                        "flowc sends a default key (the run id and the step); say which with "
+                        '`idempotency_key "${run.id}-..."` so the server can drop duplicates'
+                    ),
                 )
             )
+
+    def _operation_service(self, action: ast.CallAction) -> ServiceInfo | None:
+        """The OpenAPI service a ``call service.operationId(...)`` step names, if any."""
+        if action.module is None:
+            return None
+        service = self.module.find_service(action.module)
+        if service is None or service.decl.openapi is None:
+            return None
+        if action.module in self.module.aliases:
+            self.checker.error(messages.AMBIGUOUS_OPERATION_CALL(action.span, name=action.module))
+            return None
+        self.info.step_targets[id(action)] = service
+        return service
+
+    def _operation_step(
+        self, stmt: ast.StepStmt, action: ast.CallAction, service: ServiceInfo, scope: Scope
+    ) -> tuple[Type, dict[str, ast.Clause]]:
+        for arg in action.args:
+            self.exprs.check(arg.value, scope)
+        clauses = self.clauses.check_clauses(stmt.clauses, "step", scope)
+        body: Type = JSON
+        if service.contract is not None:
+            body = self._against_operation(stmt, service, clauses, action)
+            found = self.info.step_contracts.get(id(stmt))
+            if found is not None:
+                self._check_idempotency(stmt, found.operation.method, service, clauses)
+        if stmt.result_type is not None:
+            body = self.checker.resolve_annotation(stmt.result_type)
+        return body, clauses
 
     def _call_step(
         self, stmt: ast.StepStmt, action: ast.CallAction, scope: Scope
     ) -> tuple[Type, dict[str, ast.Clause]]:
+        service = self._operation_service(action)
+        if service is not None:
+            return self._operation_step(stmt, action, service, scope)
         clauses = self.clauses.check_clauses(stmt.clauses, "call step", scope)
         if stmt.result_type is not None:
             self.checker.error(messages.CALL_RESULT_TYPE(stmt.result_type.span))

@@ -43,6 +43,7 @@ from flowc.common.types import (
     BOOL,
     DURATION,
     ERROR,
+    ERROR_RECORD,
     INT,
     JSON,
     NULL,
@@ -454,7 +455,8 @@ class FlowChecker:
         reach = body
         if stmt.catch_body is not None:
             name = stmt.catch_name or "error"
-            caught = self.block(stmt.catch_body, error_scope(scope, name, stmt, self.info))
+            record = self._caught_record(stmt.body)
+            caught = self.block(stmt.catch_body, error_scope(scope, name, stmt, self.info, record))
             reach = combine([body, caught])
         if (
             stmt.finally_body is not None
@@ -462,6 +464,23 @@ class FlowChecker:
         ):
             return Reach.EXITS
         return reach
+
+    def _caught_record(self, body: tuple[ast.Stmt, ...]) -> RecordT:
+        """What a ``catch`` sees: ``Error``, with ``body`` typed by the failing responses
+        of the OpenAPI steps in the ``try`` (``json`` when a sub-flow may fail too)."""
+        if not self.info.step_contracts:
+            return ERROR_RECORD
+        from flowc.contracts.openapi_check import caught_body_type, error_record
+
+        bodies: list[Type | None] = []
+        opaque = False
+        for step in _steps_in(body):
+            contract = self.info.step_contracts.get(id(step))
+            if contract is not None:
+                bodies.append(contract.error_type)
+            elif isinstance(step.action, ast.CallAction):
+                opaque = True
+        return error_record(caught_body_type(bodies, opaque))
 
     def _RetryStmt(self, stmt: ast.RetryStmt, scope: Scope) -> Reach:
         self.clauses.check_retry_policy(stmt.policy, scope)
@@ -489,13 +508,25 @@ class FlowChecker:
         self.steps[stmt.name] = stmt
         body, clauses = self.step_checker.check(stmt, scope)
         self.info.step_body_types[id(stmt)] = body
-        self.declare(scope, stmt.name, "step", step_record(body), stmt, quiet=earlier is not None)
+        value = step_record(body, self.step_checker.error_record(stmt))
+        self.declare(scope, stmt.name, "step", value, stmt, quiet=earlier is not None)
         compensate = clauses.get("compensate")
         if isinstance(compensate, ast.CompensateClause):
             self.frames.append(Frame("compensate"))
             self.block(compensate.body, scope.child())
             self.frames.pop()
         return Reach.NORMAL
+
+
+def _steps_in(stmts: tuple[ast.Stmt, ...]) -> list[ast.StepStmt]:
+    """The steps of a block and its nested blocks (``compensate`` blocks included:
+    they cannot fail inside the ``try``, so they only widen the joined type)."""
+    found: list[ast.StepStmt] = []
+    for node in stmts:
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.StepStmt):
+                found.append(inner)
+    return found
 
 
 def _is_safe_step(node: ast.Node | None) -> bool:

@@ -19,7 +19,7 @@ reported at the end.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import attrs
 
@@ -84,6 +84,9 @@ class ServiceInfo:
     decl: ast.ServiceDecl
     module: ModuleSymbols
     clauses: dict[str, ast.Clause] = attrs.field(factory=dict)
+    # An OpenAPI service's loaded document (``contracts.openapi_service.ServiceContract``);
+    # None for other services and for documents that failed to load.
+    contract: Any = None
 
     @property
     def name(self) -> str:

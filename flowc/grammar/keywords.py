@@ -86,6 +86,8 @@ CLAUSE_KEYWORDS: Final = (
     "rate_limit",
     "per",
     "concurrency",
+    "openapi",
+    "url",
 )
 
 HTTP_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")

@@ -66,7 +66,7 @@ from flowc.lsp.cursor import (
     trivia_at,
     word_start,
 )
-from flowc.lsp.hover import HoverRenderer, excerpt
+from flowc.lsp.hover import HoverRenderer, service_target
 from flowc.lsp.positions import TextChange
 from flowc.lsp.scopes import Binding, bindings_at
 
@@ -309,7 +309,7 @@ class Completer:
             service = symbols.find_service(name)
             detail = None
             if service is not None and self.snapshot is not None:
-                detail = f"service {excerpt(self.snapshot, service.decl.base_url)}"
+                detail = f"service {service_target(self.snapshot, service.decl)}"
             items.append(
                 types.CompletionItem(
                     label=name, kind=types.CompletionItemKind.Interface, detail=detail

@@ -60,6 +60,13 @@ def code(text: str) -> str:
     return f"```flow\n{text}\n```"
 
 
+def service_target(snapshot: Snapshot, decl: ast.ServiceDecl) -> str:
+    """What a service declaration says it talks to: its base URL or its document."""
+    if decl.base_url is None:
+        return f'openapi "{decl.openapi}"'
+    return excerpt(snapshot, decl.base_url)
+
+
 def excerpt(snapshot: Snapshot, node: ast.Node) -> str:
     """The source text of ``node`` on one line, shortened when long."""
     path = snapshot.path_of(node.span.file)
@@ -143,10 +150,25 @@ class HoverRenderer:
 
     # ----------------------------------------------------------- services and flows
 
+    def contract(self, service: ServiceInfo) -> str:
+        """An OpenAPI service's document: title, version, operations, base URL."""
+        found = service.contract
+        if found is None:
+            return f"document: `{service.decl.openapi}` (not loaded)"
+        contract = found.contract
+        title = contract.title or os.path.basename(found.document)
+        lines = [
+            f"OpenAPI {contract.version}: {title}, {len(contract.operations)} operations",
+        ]
+        if found.base_url is not None:
+            lines.append(f"base URL: `{found.base_url}`")
+        return "\n\n".join(lines)
+
     def service(self, service: ServiceInfo) -> str:
         decl = service.decl
-        base = excerpt(self.snapshot, decl.base_url)
-        lines = [code(f"service {decl.name} {base}"), f"base URL: `{base}`"]
+        base = service_target(self.snapshot, decl)
+        lines = [code(f"service {decl.name} {base}")]
+        lines.append(f"base URL: `{base}`" if decl.base_url is not None else self.contract(service))
         settings = [f"- `{excerpt(self.snapshot, clause)}`" for clause in decl.clauses]
         if settings:
             lines.append("settings:\n" + "\n".join(settings))

@@ -39,6 +39,7 @@ from flowc.compiler.scope import Symbol
 from flowc.compiler.symbols import FlowInfo
 from flowc.grammar.keywords import RESERVED
 from flowc.lsp.analysis import Snapshot
+from flowc.lsp.hover import service_target
 from flowc.lsp.locate import (
     FieldTarget,
     FlowTarget,
@@ -288,7 +289,7 @@ def document_symbols(snapshot: Snapshot) -> list[types.DocumentSymbol]:
                     decl.name,
                     types.SymbolKind.Interface,
                     decl,
-                    _excerpt(snapshot, decl.base_url),
+                    service_target(snapshot, decl),
                 )
             )
         elif isinstance(decl, ast.TypeDecl):

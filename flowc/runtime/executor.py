@@ -1,11 +1,11 @@
 """The executor: runs lowered flows on trio.
 
-A flow invocation (``FlowRun``) owns a *frame* — a list with one slot per name
-(``ir.FlowIR.frame_size``) — and walks its IR blocks.  ``exec_block`` runs the
-nodes of a block in program order, except inside the block's *segments*
-(runs of pure computations and safe steps, see ``compiler/ir.py``), where a
-small dataflow scheduler starts each node as soon as the nodes it depends on
-have finished; ``--sequential`` turns that off.
+A flow invocation (``FlowInvocation``) owns a *frame* — a list with one slot
+per name (``ir.FlowIR.frame_size``) — and walks its IR blocks.
+``exec_block`` runs the nodes of a block in program order, except inside the
+block's *segments* (runs of pure computations and safe steps, see
+``compiler/ir.py``), where a small dataflow scheduler starts each node as soon
+as the nodes it depends on have finished; ``--sequential`` turns that off.
 
 Control flow returns *signals* rather than raising: ``exec_block`` returns
 ``None`` when control falls off the end, or a ``Return``/``BREAK``/
@@ -15,74 +15,68 @@ Control flow returns *signals* rather than raising: ``exec_block`` returns
 Structured concurrency: a ``parallel`` block, a parallel loop and an
 overlapped segment are trio nurseries run by ``run_all``, which remembers the
 first ``FlowError``, cancels the siblings and re-raises that error alone (no
-exception groups reach the language).  A parallel loop with a limit runs
-``limit`` worker tasks that take items from a shared counter, so 10,000 items
-never means 10,000 tasks.  Each iteration of a parallel loop works on its own
-copy of the frame: the checker guarantees it never writes an outer ``var``.
+exception groups reach the language).  A parallel loop runs at most ``limit``
+worker tasks that take items from a shared counter — ``DEFAULT_PARALLEL_LIMIT``
+when the loop names no limit — so a million items never means a million tasks.
+Each iteration works on its own copy of the frame: the checker guarantees it
+never writes an outer ``var``.
 
 Timeouts are cancel scopes (``trio.move_on_after``); a cancelled scope becomes
 a ``timeout`` error at the boundary that owns it, so an HTTP request in flight
-is aborted.  Compensations: when a step with a ``compensate`` block succeeds,
-the block and a snapshot of the frame are pushed on the invocation's stack;
-if an error escapes the flow, the stack runs in reverse order (shielded from
-cancellation, so Ctrl-C still undoes what was done), then the error goes on.
+is aborted.  Work that never waits on I/O still gives way: loops pass a trio
+checkpoint at least every ``YIELD_INTERVAL`` seconds, and a long expression
+evaluation is preempted (``preempt``) when its task's deadline has passed or
+an interrupt is pending, so a timeout, a cancelled sibling or Ctrl-C takes
+effect within about 50 ms.
+
+Compensations: when a step with a ``compensate`` block succeeds, the block and
+a snapshot of the frame are pushed on the invocation's stack; if an error or a
+cancellation escapes the flow, the stack runs in reverse order, each
+compensation shielded from the cancellation (so Ctrl-C still undoes what was
+done) but not from a second interrupt (``Run.abort_compensations``).
+
+Durable runs: every node is evaluated under its *site* (``CURRENT_SITE``), so
+the ``now()``/``uuid()``/``env()`` values it draws are journaled by position;
+a ``sleep`` journals its wake-up time and waits only what is left of it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import attrs
 import trio
 
 from flowc.common import errors
 from flowc.common.errors import FlowError
-from flowc.common.values import Duration, EvalError, to_text
+from flowc.common.values import EvalError, to_text
 from flowc.compiler import ir
-
-if TYPE_CHECKING:
-    from flowc.runtime.session import RunSession
+from flowc.compiler.evaluator_support import PREEMPTED
+from flowc.runtime import hooks as events
+from flowc.runtime.frames import BREAK, CONTINUE, Place, Return, Signal
+from flowc.runtime.journal import CURRENT_SITE
+from flowc.runtime.policies import seconds_of
+from flowc.runtime.run import CompensationOutcome, Run
+from flowc.runtime.stepexec import RetryDecider, run_step
 
 DEFAULT_WHILE_BOUND: Final = 10_000
+DEFAULT_PARALLEL_LIMIT: Final = 1_000
+"""Iterations a parallel loop without a limit runs at once."""
+MAX_CALL_DEPTH: Final = 64
+"""Nested sub-flow calls a run may make (recursion is allowed, this deep)."""
+YIELD_INTERVAL: Final = 0.02
+"""Longest stretch, in seconds, a loop runs without letting other tasks in."""
 
 
-@attrs.frozen
-class Return:
-    value: Any
-
-
-class _Jump:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-
-BREAK: Final = _Jump("break")
-CONTINUE: Final = _Jump("continue")
-Signal = Return | _Jump | None
-
-
-@attrs.define
-class Place:
-    """Where execution is: the call path and loop indices (which make a step's
-    stable key, e.g. ``checkout/charge[3]``) and the current yield collector."""
-
-    indices: tuple[int, ...] = ()
-    yields: list[Any] | None = None
-    prefix: str = ""
-
-    def step_key(self, name: str) -> str:
-        return self.prefix + name + "".join(f"[{i}]" for i in self.indices)
-
-    def nested(self, position: int, yields: list[Any] | None) -> Place:
-        """The place of one iteration of a loop."""
-        return Place((*self.indices, position), yields, self.prefix)
-
-
-def seconds(value: Any, what: str) -> float:
-    if isinstance(value, Duration):
-        return value.nanos / 1_000_000_000
-    raise FlowError(errors.EVAL, f"{what} must be a duration, found {to_text(value)}")
+def is_cancellation(error: BaseException) -> bool:
+    """Whether ``error`` is trio's cancellation (alone or grouped by nurseries)."""
+    if isinstance(error, trio.Cancelled):
+        return True
+    if isinstance(error, BaseExceptionGroup):
+        return all(is_cancellation(inner) for inner in error.exceptions)
+    return False
 
 
 async def run_all(thunks: Sequence[Callable[[], Awaitable[None]]]) -> None:
@@ -100,47 +94,87 @@ async def run_all(thunks: Sequence[Callable[[], Awaitable[None]]]) -> None:
                 failures.append(error)
             scope.cancel()
 
-    async with trio.open_nursery() as nursery:
-        for thunk in thunks:
-            nursery.start_soon(guarded, thunk, nursery.cancel_scope)
+    try:
+        async with trio.open_nursery() as nursery:
+            for thunk in thunks:
+                nursery.start_soon(guarded, thunk, nursery.cancel_scope)
+    except BaseExceptionGroup as group:
+        if is_cancellation(group):  # cancelled from outside: one Cancelled goes on
+            raise group.exceptions[0] from None
+        raise
     if failures:
         raise failures[0]
 
 
-class FlowRun:
+class FlowInvocation:
     """One invocation of one flow."""
 
-    def __init__(self, session: RunSession, flow: ir.FlowIR, prefix: str = "") -> None:
-        self.session = session
+    def __init__(
+        self,
+        run: Run,
+        flow: ir.FlowIR,
+        prefix: str = "",
+        parent: FlowInvocation | None = None,
+    ) -> None:
+        self.run = run
         self.flow = flow
         self.prefix = prefix  # the call path of a sub-flow: "caller_step/"
+        self.parent = parent
+        self.depth: int = 0 if parent is None else parent.depth + 1
+        self.invocation = run.next_invocation()
         self.frame: list[Any] = [None] * flow.frame_size
-        # (the invocation that registered it, the block, a frame snapshot, the place)
-        self.compensations: list[tuple[FlowRun, ir.Block, list[Any], Place]] = []
+        # (the invocation that registered it, the block, a frame snapshot, the place, step)
+        self.compensations: list[tuple[FlowInvocation, ir.Block, list[Any], Place, str]] = []
+        self._sites = site_numbers(run, flow) if run.durable else None
+        self._yielded = time.perf_counter()
 
     # ----------------------------------------------------------- entry
 
-    async def run(self, args: dict[str, Any]) -> Any:
-        flow = self.flow
-        self.frame[flow.run_slot] = {
-            "id": self.session.run_id,
-            "flow": flow.name,
-            "attempt": self.session.attempt,
-        }
+    async def invoke(self, args: dict[str, Any]) -> Any:
+        flow, run = self.flow, self.run
+        self.frame[flow.run_slot] = {"id": run.run_id, "flow": flow.name, "attempt": run.attempt}
         self._bind_params(args)
-        self.session.tracer.emit("flow_started", flow=flow.name)
+        self._emit_flow(started=True)
         try:
             result = await self._run_body()
         except FlowError as error:
             error.located(flow.span, flow.name)
-            await self.compensate(error)
-            self.session.tracer.emit("flow_failed", flow=flow.name, error=error.record())
+            await self.compensate(error.kind)
+            self._emit_flow(started=False, error=error.record())
             raise
-        except trio.Cancelled:
-            await self.compensate(None)
+        except BaseException as error:
+            if is_cancellation(error):
+                await self.compensate("interrupted")
             raise
-        self.session.tracer.emit("flow_finished", flow=flow.name)
+        self._emit_flow(started=False)
         return result
+
+    def _emit_flow(self, *, started: bool, error: dict[str, object] | None = None) -> None:
+        hooks = self.run.hooks
+        if not hooks.active:
+            return
+        run_id, flow = self.run.run_id, self.flow.name
+        if started:
+            parent = None if self.parent is None else self.parent.invocation
+            hooks.emit(
+                events.FlowStarted(
+                    run_id=run_id,
+                    flow=flow,
+                    invocation=self.invocation,
+                    parent=parent,
+                    call_path=self.prefix,
+                )
+            )
+        else:
+            hooks.emit(
+                events.FlowFinished(
+                    run_id=run_id,
+                    flow=flow,
+                    invocation=self.invocation,
+                    call_path=self.prefix,
+                    error=error,
+                )
+            )
 
     def _bind_params(self, args: dict[str, Any]) -> None:
         for param in self.flow.params:
@@ -153,12 +187,13 @@ class FlowRun:
 
     async def _run_body(self) -> Any:
         flow = self.flow
+        place = Place(prefix=self.prefix)
         if flow.timeout is None:
-            signal = await self.exec_block(flow.body, self.frame, Place(prefix=self.prefix))
+            signal = await self.exec_block(flow.body, self.frame, place)
         else:
-            limit = seconds(self.evaluate(flow.timeout), "a flow timeout")
+            limit = seconds_of(self.evaluate(flow.timeout), "a flow timeout")
             with trio.move_on_after(limit) as scope:
-                signal = await self.exec_block(flow.body, self.frame, Place(prefix=self.prefix))
+                signal = await self.exec_block(flow.body, self.frame, place)
             if scope.cancelled_caught:
                 raise FlowError(
                     errors.TIMEOUT,
@@ -167,24 +202,63 @@ class FlowRun:
                 )
         return signal.value if isinstance(signal, Return) else None
 
-    async def compensate(self, error: FlowError | None) -> None:
+    async def compensate(self, cause: str) -> None:
         """Run the compensations of completed steps, newest first."""
         if not self.compensations:
             return
-        with trio.CancelScope(shield=True):
-            while self.compensations:
-                owner, block, frame, place = self.compensations.pop()
-                self.session.tracer.emit(
-                    "compensation_started",
-                    flow=self.flow.name,
-                    cause=error.kind if error else "cancelled",
-                )
+        run = self.run
+        run.journal.mark("compensated")
+        while self.compensations:
+            owner, block, frame, place, step = self.compensations.pop()
+            scope = run.compensation_scope()
+            self._emit_compensation(step, cause=cause)
+            outcome = "ran"
+            detail = ""
+            with scope:
                 try:
                     await owner.exec_block(block, frame, place)
                 except FlowError as failure:
-                    self.session.report(
-                        f"compensation failed in flow `{self.flow.name}`: {failure.describe()}"
-                    )
+                    outcome, detail = "failed", failure.describe()
+                    run.report(f"compensation failed in flow `{self.flow.name}`: {detail}")
+            if scope.cancelled_caught:
+                outcome = "abandoned"
+            run.compensation_done(scope, CompensationOutcome(self.flow.name, step, outcome, detail))
+            self._emit_compensation(step, outcome=outcome, detail=detail)
+
+    def _emit_compensation(
+        self, step: str, *, cause: str = "", outcome: str = "", detail: str = ""
+    ) -> None:
+        hooks = self.run.hooks
+        if not hooks.active:
+            return
+        run_id, flow, invocation = self.run.run_id, self.flow.name, self.invocation
+        if not outcome:
+            hooks.emit(
+                events.CompensationStarted(
+                    run_id=run_id, flow=flow, invocation=invocation, step=step, cause=cause
+                )
+            )
+        else:
+            hooks.emit(
+                events.CompensationFinished(
+                    run_id=run_id,
+                    flow=flow,
+                    invocation=invocation,
+                    step=step,
+                    outcome=outcome,
+                    detail=detail,
+                )
+            )
+
+    def subflow(self, flow: ir.FlowIR, prefix: str) -> FlowInvocation:
+        """The invocation of a sub-flow called from this one (a ``call`` step)."""
+        if self.depth + 1 >= MAX_CALL_DEPTH:
+            raise FlowError(
+                errors.CALL_DEPTH,
+                f"sub-flow calls nested deeper than {MAX_CALL_DEPTH} (calling `{flow.name}`)",
+                flow=self.flow.name,
+            )
+        return FlowInvocation(self.run, flow, prefix, self)
 
     # ----------------------------------------------------------- expressions
 
@@ -192,13 +266,15 @@ class FlowRun:
         try:
             return expr.run(self.frame if frame is None else frame)
         except EvalError as error:
+            if error.kind == PREEMPTED:
+                raise Preempted() from None
             raise FlowError(errors.EVAL, str(error), span=expr.span, flow=self.flow.name) from None
 
     # ----------------------------------------------------------- blocks
 
     async def exec_block(self, block: ir.Block, frame: list[Any], place: Place) -> Signal:
         nodes = block.nodes
-        if not block.segments or self.session.sequential:
+        if not block.segments or self.run.sequential:
             for node in nodes:
                 signal = await self.exec_node(node, frame, place)
                 if signal is not None:
@@ -240,8 +316,35 @@ class FlowRun:
 
     async def exec_node(self, node: ir.Node, frame: list[Any], place: Place) -> Signal:
         handler = _HANDLERS[type(node)]
-        result: Signal = await handler(self, node, frame, place)
+        sites = self._sites
+        token = None if sites is None else CURRENT_SITE.set(self.site_key(node, place))
+        try:
+            result: Signal = await handler(self, node, frame, place)
+        except Preempted:
+            await _give_way()  # the deadline or the interrupt is delivered here
+            raise FlowError(
+                errors.CANCELLED, "evaluation was preempted", span=node.span, flow=self.flow.name
+            ) from None
+        finally:
+            if token is not None:
+                CURRENT_SITE.reset(token)
         return result
+
+    def site_key(self, node: ir.Node, place: Place) -> str:
+        """The journal position of ``node`` here: a step's key, else ``@n`` and indices."""
+        if isinstance(node, ir.StepNode):
+            return place.step_key(node.name)
+        assert self._sites is not None
+        return place.step_key(f"@{self._sites[id(node)]}")
+
+    async def pause(self) -> None:
+        """Let other tasks in if this one has run long without waiting (loops call it)."""
+        now = time.perf_counter()
+        if now - self._yielded >= YIELD_INTERVAL:
+            self._yielded = now
+            await trio.sleep(0)
+        else:
+            await trio.lowlevel.checkpoint_if_cancelled()
 
     # ----------------------------------------------------------- simple nodes
 
@@ -250,19 +353,36 @@ class FlowRun:
         return None
 
     async def _step(self, node: ir.StepNode, frame: list[Any], place: Place) -> Signal:
-        from flowc.runtime.stepexec import run_step
-
         await run_step(self, node, frame, place)
         return None
 
     async def _sleep(self, node: ir.SleepNode, frame: list[Any], place: Place) -> Signal:
-        await trio.sleep(max(seconds(self.evaluate(node.duration, frame), "`sleep`"), 0.0))
+        length = max(seconds_of(self.evaluate(node.duration, frame), "`sleep`"), 0.0)
+        run = self.run
+        if not run.durable:
+            await trio.sleep(length)
+            return None
+        site = CURRENT_SITE.get()
+        wake = run.journal.wake_time(site, lambda: time.time() + length)
+        await run.journal.flush()
+        remaining = max(0.0, min(length, wake - time.time()))
+        if run.hooks.active:
+            run.hooks.emit(
+                events.Slept(
+                    run_id=run.run_id,
+                    flow=self.flow.name,
+                    invocation=self.invocation,
+                    site=site,
+                    seconds=round(remaining, 6),
+                )
+            )
+        await trio.sleep(remaining)
         return None
 
     async def _log(self, node: ir.LogNode, frame: list[Any], place: Place) -> Signal:
         value = self.evaluate(node.value, frame)
         text = value if isinstance(value, str) else to_text(value)
-        self.session.log(self.flow.name, text, node.span)
+        self.run.log(self.flow.name, text, node.span)
         return None
 
     async def _assert(self, node: ir.AssertNode, frame: list[Any], place: Place) -> Signal:
@@ -313,7 +433,8 @@ class FlowRun:
 
             return run_branch
 
-        await run_all([branch(b) for b in node.branches])
+        if node.branches:
+            await run_all([branch(b) for b in node.branches])
         return None
 
     async def _try(self, node: ir.TryNode, frame: list[Any], place: Place) -> Signal:
@@ -324,7 +445,16 @@ class FlowRun:
                 raise
             if node.catch_slot is not None:
                 frame[node.catch_slot] = error.record()
-            self.session.tracer.emit("caught", flow=self.flow.name, error=error.record())
+            hooks = self.run.hooks
+            if hooks.active:
+                hooks.emit(
+                    events.Caught(
+                        run_id=self.run.run_id,
+                        flow=self.flow.name,
+                        invocation=self.invocation,
+                        error=error.record(),
+                    )
+                )
             signal = await self.exec_block(node.catch, frame, place)
         finally:
             if node.finally_ is not None:
@@ -338,7 +468,7 @@ class FlowRun:
 
     async def _timeout(self, node: ir.TimeoutNode, frame: list[Any], place: Place) -> Signal:
         duration = self.evaluate(node.duration, frame)
-        with trio.move_on_after(max(seconds(duration, "`timeout`"), 0.0)) as scope:
+        with trio.move_on_after(max(seconds_of(duration, "`timeout`"), 0.0)) as scope:
             signal = await self.exec_block(node.body, frame, place)
         if scope.cancelled_caught:
             raise FlowError(
@@ -350,21 +480,27 @@ class FlowRun:
         return signal
 
     async def _retry(self, node: ir.RetryNode, frame: list[Any], place: Place) -> Signal:
-        from flowc.runtime.stepexec import RetryDecider
-
         decider = RetryDecider(self, node.retry, frame)
         attempt = 0
         while True:
             attempt += 1
             try:
-                return await self.exec_block(node.body, frame, place)
+                return await self.exec_block(node.body, frame, place.retried(attempt))
             except FlowError as error:
                 delay = decider.delay_after(error, attempt, retry_after=None)
                 if delay is None:
                     raise
-                self.session.tracer.emit(
-                    "block_retry", flow=self.flow.name, attempt=attempt, error=error.record()
-                )
+                hooks = self.run.hooks
+                if hooks.active:
+                    hooks.emit(
+                        events.BlockRetrying(
+                            run_id=self.run.run_id,
+                            flow=self.flow.name,
+                            invocation=self.invocation,
+                            attempt=attempt,
+                            error=error.record(),
+                        )
+                    )
                 await trio.sleep(delay)
 
     # ----------------------------------------------------------- loops
@@ -411,6 +547,7 @@ class FlowRun:
         collected: list[Any] | None,
     ) -> Signal:
         for position, (index, item) in enumerate(items):
+            await self.pause()
             frame[loop.var_slot] = item
             if loop.index_slot is not None:
                 frame[loop.index_slot] = index
@@ -430,18 +567,9 @@ class FlowRun:
         place: Place,
         collected: list[Any] | None,
     ) -> Signal:
-        results: list[list[Any]] = [[] for _ in items] if collected is not None else []
+        results: list[list[Any] | None] = [None] * len(items) if collected is not None else []
         returned: list[Return] = []  # the first iteration to `return` ends the loop and the flow
-        limit = len(items)
-        if loop.limit is not None:
-            limit = self.evaluate(loop.limit, frame)
-            if not isinstance(limit, int) or limit < 1:
-                raise FlowError(
-                    errors.EVAL,
-                    f"the parallel limit must be a positive int, found {to_text(limit)}",
-                    span=loop.span,
-                    flow=self.flow.name,
-                )
+        limit = DEFAULT_PARALLEL_LIMIT if loop.limit is None else self._parallel_limit(loop, frame)
         next_item = iter(range(len(items)))
 
         async def iteration(position: int) -> None:
@@ -450,7 +578,9 @@ class FlowRun:
             local[loop.var_slot] = item
             if loop.index_slot is not None:
                 local[loop.index_slot] = index
-            sink = results[position] if collected is not None else None
+            sink: list[Any] | None = None
+            if collected is not None:
+                sink = results[position] = []
             signal = await self.exec_block(loop.body, local, place.nested(position, sink))
             if isinstance(signal, Return) and not returned:
                 returned.append(signal)
@@ -459,15 +589,30 @@ class FlowRun:
         async def worker() -> None:
             for position in next_item:
                 await iteration(position)
+                await self.pause()
 
-        with trio.CancelScope() as cancel_scope:
+        cancel_scope = trio.CancelScope()
+        with cancel_scope:
             await run_all([worker for _ in range(min(limit, max(len(items), 1)))])
         if returned:
             return returned[0]
         if collected is not None:
             for values in results:
-                collected.extend(values)
+                if values:
+                    collected.extend(values)
         return None
+
+    def _parallel_limit(self, loop: ir.ForNode, frame: list[Any]) -> int:
+        assert loop.limit is not None
+        limit = self.evaluate(loop.limit, frame)
+        if type(limit) is not int or limit < 1:
+            raise FlowError(
+                errors.EVAL,
+                f"the parallel limit must be a positive int, found {to_text(limit)}",
+                span=loop.span,
+                flow=self.flow.name,
+            )
+        return int(limit)
 
     async def _run_while(
         self, loop: ir.WhileNode, frame: list[Any], place: Place, collected: list[Any] | None
@@ -482,6 +627,7 @@ class FlowRun:
                     span=loop.span,
                     flow=self.flow.name,
                 )
+            await self.pause()
             signal = await self.exec_block(loop.body, frame, place.nested(count, collected))
             count += 1
             if signal is BREAK:
@@ -489,6 +635,17 @@ class FlowRun:
             if isinstance(signal, Return):
                 return signal
         return None
+
+
+class Preempted(Exception):
+    """An expression evaluation gave way to a pending deadline or interrupt."""
+
+
+async def _give_way() -> None:
+    """Two checkpoints: the first lets a pending interrupt request cancellation,
+    the second delivers it (or the passed deadline) as ``trio.Cancelled``."""
+    await trio.sleep(0)
+    await trio.sleep(0)
 
 
 def _iteration_items(value: Any, with_index: bool) -> list[tuple[Any, Any]]:
@@ -504,23 +661,53 @@ def _iteration_items(value: Any, with_index: bool) -> list[tuple[Any, Any]]:
     raise FlowError(errors.EVAL, f"cannot iterate over {to_text(value)}")
 
 
+def site_numbers(run: Run, flow: ir.FlowIR) -> dict[int, int]:
+    """A number for every node of ``flow``, in source order (cached per run)."""
+    numbers = run.sites.get(id(flow))
+    if numbers is None:
+        numbers = run.sites[id(flow)] = {}
+        _number_block(flow.body, numbers)
+    return numbers
+
+
+def _number_block(block: ir.Block, numbers: dict[int, int]) -> None:
+    for node in block.nodes:
+        _number_node(node, numbers)
+
+
+def _number_node(node: ir.Node, numbers: dict[int, int]) -> None:
+    numbers[id(node)] = len(numbers)
+    for field in attrs.fields(type(node)):
+        _number_inner(getattr(node, field.name), numbers)
+
+
+def _number_inner(value: Any, numbers: dict[int, int]) -> None:
+    if isinstance(value, ir.Block):
+        _number_block(value, numbers)
+    elif isinstance(value, ir.ForNode | ir.WhileNode):
+        _number_node(value, numbers)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _number_inner(item, numbers)
+
+
 _HANDLERS: Final[dict[type, Callable[..., Awaitable[Signal]]]] = {
-    ir.Compute: FlowRun._compute,
-    ir.StepNode: FlowRun._step,
-    ir.SleepNode: FlowRun._sleep,
-    ir.LogNode: FlowRun._log,
-    ir.AssertNode: FlowRun._assert,
-    ir.FailNode: FlowRun._fail,
-    ir.ReturnNode: FlowRun._return,
-    ir.BreakNode: FlowRun._break,
-    ir.ContinueNode: FlowRun._continue,
-    ir.YieldNode: FlowRun._yield,
-    ir.IfNode: FlowRun._if,
-    ir.ParallelNode: FlowRun._parallel,
-    ir.TryNode: FlowRun._try,
-    ir.TimeoutNode: FlowRun._timeout,
-    ir.RetryNode: FlowRun._retry,
-    ir.LoopValueNode: FlowRun._loop_value,
-    ir.ForNode: FlowRun._for,
-    ir.WhileNode: FlowRun._while,
+    ir.Compute: FlowInvocation._compute,
+    ir.StepNode: FlowInvocation._step,
+    ir.SleepNode: FlowInvocation._sleep,
+    ir.LogNode: FlowInvocation._log,
+    ir.AssertNode: FlowInvocation._assert,
+    ir.FailNode: FlowInvocation._fail,
+    ir.ReturnNode: FlowInvocation._return,
+    ir.BreakNode: FlowInvocation._break,
+    ir.ContinueNode: FlowInvocation._continue,
+    ir.YieldNode: FlowInvocation._yield,
+    ir.IfNode: FlowInvocation._if,
+    ir.ParallelNode: FlowInvocation._parallel,
+    ir.TryNode: FlowInvocation._try,
+    ir.TimeoutNode: FlowInvocation._timeout,
+    ir.RetryNode: FlowInvocation._retry,
+    ir.LoopValueNode: FlowInvocation._loop_value,
+    ir.ForNode: FlowInvocation._for,
+    ir.WhileNode: FlowInvocation._while,
 }

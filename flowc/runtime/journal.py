@@ -1,121 +1,288 @@
-"""The run journal and the trace: what happened in a run, step by step.
+"""The run journal: what a run replays when it resumes, and what it records.
 
-Two consumers want to know what a run did, for different reasons:
+A durable run writes its history to the store as it goes (``store.records``
+has the table of entry kinds), and a resumed run reads it back and replays it:
+a completed step is not sent again, its journaled value is bound instead; a
+``now()``, ``uuid()`` or ``env()`` returns what it returned the first time; a
+``sleep`` waits only what is left of it.  Control flow depends only on inputs
+and journaled values, so the resumed run walks the same path and reaches the
+point where the first attempt stopped with the same frames, the same
+compensation stack and the same keys (LANGUAGE.md §7).
 
-* the **journal** keeps each step's *outcome* (keyed by the step's stable
-  name, with loop indices: ``fetch[3]``) and the non-deterministic values the
-  run observed (``now()``, ``uuid()``), so that a resumed run can replay them
-  instead of sending requests again (LANGUAGE.md §7).  ``Journal`` is the
-  interface; ``MemoryJournal`` keeps everything in memory for one process.
-  Durable stores (SQLite, PostgreSQL) implement the same interface.
-* the **trace** is a stream of events — run and flow start and end, every
-  step attempt, logs, compensations — for people and tools.  ``Tracer`` fans
-  events out to sinks; ``JsonLinesSink`` writes one JSON object per line
-  (``flowc run --trace FILE``).
+**Keyed by position, not by order.**  Trio starts concurrent tasks in an
+order it randomises on purpose, so "the third ``uuid()`` of the run" names a
+different call in every attempt.  Each entry is keyed instead by where it
+happened: a step by its key (call path, name, loop indices:
+``checkout/charge[3]``), and a value inside any other statement by its *site*
+(the call path, the statement's number in its flow, the loop indices:
+``checkout/@7[2]``) and its ordinal among the values of that site.  A step
+replayed counts the values its request once drew, so that the same site
+evaluated again later (a ``retry`` block's next try) continues where the
+first attempt's numbering did.
 
-Secrets never reach either: event payloads are rendered with
-``values.to_json`` without revealing secrets, so a ``Secret`` becomes
-``"***redacted***"``; request headers are not recorded at all.
+**Durable before it matters.**  ``record_*`` queue entries; ``flush`` writes
+every queued entry of the run in one transaction and returns once it is
+committed.  Concurrent flushes share one commit (group commit): whoever
+flushes while a commit is in progress waits for it and then commits what has
+queued since.  A step flushes its own entry before its value is used, and any
+queued value (a ``uuid()`` in an idempotency key) is flushed before an unsafe
+request is sent, so no request that changes something is ever sent with a
+value that a resumed run could not reproduce.
+
+**No secret in the store.**  Values are encoded by ``runtime.codec``, which
+refuses secrets; a step whose value holds one is journaled without its value
+and runs again on resume, and ``secret()`` is never journaled at all: it is
+read again from the environment.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
-from typing import IO, Any, Protocol
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
+import trio
 
-from flowc.common.values import to_json
+from flowc.common.errors import FlowError
+from flowc.common.values import Timestamp, format_timestamp, parse_timestamp
+from flowc.runtime import codec
+from flowc.runtime.store.records import JournalEntry
+
+if TYPE_CHECKING:
+    from flowc.common.stdlib import Effects
+    from flowc.runtime.store import AsyncStore
+
+STEP: Final = "step"
+EFFECT: Final = "effect"
+SLEEP: Final = "sleep"
+MARK: Final = "mark"
+
+COMPLETED: Final = "completed"
+FAILED: Final = "failed"
+SKIPPED: Final = "skipped"
+FALLBACK: Final = "fallback"
+
+COMPENSATED_MARK: Final = "compensated"
 
 
-@attrs.define
-class StepOutcome:
-    """The journaled result of one step (after all its attempts)."""
+@attrs.frozen(slots=True, kw_only=True)
+class StepRecord:
+    """One step's journaled outcome (after all its attempts)."""
 
     key: str
     flow: str
-    ok: bool
+    outcome: str  # completed | failed | skipped | fallback
     attempts: int
-    value: Any  # the step value record
+    status: int = 0
+    value: Any = None
+    """The step value record (None for a failed step, or when ``withheld``)."""
     error: dict[str, object] | None = None
-
-
-class Journal(Protocol):
-    def step_completed(self, run_id: str, outcome: StepOutcome) -> None: ...
-
-    def completed_step(self, run_id: str, key: str) -> StepOutcome | None: ...
-
-    def record_effect(self, run_id: str, kind: str, value: str) -> None: ...
-
-    def replay_effect(self, run_id: str, kind: str, index: int) -> str | None: ...
-
-
-class MemoryJournal:
-    """A journal that lives as long as the process."""
-
-    def __init__(self) -> None:
-        self.steps: dict[tuple[str, str], StepOutcome] = {}
-        self.effects: dict[tuple[str, str], list[str]] = {}
-
-    def step_completed(self, run_id: str, outcome: StepOutcome) -> None:
-        self.steps[(run_id, outcome.key)] = outcome
-
-    def completed_step(self, run_id: str, key: str) -> StepOutcome | None:
-        return self.steps.get((run_id, key))
-
-    def record_effect(self, run_id: str, kind: str, value: str) -> None:
-        self.effects.setdefault((run_id, kind), []).append(value)
-
-    def replay_effect(self, run_id: str, kind: str, index: int) -> str | None:
-        recorded = self.effects.get((run_id, kind), [])
-        return recorded[index] if index < len(recorded) else None
-
-
-# --------------------------------------------------------------------------- trace
-
-
-Sink = Callable[[dict[str, Any]], None]
-
-
-class Tracer:
-    """Sends trace events to every registered sink."""
-
-    def __init__(self, run_id: str) -> None:
-        self.run_id = run_id
-        self.sinks: list[Sink] = []
-        self.started = time.time()
+    started: float = 0.0
+    finished: float = 0.0
+    withheld: bool = False
+    """The value held a secret and was not stored: the step runs again on resume."""
 
     @property
-    def active(self) -> bool:
-        return bool(self.sinks)
+    def ok(self) -> bool:
+        return self.outcome == COMPLETED
 
-    def emit(self, event: str, **fields: Any) -> None:
-        if not self.sinks:
-            return
-        record = {"event": event, "run": self.run_id, "time": round(time.time(), 6)}
-        record.update({key: _safe(value) for key, value in fields.items()})
-        for sink in self.sinks:
-            sink(record)
+    def to_json(self) -> str:
+        value: Any = None
+        withheld = self.withheld
+        if self.value is not None and not withheld:
+            try:
+                value = codec.to_plain(self.value)
+            except codec.SecretValue:
+                withheld = True
+        return json.dumps(
+            {
+                "flow": self.flow,
+                "outcome": self.outcome,
+                "attempts": self.attempts,
+                "status": self.status,
+                "value": value,
+                "error": self.error,
+                "started": self.started,
+                "finished": self.finished,
+                "withheld": withheld,
+            },
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+        )
+
+    @classmethod
+    def from_json(cls, key: str, text: str) -> StepRecord:
+        data = codec.decode(text)  # the record's own fields hold no tags
+        return cls(
+            key=key,
+            flow=data["flow"],
+            outcome=data["outcome"],
+            attempts=data["attempts"],
+            status=data.get("status", 0),
+            value=data["value"],
+            error=data.get("error"),
+            started=data.get("started", 0.0),
+            finished=data.get("finished", 0.0),
+            withheld=data.get("withheld", False),
+        )
 
 
-def _safe(value: Any) -> Any:
-    """A JSON-compatible, secret-free rendering of a trace field."""
-    if value is None or isinstance(value, bool | int | float | str):
+def error_from_record(record: dict[str, object]) -> FlowError:
+    """The ``FlowError`` a journaled failure raises again when it is replayed."""
+    return FlowError(
+        str(record.get("kind", "")),
+        str(record.get("message", "")),
+        step=str(record.get("step", "")),
+        status=int(record.get("status", 0) or 0),  # type: ignore[call-overload]
+        attempt=int(record.get("attempt", 0) or 0),  # type: ignore[call-overload]
+    )
+
+
+class RunJournal:
+    """One run's journal: replays what the store holds, records what happens."""
+
+    def __init__(
+        self, run_id: str, store: AsyncStore | None = None, entries: Iterable[JournalEntry] = ()
+    ) -> None:
+        self.run_id = run_id
+        self.store = store
+        self.durable = store is not None
+        self._steps: dict[str, str] = {}
+        self._values: dict[tuple[str, int], str] = {}
+        self._sleeps: dict[tuple[str, int], float] = {}
+        self.marks: set[str] = set()
+        for entry in entries:
+            self._load(entry)
+        self._counters: dict[str, int] = {}
+        self._pending: list[JournalEntry] = []
+        self._queued = 0
+        self._committed = 0
+        self._commit: trio.Event | None = None
+
+    def _load(self, entry: JournalEntry) -> None:
+        if entry.kind == STEP:
+            self._steps[entry.key] = entry.data
+        elif entry.kind == EFFECT:
+            self._values[(entry.key, entry.ordinal)] = entry.data
+        elif entry.kind == SLEEP:
+            self._sleeps[(entry.key, entry.ordinal)] = float(entry.data)
+        elif entry.kind == MARK:
+            self.marks.add(entry.key)
+
+    @property
+    def replayable(self) -> int:
+        """How many journaled steps are still to be replayed."""
+        return len(self._steps)
+
+    # ------------------------------------------------------------ steps
+
+    def replay_step(self, key: str) -> StepRecord | None:
+        """The journaled outcome of the step at ``key`` (each is asked once per attempt)."""
+        text = self._steps.pop(key, None)  # what is replayed need not be kept
+        if text is None:
+            return None
+        record = StepRecord.from_json(key, text)
+        return None if record.withheld else record
+
+    def record_step(self, record: StepRecord) -> None:
+        if self.durable:
+            self._queue(JournalEntry(STEP, record.key, 0, record.to_json()))
+
+    # ------------------------------------------------------------ values
+
+    def value(self, site: str, produce: Callable[[], str]) -> str:
+        """The next value of ``site``: journaled, or produced now and recorded."""
+        ordinal = self._counters.get(site, 0)
+        self._counters[site] = ordinal + 1
+        stored = self._values.get((site, ordinal))
+        if stored is not None:
+            return stored
+        value = produce()
+        if self.durable:
+            self._values[(site, ordinal)] = value
+            self._queue(JournalEntry(EFFECT, site, ordinal, value))
         return value
-    try:
-        return to_json(value)
-    except Exception:
-        return repr(type(value).__name__)
+
+    def wake_time(self, site: str, asked: Callable[[], float]) -> float:
+        """When the next ``sleep`` of ``site`` ends: journaled, or now + its length."""
+        ordinal = self._counters.get(site, 0)
+        self._counters[site] = ordinal + 1
+        stored = self._sleeps.get((site, ordinal))
+        if stored is not None:
+            return stored
+        wake = asked()
+        if self.durable:
+            self._sleeps[(site, ordinal)] = wake
+            self._queue(JournalEntry(SLEEP, site, ordinal, repr(wake)))
+        return wake
+
+    def mark(self, name: str) -> None:
+        self.marks.add(name)
+        if self.durable:
+            self._queue(JournalEntry(MARK, name, 0, "{}"))
+
+    # ------------------------------------------------------------ durability
+
+    def _queue(self, entry: JournalEntry) -> None:
+        self._pending.append(entry)
+        self._queued += 1
+
+    @property
+    def unflushed(self) -> bool:
+        return self._committed < self._queued
+
+    async def flush(self) -> None:
+        """Return once everything recorded so far is committed (group commit)."""
+        target = self._queued
+        while self._committed < target:
+            if self._commit is not None:
+                await self._commit.wait()
+                continue
+            batch, self._pending = self._pending, []
+            upto = self._queued
+            commit = self._commit = trio.Event()
+            try:
+                assert self.store is not None
+                await self.store.append(self.run_id, batch)
+            except BaseException:
+                self._pending[:0] = batch  # not written: the next flush tries again
+                raise
+            finally:
+                self._commit = None
+                commit.set()
+            self._committed = upto
 
 
-class JsonLinesSink:
-    """Writes each event as one line of JSON."""
+# --------------------------------------------------------------------------- effects
 
-    def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
+CURRENT_SITE: ContextVar[str] = ContextVar("flowc_site", default="@run")
+"""The site key of the statement being evaluated in this task (durable runs only)."""
 
-    def __call__(self, record: dict[str, Any]) -> None:
-        self.stream.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
-        self.stream.flush()
+
+class JournalingEffects:
+    """``now()``, ``uuid()`` and ``env()`` answered from the journal, keyed by site.
+
+    ``secret()`` is passed through: secrets are never journaled.
+    """
+
+    def __init__(self, journal: RunJournal, base: Effects) -> None:
+        self.journal = journal
+        self.base = base
+
+    def now(self) -> Timestamp:
+        text = self.journal.value(CURRENT_SITE.get(), lambda: format_timestamp(self.base.now()))
+        return parse_timestamp(text)
+
+    def uuid(self) -> str:
+        return self.journal.value(CURRENT_SITE.get(), self.base.uuid)
+
+    def getenv(self, name: str) -> str | None:
+        text = self.journal.value(CURRENT_SITE.get(), lambda: json.dumps(self.base.getenv(name)))
+        value = json.loads(text)
+        return value if isinstance(value, str) else None
+
+    def getsecret(self, name: str) -> str | None:
+        return self.base.getsecret(name)

@@ -100,8 +100,20 @@ from typing import Final, Literal
 
 import trio
 
+from flowc.common import errors
+from flowc.common.errors import FlowError
+from flowc.common.values import Duration, to_text
+
 Clock = Callable[[], float]
 BreakerState = Literal["closed", "open", "half_open"]
+
+
+def seconds_of(value: object, what: str) -> float:
+    """A ``duration`` value in seconds; an ``eval`` error naming ``what`` otherwise."""
+    if isinstance(value, Duration):
+        return value.nanos / 1_000_000_000
+    raise FlowError(errors.EVAL, f"{what} must be a duration, found {to_text(value)}")
+
 
 # --------------------------------------------------------------------------- retry
 

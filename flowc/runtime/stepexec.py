@@ -4,149 +4,147 @@
 LANGUAGE.md §5: ``status``, ``ok``, ``headers``, ``body``, ``elapsed``,
 ``attempts``, ``error``) stored in the step's slot.  For an HTTP step:
 
-1. **Settings** come from the step's clauses, else its service's, else the
+1. **Replay.**  In a resumed run, a step the journal holds is not sent again:
+   its journaled value is bound (or its journaled failure raised again), and
+   a successful one registers its compensation as it did the first time.
+2. **Settings** come from the step's clauses, else its service's, else the
    defaults (30 s per attempt, no retries, statuses 200..299 accepted).
-2. **The request** is built once: the service's base URL joined with the
-   path (or the step's full URL), service headers overlaid by step headers,
-   authentication, ``Idempotency-Key``, the query string, and a body encoded
-   by kind (``json``, ``form`` or raw ``body``).  Secrets are revealed here
-   and only here, on their way into the request.
-3. **Each attempt** runs inside one cancel scope bounded by the per-attempt
+3. **The request** is built once per execution (``requests.py``), so every
+   attempt carries the same ``Idempotency-Key`` and the same ``uuid()``s.
+4. **Each attempt** runs inside one cancel scope bounded by the per-attempt
    timeout: the circuit breaker is asked first (an open circuit fails fast),
    then the rate limiter and the service's concurrency limiter, then the
    invoker sends.  An accepted status is decoded by Content-Type and, with
    ``-> T``, validated against ``T`` (a ``decode`` error names the JSON path).
-4. **Retries**: ``RetryDecider`` applies the ``when`` predicate (or the
-   default: timeouts, connection failures, 429/502/503/504) and the backoff,
-   honouring ``Retry-After``.
-5. **The outcome** is journaled and traced.  A final failure becomes the
-   ``fallback`` body, a skipped step (``on error skip``), or a ``FlowError``.
-   A successful step with a ``compensate`` block registers it with a
-   snapshot of the frame.
+   In a durable run, every value the run has recorded is committed before an
+   unsafe request leaves.
+5. **Retries**: ``retrying.RetryDecider`` applies the ``when`` predicate (or
+   the default) and the backoff, honouring ``Retry-After``.
+6. **The outcome** is journaled (and committed before the value is used),
+   and reported to the hooks.  A final failure becomes the ``fallback`` body,
+   a skipped step (``on error skip``), or a ``FlowError``.  A successful step
+   with a ``compensate`` block registers it with a snapshot of the frame.
 
-A ``call`` step runs the callee as a nested ``FlowRun`` under the same retry
-and timeout rules; its value's ``body`` is the callee's result.
+A ``call`` step runs the callee as a nested ``FlowInvocation`` under the same
+retry and timeout rules; its value's ``body`` is the callee's result.  It is
+never answered from the journal as a whole: on resume the callee runs again
+and its own steps replay, so the sub-flow's compensations are registered
+again exactly as the first time.
 """
 
 from __future__ import annotations
 
-import base64
-import random
-import re
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterator
+from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
 from flowc.common import errors
 from flowc.common.errors import FlowError
-from flowc.common.values import Duration, EvalError, Secret, to_text
+from flowc.common.values import Duration
 from flowc.compiler import ir
-from flowc.runtime.executor import FlowRun, Place, seconds
-from flowc.runtime.journal import StepOutcome
+from flowc.runtime import hooks as events
+from flowc.runtime.frames import Place
+from flowc.runtime.journal import (
+    COMPLETED,
+    FAILED,
+    FALLBACK,
+    SKIPPED,
+    StepRecord,
+    error_from_record,
+)
+from flowc.runtime.policies import seconds_of
+from flowc.runtime.requests import UNSAFE_METHODS, build_request
+from flowc.runtime.retrying import RetryDecider
 
 if TYPE_CHECKING:
+    from flowc.runtime.executor import FlowInvocation
     from flowc.runtime.http import HttpRequest, HttpResponse
-    from flowc.runtime.session import ServiceState
+
+__all__ = ["RetryDecider", "StepExecution", "run_step"]
 
 DEFAULT_TIMEOUT: Final = 30.0
 DEFAULT_ACCEPT: Final = ((200, 299),)
-_RNG: Final = random.Random()
-
-
-# --------------------------------------------------------------------------- retry decisions
-
-
-class RetryDecider:
-    """Whether (and after how long) to try again after an error."""
-
-    def __init__(
-        self,
-        run: FlowRun,
-        spec: ir.RetrySpec | None,
-        frame: list[Any],
-        service: ServiceState | None = None,
-    ) -> None:
-        self.run = run
-        self.spec = spec
-        self.frame = frame if service is None else service.new_frame()
-        self.count = (
-            0
-            if spec is None
-            else _non_negative(run.evaluate(spec.count, self.frame), "the retry count")
-        )
-
-    def delay_after(
-        self, error: FlowError, attempt: int, retry_after: float | None
-    ) -> float | None:
-        spec = self.spec
-        if spec is None or attempt > self.count or not self._wanted(spec, error):
-            return None
-        delay = 0.0
-        if spec.backoff is not None:
-            delay = self._backoff(spec.backoff, attempt, spec.jitter)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
-        return delay
-
-    def _wanted(self, spec: ir.RetrySpec, error: FlowError) -> bool:
-        from flowc.runtime.policies import default_should_retry
-
-        if spec.when is None:
-            return default_should_retry(error.kind, error.status)
-        if spec.error_slot is not None:
-            self.frame[spec.error_slot] = error.record()
-        return self.run.evaluate(spec.when, self.frame) is True
-
-    def _backoff(self, backoff: ir.Backoff, retry_number: int, jitter: bool) -> float:
-        from flowc.runtime.policies import backoff_delay
-
-        base = seconds(self.run.evaluate(backoff.delay, self.frame), "the backoff delay")
-        cap = (
-            None
-            if backoff.max is None
-            else seconds(self.run.evaluate(backoff.max, self.frame), "the backoff maximum")
-        )
-        factor = (
-            2.0 if backoff.factor is None else float(self.run.evaluate(backoff.factor, self.frame))
-        )
-        return backoff_delay(
-            backoff.kind, base, retry_number, factor=factor, cap=cap, jitter=jitter, rng=_RNG
-        )
-
-
-def _non_negative(value: Any, what: str) -> int:
-    if not isinstance(value, int) or value < 0:
-        raise FlowError(errors.EVAL, f"{what} must be a non-negative int, found {to_text(value)}")
-    return value
 
 
 # --------------------------------------------------------------------------- entry
 
 
-async def run_step(run: FlowRun, node: ir.StepNode, frame: list[Any], place: Place) -> None:
+async def run_step(
+    invocation: FlowInvocation, node: ir.StepNode, frame: list[Any], place: Place
+) -> None:
     key = place.step_key(node.name)
-    session = run.session
-    replayed = session.replayed_step(key)
-    if replayed is not None:
-        frame[node.slot] = replayed.value
-        _register_compensation(run, node, frame, place, replayed.ok)
-        return
-    step = _StepExecution(run, node, frame, key)
-    value = await step.execute()
+    journal = invocation.run.journal
+    if journal.durable and node.method != "CALL":
+        replayed = journal.replay_step(key)
+        if replayed is not None:
+            _replay(invocation, node, frame, place, replayed)
+            return
+    step = StepExecution(invocation, node, frame, key)
+    try:
+        value = await step.execute()
+    except FlowError as error:
+        if journal.durable:
+            journal.record_step(step.record(FAILED, None, error))
+            await journal.flush()
+        step.finished(FAILED, error)
+        raise
+    outcome = COMPLETED if value["ok"] else (SKIPPED if node.skip_on_error else FALLBACK)
+    if journal.durable:
+        journal.record_step(step.record(outcome, value, None))
+        await journal.flush()
     frame[node.slot] = value
-    session.step_completed(
-        StepOutcome(key, run.flow.name, value["ok"], value["attempts"], value, value["error"])
-    )
-    _register_compensation(run, node, frame, place, value["ok"])
+    step.finished(outcome, None, value)
+    _register_compensation(invocation, node, frame, place, value["ok"])
+
+
+def _replay(
+    invocation: FlowInvocation,
+    node: ir.StepNode,
+    frame: list[Any],
+    place: Place,
+    record: StepRecord,
+) -> None:
+    run = invocation.run
+    if run.hooks.active:
+        flow, number = invocation.flow.name, invocation.invocation
+        run.hooks.emit(
+            events.StepStarted(
+                run_id=run.run_id,
+                flow=flow,
+                invocation=number,
+                step=record.key,
+                method=node.method,
+                replayed=True,
+            )
+        )
+        run.hooks.emit(
+            events.StepFinished(
+                run_id=run.run_id,
+                flow=flow,
+                invocation=number,
+                step=record.key,
+                outcome="replayed",
+                status=record.status,
+                attempts=record.attempts,
+                error=record.error,
+            )
+        )
+    if record.outcome == FAILED:
+        error = error_from_record(record.error or {})
+        raise error.located(node.span, invocation.flow.name)
+    frame[node.slot] = record.value
+    _register_compensation(invocation, node, frame, place, record.ok)
 
 
 def _register_compensation(
-    run: FlowRun, node: ir.StepNode, frame: list[Any], place: Place, ok: bool
+    invocation: FlowInvocation, node: ir.StepNode, frame: list[Any], place: Place, ok: bool
 ) -> None:
     if node.compensate is not None and ok:
-        run.compensations.append((run, node.compensate, list(frame), place))
+        invocation.compensations.append(
+            (invocation, node.compensate, list(frame), place, place.step_key(node.name))
+        )
 
 
 def _value(
@@ -169,19 +167,35 @@ def _value(
     }
 
 
-class _StepExecution:
-    def __init__(self, run: FlowRun, node: ir.StepNode, frame: list[Any], key: str) -> None:
-        self.run = run
+class StepExecution:
+    """One execution of one step: its attempts, its retries, its outcome."""
+
+    def __init__(
+        self, invocation: FlowInvocation, node: ir.StepNode, frame: list[Any], key: str
+    ) -> None:
+        self.invocation: FlowInvocation = invocation
         self.node = node
         self.frame = frame
         self.key = key
-        self.session = run.session
-        self.service = None if node.service is None else self.session.service_state(node.service)
+        run = invocation.run
+        self.service = None if node.service is None else run.service_state(node.service)
         self.started = time.perf_counter()
+        self.started_at = time.time()
+        self.attempts = 0
         self.sensitive: set[str] = set()  # secret texts this step's request carries
+        if run.hooks.active:
+            run.hooks.emit(
+                events.StepStarted(
+                    run_id=run.run_id,
+                    flow=invocation.flow.name,
+                    invocation=invocation.invocation,
+                    step=key,
+                    method=node.method,
+                )
+            )
 
     def evaluate(self, expr: ir.Expr) -> Any:
-        return self.run.evaluate(expr, self.frame)
+        return self.invocation.evaluate(expr, self.frame)
 
     def fail(self, kind: str, message: str, *, status: int = 0, attempt: int = 0) -> FlowError:
         return FlowError(
@@ -191,19 +205,51 @@ class _StepExecution:
             status=status,
             attempt=attempt,
             span=self.node.span,
-            flow=self.run.flow.name,
+            flow=self.invocation.flow.name,
+        )
+
+    def record(
+        self, outcome: str, value: dict[str, Any] | None, error: FlowError | None
+    ) -> StepRecord:
+        """The journal's record of this execution."""
+        return StepRecord(
+            key=self.key,
+            flow=self.invocation.flow.name,
+            outcome=outcome,
+            attempts=value["attempts"] if value is not None else (error.attempt if error else 0),
+            status=value["status"] if value is not None else (error.status if error else 0),
+            value=value,
+            error=error.record() if error is not None else (value or {}).get("error"),
+            started=self.started_at,
+            finished=time.time(),
+        )
+
+    def finished(
+        self, outcome: str, error: FlowError | None, value: dict[str, Any] | None = None
+    ) -> None:
+        run = self.invocation.run
+        if not run.hooks.active:
+            return
+        run.hooks.emit(
+            events.StepFinished(
+                run_id=run.run_id,
+                flow=self.invocation.flow.name,
+                invocation=self.invocation.invocation,
+                step=self.key,
+                outcome=outcome,
+                status=(value or {}).get("status", error.status if error else 0),
+                attempts=(value or {}).get("attempts", error.attempt if error else 0),
+                error=None if error is None else error.record(),
+            )
         )
 
     async def execute(self) -> dict[str, Any]:
         node = self.node
-        retry_spec = node.retry or (
-            self.service.ir.retry if self.service and node.retry is None else None
-        )
+        service = self.service
+        own_retry = node.retry is not None
+        retry_spec = node.retry if own_retry else (service.ir.retry if service else None)
         decider = RetryDecider(
-            self.run,
-            retry_spec,
-            self.frame,
-            self.service if node.retry is None and self.service else None,
+            self.invocation, retry_spec, self.frame, None if own_retry else service
         )
         timeout = self._timeout()
         try:
@@ -225,15 +271,23 @@ class _StepExecution:
                 delay = decider.delay_after(error, attempt, getattr(error, "retry_after", None))
                 if delay is None:
                     return self._final_failure(error, attempt)
-                self.session.tracer.emit(
-                    "step_retry",
-                    flow=self.run.flow.name,
+                self._emit_retry(attempt, delay, error)
+                await trio.sleep(delay)
+
+    def _emit_retry(self, attempt: int, delay: float, error: FlowError) -> None:
+        run = self.invocation.run
+        if run.hooks.active:
+            run.hooks.emit(
+                events.StepRetrying(
+                    run_id=run.run_id,
+                    flow=self.invocation.flow.name,
+                    invocation=self.invocation.invocation,
                     step=self.key,
                     attempt=attempt,
                     delay=round(delay, 6),
                     error=error.record(),
                 )
-                await trio.sleep(delay)
+            )
 
     def setting(self, name: str) -> tuple[Any, list[Any]] | None:
         """A clause's value and the frame to evaluate it in: the step's own clause,
@@ -250,18 +304,23 @@ class _StepExecution:
         if setting is None:
             return DEFAULT_TIMEOUT
         expr, frame = setting
-        return max(seconds(self.run.evaluate(expr, frame), "`timeout`"), 0.0)
+        return max(seconds_of(self.invocation.evaluate(expr, frame), "`timeout`"), 0.0)
 
     def _final_failure(self, error: FlowError, attempts: int) -> dict[str, Any]:
         node = self.node
         elapsed = time.perf_counter() - self.started
-        self.session.tracer.emit(
-            "step_failed",
-            flow=self.run.flow.name,
-            step=self.key,
-            attempts=attempts,
-            error=error.record(),
-        )
+        run = self.invocation.run
+        if run.hooks.active:
+            run.hooks.emit(
+                events.StepFailed(
+                    run_id=run.run_id,
+                    flow=self.invocation.flow.name,
+                    invocation=self.invocation.invocation,
+                    step=self.key,
+                    attempts=attempts,
+                    error=error.record(),
+                )
+            )
         if node.fallback is not None:
             body = self.evaluate(node.fallback)
             return _value(error.status, False, {}, body, elapsed, attempts, error)
@@ -276,19 +335,21 @@ class _StepExecution:
         if node.flow is None:  # pragma: no cover - the checker resolves every call
             raise self.fail(errors.EVAL, f"flow `{node.flow_key}` is not available")
         args = {name: self.evaluate(value) for name, value in node.args}
-        callee = FlowRun(self.session, node.flow, prefix=self.key + "/")
+        # each try of a retried call has its own call path, so a resume replays each in place
+        path = self.key if attempt == 1 else f"{self.key}~{attempt}"
+        callee = self.invocation.subflow(node.flow, path + "/")
         started = time.perf_counter()
         if node.timeout is None:
-            result = await callee.run(args)
+            result = await callee.invoke(args)
         else:
             with trio.move_on_after(timeout) as scope:
-                result = await callee.run(args)
+                result = await callee.invoke(args)
             if scope.cancelled_caught:
                 raise self.fail(
                     errors.TIMEOUT, f"call of `{node.flow.name}` timed out", attempt=attempt
                 )
         # Nested sagas: what the sub-flow completed is undone if this flow fails later.
-        self.run.compensations.extend(callee.compensations)
+        self.invocation.compensations.extend(callee.compensations)
         return _value(0, True, {}, result, time.perf_counter() - started, attempt, None)
 
     # ----------------------------------------------------------- HTTP
@@ -307,12 +368,16 @@ class _StepExecution:
         from flowc.runtime.http import TransportError
 
         service = self.service
+        journal = self.invocation.run.journal
+        if journal.unflushed and request.method in UNSAFE_METHODS:
+            await journal.flush()  # no unsafe request leaves with a value a resume could not repeat
         started = time.perf_counter()
+        self._emit_attempt_started(request, attempt)
         response = None
         with trio.move_on_after(timeout) as scope:
             try:
                 if service is not None:
-                    await service.before_call(self, trio.current_time() + timeout)
+                    await service.before_call(self._failure, trio.current_time() + timeout)
                 response = await self._send(request)
             except TransportError as failure:
                 self._trace_attempt(request, attempt, started, None, failure.kind)
@@ -333,9 +398,12 @@ class _StepExecution:
             raise self.fail(errors.TIMEOUT, f"no response within {timeout:g}s", attempt=attempt)
         return self._handle_response(request, response, attempt, started)
 
+    def _failure(self, kind: str, message: str) -> FlowError:
+        return self.fail(kind, message)
+
     async def _send(self, request: HttpRequest) -> HttpResponse:
         service = self.service
-        invoker = self.session.invoker
+        invoker = self.invocation.run.invoker
         if service is not None and service.limiter is not None:
             async with service.limiter:
                 return await invoker.send(request)
@@ -359,6 +427,8 @@ class _StepExecution:
                 attempt=attempt,
             )
             error.retry_after = _retry_after(response)  # type: ignore[attr-defined]
+            if self.node.error_type is not None:
+                error.body = _declared_error_body(response, self.node.error_type)
             raise error
         if self.service is not None:
             self.service.record_outcome(status)
@@ -381,6 +451,21 @@ class _StepExecution:
             ) from None
         return body
 
+    def _emit_attempt_started(self, request: HttpRequest, attempt: int) -> None:
+        run = self.invocation.run
+        if run.hooks.active:
+            run.hooks.emit(
+                events.AttemptStarted(
+                    run_id=run.run_id,
+                    flow=self.invocation.flow.name,
+                    invocation=self.invocation.invocation,
+                    step=self.key,
+                    attempt=attempt,
+                    method=request.method,
+                    url=request.url.split("?", 1)[0],
+                )
+            )
+
     def _trace_attempt(
         self,
         request: HttpRequest,
@@ -389,145 +474,25 @@ class _StepExecution:
         status: int | None,
         error: str | None,
     ) -> None:
-        tracer = self.session.tracer
-        if tracer.active:
-            tracer.emit(
-                "step_attempt",
-                flow=self.run.flow.name,
-                step=self.key,
-                attempt=attempt,
-                method=request.method,
-                url=request.url.split("?", 1)[0],
-                status=status,
-                error=error,
-                elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
+        run = self.invocation.run
+        if run.hooks.active:
+            run.hooks.emit(
+                events.AttemptFinished(
+                    run_id=run.run_id,
+                    flow=self.invocation.flow.name,
+                    invocation=self.invocation.invocation,
+                    step=self.key,
+                    attempt=attempt,
+                    method=request.method,
+                    url=request.url.split("?", 1)[0],
+                    status=status,
+                    error=error,
+                    elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
+                )
             )
 
 
-# --------------------------------------------------------------------------- requests
-
-
-def build_request(step: _StepExecution) -> HttpRequest:
-    from flowc.runtime.http import HttpRequest
-
-    try:
-        url = _url(step)
-        headers = _headers(step)
-        params = _query(step)
-        content = _content(step, headers)
-    except EvalError as error:
-        raise step.fail(errors.EVAL, str(error)) from None
-    return HttpRequest(step.node.method, url, tuple(headers.values()), params, content)
-
-
-def _url(step: _StepExecution) -> str:
-    target = step.evaluate(step.node.target) if step.node.target is not None else ""
-    text = target.reveal() if hasattr(target, "reveal") else str(target)
-    if step.service is None:
-        if not text.startswith(("http://", "https://")):
-            raise step.fail(
-                errors.INVALID_REQUEST,
-                f"the URL must start with http:// or https://, found {text!r}",
-            )
-        return text
-    base = step.service.base_url(step)
-    if not text:
-        return base
-    return base.rstrip("/") + ("" if text.startswith(("/", "?")) else "/") + text
-
-
-def _headers(step: _StepExecution) -> dict[str, tuple[str, str]]:
-    from flowc.runtime.decode import text_of
-
-    merged: dict[str, tuple[str, str]] = {}
-    for name, value in _layered(step, "headers"):
-        if value is None:  # a null header is left out (and removes a service default)
-            merged.pop(name.lower(), None)
-            continue
-        merged[name.lower()] = (name, text_of(value))
-        _note_secrets(step, value)
-    auth = step.setting("auth")
-    if auth is not None:
-        name, value = _auth_header(auth[0], step, auth[1])
-        merged[name.lower()] = (name, value)
-        _note_secrets(step, Secret(value))  # credentials, even when written as plain text
-    if step.node.idempotency_key is not None:
-        merged["idempotency-key"] = (
-            "Idempotency-Key",
-            text_of(step.evaluate(step.node.idempotency_key)),
-        )
-    return merged
-
-
-def _auth_header(
-    auth: tuple[str, tuple[ir.Expr, ...]], step: _StepExecution, frame: list[Any]
-) -> tuple[str, str]:
-    from flowc.runtime.decode import text_of
-
-    scheme, exprs = auth
-    evaluated = [step.run.evaluate(e, frame) for e in exprs]
-    for value in evaluated[1:] if scheme == "header" else evaluated:
-        _note_secrets(step, value)
-    values = [text_of(value) for value in evaluated]
-    if scheme == "bearer":
-        return "Authorization", f"Bearer {values[0]}"
-    if scheme == "basic":
-        token = base64.b64encode(f"{values[0]}:{values[1]}".encode()).decode("ascii")
-        return "Authorization", f"Basic {token}"
-    return values[0], values[1]
-
-
-def _query(step: _StepExecution) -> tuple[tuple[str, str], ...]:
-    from flowc.runtime.decode import text_of
-
-    pairs: list[tuple[str, str]] = []
-    for name, value in _layered(step, "query"):
-        if value is None:
-            continue
-        items = value if isinstance(value, list) else [value]
-        pairs += [(name, text_of(item)) for item in items]
-    return tuple(pairs)
-
-
-def _layered(step: _StepExecution, clause: str) -> Iterator[tuple[str, Any]]:
-    """The entries of a map clause (``headers``, ``query``): the service's first,
-    then the step's own, which therefore win where the caller merges by name."""
-    service = step.service
-    if service is not None and getattr(service.ir, clause) is not None:
-        yield from _pairs(step.run.evaluate(getattr(service.ir, clause), service.new_frame()))
-    own = getattr(step.node, clause)
-    if own is not None:
-        yield from _pairs(step.evaluate(own))
-
-
-def _content(step: _StepExecution, headers: dict[str, tuple[str, str]]) -> bytes | None:
-    from flowc.runtime.decode import form_encode, to_request_json
-
-    node = step.node
-    if node.body is None:
-        return None
-    value = step.evaluate(node.body)
-    _note_secrets(step, value)
-    if node.body_kind == "json":
-        headers.setdefault("content-type", ("Content-Type", "application/json"))
-        return to_request_json(value)
-    if node.body_kind == "form":
-        headers.setdefault("content-type", ("Content-Type", "application/x-www-form-urlencoded"))
-        return form_encode(value)
-    if isinstance(value, bytes):
-        headers.setdefault("content-type", ("Content-Type", "application/octet-stream"))
-        return value
-    text = value.reveal() if hasattr(value, "reveal") else str(value)
-    headers.setdefault("content-type", ("Content-Type", "text/plain; charset=utf-8"))
-    return text.encode("utf-8")
-
-
-def _pairs(value: Any) -> list[tuple[str, Any]]:
-    if not isinstance(value, dict):
-        raise EvalError("type", f"expected a map, found {to_text(value)}")
-    from flowc.common.values import user_key
-
-    return [(str(user_key(k)), v) for k, v in value.items()]
+# --------------------------------------------------------------------------- responses
 
 
 def _header_map(response: HttpResponse) -> dict[str, str]:
@@ -535,27 +500,6 @@ def _header_map(response: HttpResponse) -> dict[str, str]:
     for name, value in response.headers:
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers
-
-
-def _note_secrets(step: _StepExecution, value: Any) -> None:
-    """Remember the text of every secret in ``value`` (and its words) for redaction."""
-    if isinstance(value, Secret):
-        text = value.reveal()
-        step.sensitive.update(
-            w for w in _WORDS.split(text) if len(w) >= 4 and w.lower() not in _SCHEMES
-        )
-        if text:
-            step.sensitive.add(text)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _note_secrets(step, item)
-    elif isinstance(value, list):
-        for item in value:
-            _note_secrets(step, item)
-
-
-_WORDS: Final = re.compile(r"[\s:=,;]+")
-_SCHEMES: Final = frozenset({"bearer", "basic", "token", "digest"})  # words that are no secret
 
 
 def _redact(text: str, sensitive: Collection[str]) -> str:
@@ -579,6 +523,17 @@ def _status_message(response: HttpResponse, sensitive: Collection[str] = ()) -> 
     if snippet and response.status >= 400 and snippet.isprintable():
         message += f": {snippet}"
     return message
+
+
+def _declared_error_body(response: HttpResponse, expected: Any) -> object:
+    """A failing response's body when it fits the type its OpenAPI document declares
+    for failures (``error.body``); otherwise none, which reads as null."""
+    from flowc.runtime.decode import DecodeError, decode_body, validate
+
+    try:
+        return validate(decode_body(response.body, response.header("content-type")), expected)
+    except DecodeError:
+        return errors.NO_BODY
 
 
 def _retry_after(response: HttpResponse) -> float | None:

@@ -1,0 +1,175 @@
+"""Run stores: where durable runs keep their records and journals.
+
+A store holds the run records and the journals described in ``records``.
+Two interfaces, one contract:
+
+* ``Store`` is synchronous.  The commands that only read or tidy a store
+  (``flowc runs``, ``flowc runs show``, ``flowc runs prune``) use it directly,
+  without starting trio.
+* ``AsyncStore`` wraps a ``Store`` for the engine.  Every method is awaitable
+  and runs the synchronous call in a worker thread, one at a time, so a slow
+  disk or a distant database never blocks the trio loop that runs the flows.
+
+Backends: ``MemoryStore`` (tests, ephemeral use), ``SQLiteStore`` (the
+default: ``$XDG_STATE_HOME/flowc/runs.db``) and ``PostgresStore`` (several
+processes or machines).  ``open_store(url)`` picks one by URL:
+``sqlite:///path/runs.db``, ``postgresql://user@host/db``, ``memory:``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from flowc.runtime.store.records import (
+    ENDED,
+    JournalEntry,
+    RunQuery,
+    RunRecord,
+    RunStatus,
+    StoreError,
+)
+
+_T = TypeVar("_T")
+
+__all__ = [
+    "ENDED",
+    "AsyncStore",
+    "JournalEntry",
+    "RunQuery",
+    "RunRecord",
+    "RunStatus",
+    "Store",
+    "StoreError",
+    "default_store_url",
+    "open_store",
+]
+
+
+class Store(Protocol):
+    """The synchronous store contract (see ``records`` for what is stored)."""
+
+    url: str
+    """Where the store is, for messages (never with a password)."""
+
+    def create_run(self, record: RunRecord) -> tuple[RunRecord, bool]:
+        """Insert ``record`` unless a run with its id exists; (the stored record, created)."""
+        ...
+
+    def get_run(self, run_id: str) -> RunRecord | None: ...
+
+    def begin_attempt(self, run_id: str, attempt: int, owner: str, now: float) -> None:
+        """Mark the run running again under ``owner`` (a resume)."""
+        ...
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        result: str | None,
+        error: str | None,
+        compensated: bool,
+        now: float,
+    ) -> None: ...
+
+    def append(self, run_id: str, entries: list[JournalEntry]) -> None:
+        """Write entries in one transaction; an entry replaces one at its position."""
+        ...
+
+    def journal(self, run_id: str) -> list[JournalEntry]: ...
+
+    def delete_entry(self, run_id: str, kind: str, key: str) -> None:
+        """Forget every entry of (kind, key): a redriven step runs again."""
+        ...
+
+    def list_runs(self, query: RunQuery) -> list[RunRecord]: ...
+
+    def count_runs(self) -> int: ...
+
+    def prune(self, ended_before: float) -> int:
+        """Delete runs that ended before the time, with their journals; how many."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def default_store_url() -> str:
+    """``FLOWC_STORE``, else the SQLite file under ``$XDG_STATE_HOME/flowc``."""
+    configured = os.environ.get("FLOWC_STORE")
+    if configured:
+        return configured
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return f"sqlite:///{Path(state) / 'flowc' / 'runs.db'}"
+
+
+def open_store(url: str) -> Store:
+    """Open the store ``url`` names (``StoreError`` with one clear line if it cannot)."""
+    if url == "memory:":
+        from flowc.runtime.store.memory import MemoryStore
+
+        return MemoryStore()
+    if url.startswith("sqlite:"):
+        from flowc.runtime.store.sqlite import SQLiteStore, sqlite_path
+
+        return SQLiteStore(sqlite_path(url))
+    if url.startswith(("postgresql:", "postgres:")):
+        from flowc.runtime.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    raise StoreError(
+        f"unknown store URL {url!r}: use sqlite:///path, postgresql://user@host/db or memory:"
+    )
+
+
+class AsyncStore:
+    """A ``Store`` whose calls run in a worker thread, one at a time."""
+
+    def __init__(self, store: Store) -> None:
+        import trio
+
+        self.sync = store
+        self.url = store.url
+        self._lock = trio.Lock()
+
+    async def _run(self, function: Callable[..., _T], *args: object) -> _T:
+        import trio
+
+        async with self._lock:
+            return await trio.to_thread.run_sync(function, *args)
+
+    async def create_run(self, record: RunRecord) -> tuple[RunRecord, bool]:
+        return await self._run(self.sync.create_run, record)
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        return await self._run(self.sync.get_run, run_id)
+
+    async def begin_attempt(self, run_id: str, attempt: int, owner: str, now: float) -> None:
+        await self._run(self.sync.begin_attempt, run_id, attempt, owner, now)
+
+    async def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        result: str | None,
+        error: str | None,
+        compensated: bool,
+        now: float,
+    ) -> None:
+        await self._run(self.sync.finish_run, run_id, status, result, error, compensated, now)
+
+    async def append(self, run_id: str, entries: list[JournalEntry]) -> None:
+        await self._run(self.sync.append, run_id, entries)
+
+    async def journal(self, run_id: str) -> list[JournalEntry]:
+        return await self._run(self.sync.journal, run_id)
+
+    async def delete_entry(self, run_id: str, kind: str, key: str) -> None:
+        await self._run(self.sync.delete_entry, run_id, kind, key)
+
+    async def list_runs(self, query: RunQuery) -> list[RunRecord]:
+        return await self._run(self.sync.list_runs, query)
+
+    async def close(self) -> None:
+        await self._run(self.sync.close)
