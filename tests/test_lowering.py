@@ -12,6 +12,7 @@ and on the blocks of generated, well-typed programs lowered from source.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -277,3 +278,25 @@ def test_expression_text_is_printed_when_asked_for() -> None:
     assert compute.value.source == "(n + 1) * 2"
     assert check.source == "m > 3 && n != 10"
     assert "0 @2 m = (n + 1) * 2    # reads [0] writes [2] pure" in format_ir(program)
+
+
+def test_lowering_pauses_the_collector_and_restores_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowc.compiler import lowering
+
+    seen: list[bool] = []
+
+    def recording_schedule(nodes: list[ir.Node]) -> ir.Block:
+        seen.append(gc.isenabled())
+        return _schedule(nodes)
+
+    monkeypatch.setattr(lowering, "_schedule", recording_schedule)
+    result = compile_source("flow f(n: int) -> int {\n    return n\n}\n").result
+    assert gc.isenabled()
+    lower_program(result)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        lower_program(result)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

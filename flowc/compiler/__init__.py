@@ -15,6 +15,7 @@ from flowc.compiler.loader import (
     ParseCache,
     SourceError,
     SourceReader,
+    collector_paused,
     display_path,
     load_program,
 )
@@ -49,10 +50,11 @@ def compile_file(
     a diagnostic in the result.
     """
     sink = DiagnosticSink()
-    program = load_program(
-        path, sink=sink, source=source, cache=cache, reader=reader, limit=source_limit
-    )
-    result = check_program(program, sink)
+    with collector_paused():
+        program = load_program(
+            path, sink=sink, source=source, cache=cache, reader=reader, limit=source_limit
+        )
+        result = check_program(program, sink)
     sources = {display_path(p): m.source for p, m in program.modules.items()}
     sources.update(result.info.document_sources)
     return Compilation(result, sink.sorted(), sources)

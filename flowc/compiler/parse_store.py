@@ -39,20 +39,18 @@ such as secrets.
 from __future__ import annotations
 
 import contextlib
-import gc
 import hashlib
 import os
 import pickle
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from flowc.compiler import ast
 from flowc.compiler.diagnostics import Diagnostic
-from flowc.compiler.loader import MIB, ParseCache, exceeds
+from flowc.compiler.loader import MIB, ParseCache, collector_paused, exceeds
 
 if TYPE_CHECKING:
     from flowc.contracts.openapi_store import ContractCache
@@ -147,7 +145,7 @@ class PersistentParseCache(ParseCache):
             if not self.store.is_dir():
                 self.store.mkdir(parents=True, exist_ok=True)
                 _remove_other_generations(self.store)
-            with _collector_paused():
+            with collector_paused():
                 data = pickle.dumps((text_digest, module), protocol=pickle.HIGHEST_PROTOCOL)
             write_atomically(entry, data)
         except (OSError, pickle.PicklingError, RecursionError):
@@ -160,24 +158,13 @@ def _entry_name(path: str) -> str:
 
 def _read_entry(entry: Path, text_digest: bytes) -> ast.Module | None:
     try:
-        with open(entry, "rb") as file, _collector_paused():
+        with open(entry, "rb") as file, collector_paused():
             stored_digest, module = pickle.load(file)
     except Exception:  # missing or damaged: a miss (a damaged one is rewritten after parsing)
         return None
     if stored_digest != text_digest or not isinstance(module, ast.Module):
         return None
     return module
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _remove_other_generations(store: Path) -> None:
