@@ -98,7 +98,7 @@ def all_blocks(program: ir.ProgramIR) -> Iterator[ir.Block]:
 def _blocks_of(block: ir.Block) -> Iterator[ir.Block]:
     yield block
     for node in block.nodes:
-        for _, child in ir._children(node):
+        for child in ir.child_blocks(node):
             yield from _blocks_of(child)
 
 
@@ -278,6 +278,20 @@ def test_expression_text_is_printed_when_asked_for() -> None:
     assert compute.value.source == "(n + 1) * 2"
     assert check.source == "m > 3 && n != 10"
     assert "0 @2 m = (n + 1) * 2    # reads [0] writes [2] pure" in format_ir(program)
+
+
+def test_lowering_prints_no_expression(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Source text is printed only when asked for, not to link calls or label blocks."""
+    from flowc.compiler import lowering
+
+    def refuse(*_: object, **__: object) -> str:
+        raise AssertionError("an expression was printed while lowering")
+
+    monkeypatch.setattr(lowering, "print_expr", refuse)
+    for path in EXAMPLES:
+        compilation = compile_file(str(path))
+        assert compilation.ok, compilation.diagnostics
+        lower_program(compilation.result)
 
 
 def test_lowering_pauses_the_collector_and_restores_it(monkeypatch: pytest.MonkeyPatch) -> None:

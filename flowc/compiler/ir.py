@@ -362,12 +362,19 @@ def _describe(node: Node) -> str:
     return type(node).__name__.removesuffix("Node").lower()
 
 
-def _children(node: Node) -> list[tuple[str, Block]]:
+def child_blocks(node: Node) -> list[Block]:
+    """The blocks directly inside ``node``, without printing any expression."""
+    return [block for _, block in _children(node, labels=False)]
+
+
+def _children(node: Node, *, labels: bool = True) -> list[tuple[str, Block]]:
+    """The blocks directly inside ``node``, each with its label in ``format_ir``
+    (an ``if`` arm's label prints its condition, unless ``labels`` is false)."""
     if isinstance(node, IfNode):
-        found = [(f"if {cond}", block) for cond, block in node.arms]
+        found = [(f"if {cond}" if labels else "if", block) for cond, block in node.arms]
         return found + ([("else", node.orelse)] if node.orelse else [])
     if isinstance(node, LoopValueNode):
-        return _children(node.loop)
+        return _children(node.loop, labels=labels)
     if isinstance(node, ForNode | WhileNode | RetryNode | TimeoutNode):
         return [("body", node.body)]
     if isinstance(node, ParallelNode):

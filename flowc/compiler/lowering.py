@@ -666,5 +666,5 @@ def _link_calls(flows: dict[str, ir.FlowIR]) -> None:
 def _all_nodes(block: ir.Block) -> Iterable[ir.Node]:
     for node in block.nodes:
         yield node
-        for _, child in ir._children(node):
+        for child in ir.child_blocks(node):
             yield from _all_nodes(child)
