@@ -2,6 +2,7 @@
 
     python bench/lsp.py            # prints a table
     python bench/lsp.py --runs 40  # more samples
+    python bench/lsp.py --lines 800000 --runs 3   # a file near the 32 MiB source limit
 
 The server is driven the way an editor drives it: ``flowc lsp`` in a child
 process, JSON-RPC over its stdin/stdout, with pytest-lsp's client (the test
@@ -41,6 +42,7 @@ from lsprotocol import types  # noqa: E402
 from tests.lsp_session import LspSession  # noqa: E402
 
 LINES = 1_000
+WAIT = 20.0  # seconds to wait for diagnostics; main() raises it for large files
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -50,9 +52,9 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[rank]
 
 
-def write_project(directory: Path) -> Path:
+def write_project(directory: Path, lines: int = LINES) -> Path:
     (directory / "lib.flow").write_text(HEADER, encoding="utf-8")
-    source = generated_source(LINES).replace(HEADER, 'import "lib.flow"\n')
+    source = generated_source(lines).replace(HEADER, 'import "lib.flow"\n')
     main = directory / "big.flow"
     main.write_text(source, encoding="utf-8")
     return main
@@ -74,11 +76,28 @@ def time_diagnostics(session: LspSession, uri: str, runs: int) -> tuple[list[flo
         since = session.mark()
         started = time.perf_counter()
         version = session.edit(uri, here, here, "\n" if insert_line else " ")
-        session.wait_for_diagnostics(uri, lambda p, v=version: p.version == v, since=since)
+        session.wait_for_diagnostics(
+            uri, lambda p, v=version: p.version == v, since=since, timeout=WAIT
+        )
         elapsed = (time.perf_counter() - started) * 1000
         (inserted if insert_line else within).append(elapsed)
         time.sleep(0.05)
     return within, inserted
+
+
+def server_peak_rss_mib(session: LspSession) -> float | None:
+    """The server process's peak resident memory (Linux: VmHWM), if it can be read."""
+    server = session.client._server  # pygls keeps the child process here
+    if server is None:
+        return None
+    try:
+        status = Path(f"/proc/{server.pid}/status").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
 
 
 def time_completion(
@@ -124,18 +143,23 @@ def completion_while_checking(session: LspSession, uri: str, runs: int) -> list[
         started = time.perf_counter()
         session.completion(uri, types.Position(line=row, character=5))
         timings.append((time.perf_counter() - started) * 1000)
-        session.wait_for_diagnostics(uri, lambda p, v=version: p.version == v, since=since)
+        session.wait_for_diagnostics(
+            uri, lambda p, v=version: p.version == v, since=since, timeout=WAIT
+        )
     return timings
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--lines", type=int, default=LINES, help="length of the document")
     args = parser.parse_args()
     runs = args.runs
+    global WAIT
+    WAIT = max(WAIT, args.lines / 500)  # about 1 ms per line for a first check, and margin
 
     with tempfile.TemporaryDirectory() as directory:
-        path = write_project(Path(directory))
+        path = write_project(Path(directory), args.lines)
         started = time.perf_counter()
         session = LspSession()
         start_up = (time.perf_counter() - started) * 1000
@@ -143,7 +167,7 @@ def main() -> None:
             since = session.mark()
             started = time.perf_counter()
             uri = session.open(path)
-            first = session.wait_for_diagnostics(uri, since=since)
+            first = session.wait_for_diagnostics(uri, since=since, timeout=WAIT)
             cold = (time.perf_counter() - started) * 1000
             assert not first.diagnostics, first.diagnostics[:3]
             line_count = session.texts[uri].count("\n")
@@ -153,6 +177,7 @@ def main() -> None:
             fields, n_fields = time_completion(session, uri, runs, after_dot)
             names, n_names = time_completion(session, uri, runs, in_expression)
             busy = completion_while_checking(session, uri, max(5, runs // 2))
+            peak = server_peak_rss_mib(session)
         finally:
             session.close()
 
@@ -173,6 +198,8 @@ def main() -> None:
         median = f"{statistics.median(samples):.0f} ms"
         p95 = f"{percentile(samples, 0.95):.0f} ms" if len(samples) > 1 else ""
         print(f"{name:<{width}}  {len(samples):>3}  {median:>9}  {p95:>9}  {target}")
+    if peak is not None:
+        print(f"server peak RSS: {peak:,.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -64,13 +64,23 @@ _PAUSED_COMMANDS = ("check", "run", "resume", "demo")
     "-W", "warnings_as", type=click.Choice(["error"]), help="-W error: treat warnings as errors."
 )
 @click.option("--emit", type=click.Choice(["ir"]), help="Also print the lowered IR of each flow.")
+@click.option(
+    "--max-source-mib",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Accept source files of up to N MiB (default: $FLOWC_MAX_SOURCE_MIB, else 32).",
+)
 def check(
-    files: tuple[str, ...], output_format: str, warnings_as: str | None, emit: str | None
+    files: tuple[str, ...],
+    output_format: str,
+    warnings_as: str | None,
+    emit: str | None,
+    max_source_mib: int | None,
 ) -> None:
     """Parse and type-check FILES (and what they import)."""
     from flowc.commands.check import run_check
 
-    sys.exit(run_check(files, output_format, warnings_as == "error", emit))
+    sys.exit(run_check(files, output_format, warnings_as == "error", emit, max_source_mib))
 
 
 def _register_optional_commands() -> None:

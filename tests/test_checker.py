@@ -230,3 +230,18 @@ def test_backoff_waits_are_a_lower_bound_of_the_real_waits(
 def test_format_duration_takes_any_saturated_count(nanos: int) -> None:
     text = budget.format_duration(budget.saturate(nanos))
     assert text and "e+" not in text
+
+
+def test_source_text_over_the_limit_is_e0020_and_not_parsed(tmp_path: Path) -> None:
+    """Text that reaches the loader by another way than ``read_source_file`` (the
+    API's ``source=``, an editor's buffers) is held to the source limit too; this
+    code cannot be an expectation file, which would have to exceed the limit."""
+    from flowc.compiler.loader import MIB
+
+    text = "# " + "é" * (MIB // 2) + "\nflow ok() -> int {\n    return 1\n}\n"  # 1 MiB in UTF-8
+    path = str(tmp_path / "big.flow")
+    (diagnostic,) = compile_file(path, source=text, source_limit=MIB).diagnostics
+    assert (diagnostic.code, diagnostic.span.line, diagnostic.span.col) == ("E0020", 1, 1)
+    assert diagnostic.message == "the file is 1.0 MiB, more than the source limit of 1 MiB"
+    assert diagnostic.help == "--max-source-mib or FLOWC_MAX_SOURCE_MIB raise the limit"
+    assert compile_file(path, source=text, source_limit=2 * MIB).ok

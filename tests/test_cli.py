@@ -90,9 +90,8 @@ def test_several_files_and_the_worst_exit_code(tmp_path: Path) -> None:
     [
         (b"\xff\xfe\x00bad", "binary"),
         (b'flow f() { log "\xe9" }', "not valid UTF-8"),
-        (b"x" * (5 * 1024 * 1024), "larger than"),
     ],
-    ids=["binary", "latin1", "5MB"],
+    ids=["binary", "latin1"],
 )
 def test_unreadable_sources_get_one_line_and_exit_2(
     tmp_path: Path, content: bytes, message: str
@@ -102,6 +101,66 @@ def test_unreadable_sources_get_one_line_and_exit_2(
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err + out
+
+
+MIB = 1024 * 1024
+
+
+def test_a_file_over_the_default_source_limit_gets_one_line_and_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "huge.flow"
+    with path.open("wb") as handle:
+        handle.truncate(32 * MIB + 1)  # sparse: only the limit and one byte are ever read
+    code, out, err = check(str(path))
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"flowc: error: {path}: file is larger than 32 MiB, the limit for source files"
+        " (--max-source-mib or FLOWC_MAX_SOURCE_MIB raise the limit)"
+    ]
+    assert out == ""
+
+
+def padded_flow(mebibytes: float) -> str:
+    """A valid flow of about ``mebibytes`` MiB (most of it one comment)."""
+    return "# " + "x" * int(mebibytes * MIB) + "\nflow ok() -> int {\n    return 1\n}\n"
+
+
+def test_the_source_limit_is_an_option_and_an_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, padded_flow(1.5))
+    monkeypatch.setenv("FLOWC_MAX_SOURCE_MIB", "1")
+    code, _, err = check(path)
+    assert code == 2 and "larger than 1 MiB" in err
+    assert check("--max-source-mib", "2", path)[0] == 0
+    monkeypatch.setenv("FLOWC_MAX_SOURCE_MIB", "2")
+    assert check(path)[0] == 0
+    assert check("--max-source-mib", "1", path)[0] == 2
+
+
+def test_imports_over_the_source_limit_are_diagnostics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, padded_flow(1.5), "big.flow")
+    root = write(tmp_path, 'import "big.flow"\n\n' + GOOD)
+    monkeypatch.setenv("FLOWC_MAX_SOURCE_MIB", "1")
+    code, _, err = check(root)
+    assert code == 1
+    assert 'error[E0102]: cannot import "big.flow": file is larger than 1 MiB' in err
+
+
+@pytest.mark.parametrize("setting", ["0", "-3", "lots", "1.5"])
+def test_a_malformed_source_limit_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    monkeypatch.setenv("FLOWC_MAX_SOURCE_MIB", setting)
+    code, _, err = check(write(tmp_path, GOOD))
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"flowc: error: FLOWC_MAX_SOURCE_MIB must be a whole number of MiB, at least 1,"
+        f" not {setting!r}"
+    ]
+    result = CliRunner().invoke(main, ["check", "--max-source-mib", "0", write(tmp_path, GOOD)])
+    assert result.exit_code == 2 and "--max-source-mib" in result.stderr
 
 
 def test_missing_file_and_directory_exit_2(tmp_path: Path) -> None:

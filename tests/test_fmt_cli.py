@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from flowc.cli import main
@@ -54,3 +55,11 @@ def test_syntax_error_leaves_the_file_alone(tmp_path: Path) -> None:
 def test_unreadable_file_is_a_usage_error(tmp_path: Path) -> None:
     code, _, err = fmt(str(tmp_path / "missing.flow"))
     assert code == 2 and "no such file" in err
+
+
+def test_stdin_over_the_source_limit_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWC_MAX_SOURCE_MIB", "1")
+    code, out, err = fmt("-", stdin="# " + "x" * 1024 * 1024 + "\n" + MESSY)
+    assert (code, out) == (2, "")
+    assert err.startswith("flowc: error: <stdin>: file is larger than 1 MiB")
+    assert fmt("-", stdin="# short\n" + MESSY)[0] == 0

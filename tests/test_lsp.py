@@ -159,6 +159,28 @@ def test_an_error_is_published_with_its_code_and_range_and_cleared_after_the_fix
     assert fixed.diagnostics == []
 
 
+def test_a_buffer_over_the_source_limit_gets_e0020_without_being_checked(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWC_MAX_SOURCE_MIB", "1")
+    session = LspSession()
+    try:
+        huge = "# " + "x" * 1024 * 1024 + "\n" + MAIN
+        since = session.mark()
+        started = time.monotonic()
+        uri = session.open(project / "main.flow", huge)
+        published = session.wait_for_diagnostics(uri, lambda p: p.version == 1, since=since)
+        assert codes(published) == ["E0020"]
+        assert published.diagnostics[0].range.start == types.Position(line=0, character=0)
+        assert time.monotonic() - started < 10
+        since = session.mark()
+        version = session.change(uri, MAIN)
+        fixed = session.wait_for_diagnostics(uri, lambda p: p.version == version, since=since)
+        assert fixed.diagnostics == []
+    finally:
+        session.close()
+
+
 def test_notes_become_related_information(editor: LspSession, project: Path) -> None:
     text = MAIN.replace(
         "    let later = user.name\n", "    let later = user.name\n    let user = 1\n"
@@ -540,6 +562,43 @@ def test_chunked_parsing_matches_a_whole_file_parse_after_edits() -> None:
         assert module == whole
         assert layout(module) == layout(whole)
     assert cache.reused_chunks > cache.parsed_chunks
+
+
+def test_chunks_are_parsed_on_their_own_and_failures_in_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A first parse hands the parser each chunk's text alone (no padding: it was
+    quadratic), gives the whole-file tree, and a syntax error the whole-file one."""
+    from flowc.compiler import ast
+    from flowc.compiler.diagnostics import ParseFailure
+    from flowc.compiler.parser import parse_module
+    from flowc.lsp import chunks
+
+    text = "# header\n" + "\n".join([COMMON, BILLING.split("\n", 1)[1], MAIN.split("\n", 2)[2]])
+    pieces = [
+        text[a:b]
+        for a, b in zip(
+            chunks.chunk_starts(text), [*chunks.chunk_starts(text)[1:], len(text)], strict=True
+        )
+    ]
+    parsed: list[str] = []
+
+    def recording_parse(source: str, file: str = "<input>") -> ast.Module:
+        parsed.append(source)
+        return parse_module(source, file)
+
+    monkeypatch.setattr(chunks, "parse_module", recording_parse)
+    module, failure = chunks.ChunkedParseCache().parse("x.flow", text)
+    assert failure is None and module == parse_module(text, "x.flow")
+    assert [tuple(n.span) for n in ast.walk(module)] == [
+        tuple(n.span) for n in ast.walk(parse_module(text, "x.flow"))
+    ]
+    assert len(pieces) > 4 and sorted(parsed) == sorted(p for p in pieces if p.strip())
+
+    broken = text.replace("flow ", "flow (", 1)
+    with pytest.raises(ParseFailure) as whole:
+        parse_module(broken, "x.flow")
+    assert chunks.ChunkedParseCache().parse("x.flow", broken) == (None, whole.value.diagnostic)
 
 
 def test_positions_count_utf16_code_units() -> None:

@@ -61,6 +61,18 @@ def test_the_same_text_under_another_name_gets_its_own_spans(tmp_path: Path) -> 
     assert module.span.file == "two.flow"
 
 
+def test_files_larger_than_the_stored_maximum_are_parsed_every_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parse_store, "MAX_STORED_SOURCE", len(TEXT.encode()) - 1)
+    module, failure = PersistentParseCache(str(tmp_path)).parse("big.flow", TEXT)
+    assert failure is None and module == parse_module(TEXT, "big.flow")
+    assert entries(tmp_path) == []
+    monkeypatch.setattr(parse_store, "MAX_STORED_SOURCE", len(TEXT.encode()))
+    PersistentParseCache(str(tmp_path)).parse("big.flow", TEXT)
+    assert len(entries(tmp_path)) == 1
+
+
 def test_syntax_errors_are_not_stored(tmp_path: Path) -> None:
     module, failure = PersistentParseCache(str(tmp_path)).parse("bad.flow", "flow f( {")
     assert module is None

@@ -16,19 +16,29 @@ from flowc.compiler.diagnostics import Diagnostic, render, summary
 
 
 def run_check(
-    files: tuple[str, ...], output_format: str, warnings_are_errors: bool, emit: str | None
+    files: tuple[str, ...],
+    output_format: str,
+    warnings_are_errors: bool,
+    emit: str | None,
+    max_source_mib: int | None = None,
 ) -> int:
     from flowc.commands.process import EXIT_FAILED, EXIT_OK, EXIT_USAGE, end_of_startup, use_colour
     from flowc.compiler import SourceError, compile_file
+    from flowc.compiler.loader import source_limit
     from flowc.compiler.parse_store import PersistentParseCache
 
+    try:
+        limit = source_limit(max_source_mib)
+    except SourceError as error:
+        click.echo(f"flowc: error: {error}", err=True)
+        return EXIT_USAGE
     parse_cache = PersistentParseCache()
     all_diagnostics: list[Diagnostic] = []
     sources: dict[str, str] = {}
     usage_error = False
     for path in files:
         try:
-            compilation = compile_file(path, cache=parse_cache)
+            compilation = compile_file(path, cache=parse_cache, source_limit=limit)
         except SourceError as error:
             click.echo(f"flowc: error: {error}", err=True)
             usage_error = True

@@ -41,14 +41,14 @@ def _format_one(path: str, check: bool) -> int:
     from flowc.commands.process import EXIT_FAILED, EXIT_OK, EXIT_USAGE, use_colour
     from flowc.compiler.diagnostics import ParseFailure, render
     from flowc.compiler.formatter import format_source
-    from flowc.compiler.loader import SourceError, decode_source, read_source_file
+    from flowc.compiler.loader import SourceError, decode_source, read_source_file, source_limit
 
     try:
-        text = (
-            decode_source("<stdin>", sys.stdin.buffer.read())
-            if path == "-"
-            else read_source_file(path)
-        )
+        if path == "-":
+            limit = source_limit()
+            text = decode_source("<stdin>", sys.stdin.buffer.read(limit + 1), limit=limit)
+        else:
+            text = read_source_file(path)
     except SourceError as error:
         click.echo(f"flowc: error: {error}", err=True)
         return EXIT_USAGE

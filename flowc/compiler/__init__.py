@@ -15,9 +15,9 @@ from flowc.compiler.loader import (
     ParseCache,
     SourceError,
     SourceReader,
+    collector_paused,
     display_path,
     load_program,
-    read_source_file,
 )
 
 __all__ = ["Compilation", "SourceError", "compile_file", "compile_source"]
@@ -39,16 +39,22 @@ def compile_file(
     *,
     source: str | None = None,
     cache: ParseCache | None = None,
-    reader: SourceReader = read_source_file,
+    reader: SourceReader | None = None,
+    source_limit: int | None = None,
 ) -> Compilation:
     """Load, parse and check ``path`` and its imports.
 
-    Raises ``SourceError`` when the file itself cannot be read; every other
-    problem is a diagnostic in the result.
+    ``source_limit`` is the largest file accepted, in bytes (default
+    ``loader.source_limit()``: ``$FLOWC_MAX_SOURCE_MIB`` or 32 MiB).  Raises
+    ``SourceError`` when the file itself cannot be read; every other problem is
+    a diagnostic in the result.
     """
     sink = DiagnosticSink()
-    program = load_program(path, sink=sink, source=source, cache=cache, reader=reader)
-    result = check_program(program, sink)
+    with collector_paused():
+        program = load_program(
+            path, sink=sink, source=source, cache=cache, reader=reader, limit=source_limit
+        )
+        result = check_program(program, sink)
     sources = {display_path(p): m.source for p, m in program.modules.items()}
     sources.update(result.info.document_sources)
     return Compilation(result, sink.sorted(), sources)

@@ -23,7 +23,7 @@ A checked flow is lowered (``lowering.py``) to a ``FlowIR``: a tree of
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -43,10 +43,20 @@ Compiled = Callable[[Frame], Any]
 
 @attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Expr:
-    source: str
+    """A compiled expression.  Its source text is printed the first time it is
+    asked for (``--emit ir``, a failed assertion): printing every expression of a
+    program while lowering it cost more than compiling them."""
+
+    _source: str | Callable[[], str]  # the text, or what prints it
     run: Compiled
     span: Span
     reads: frozenset[int] = frozenset()
+
+    @property
+    def source(self) -> str:
+        if not isinstance(self._source, str):
+            self._source = self._source()
+        return self._source
 
     def __str__(self) -> str:
         return self.source
@@ -66,7 +76,8 @@ class Node:
 @attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class Block:
     nodes: list[Node]
-    deps: list[tuple[int, ...]] = attrs.field(factory=list)  # per node: indices it waits for
+    # per node: the earlier nodes it waits for, in ascending order (a log's is a range)
+    deps: list[Sequence[int]] = attrs.field(factory=list)
     segments: list[tuple[int, int]] = attrs.field(factory=list)  # [start, end) runs to overlap
 
     def __iter__(self) -> Iterator[Node]:
@@ -232,7 +243,11 @@ class LogNode(Node):
 class AssertNode(Node):
     cond: Expr
     message: Expr | None = None
-    source: str = ""
+
+    @property
+    def source(self) -> str:
+        """The condition's source text, for the failure message."""
+        return self.cond.source
 
 
 @attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
@@ -372,12 +387,19 @@ def _describe(node: Node) -> str:
     return type(node).__name__.removesuffix("Node").lower()
 
 
-def _children(node: Node) -> list[tuple[str, Block]]:
+def child_blocks(node: Node) -> list[Block]:
+    """The blocks directly inside ``node``, without printing any expression."""
+    return [block for _, block in _children(node, labels=False)]
+
+
+def _children(node: Node, *, labels: bool = True) -> list[tuple[str, Block]]:
+    """The blocks directly inside ``node``, each with its label in ``format_ir``
+    (an ``if`` arm's label prints its condition, unless ``labels`` is false)."""
     if isinstance(node, IfNode):
-        found = [(f"if {cond}", block) for cond, block in node.arms]
+        found = [(f"if {cond}" if labels else "if", block) for cond, block in node.arms]
         return found + ([("else", node.orelse)] if node.orelse else [])
     if isinstance(node, LoopValueNode):
-        return _children(node.loop)
+        return _children(node.loop, labels=labels)
     if isinstance(node, ForNode | WhileNode | RetryNode | TimeoutNode):
         return [("body", node.body)]
     if isinstance(node, ParallelNode):

@@ -18,6 +18,18 @@
    computations and safe (GET/HEAD/OPTIONS) steps holding at least two steps,
    inside which the runtime overlaps independent nodes.
 
+Cost.  Lowering takes time linear in the size of the program plus the number
+of dependency edges it records.  Each block's edges are found in one pass
+that indexes the slots written and touched so far (``_dependencies``), not by
+comparing every pair of nodes, and whether a run holds independent steps is
+read off each node's latest ancestor step (``_has_independent_steps``).  The
+source text of an expression, which only ``--emit ir`` and failed assertions
+show, is printed when first asked for.  The garbage collector is paused
+while a program is lowered, as while it is parsed and checked: lowering
+builds long-lived objects and frees few, and collections meanwhile traversed
+everything built so far again and again (four times the work for 16,000
+steps).  ``bench/compile.py`` measures it all.
+
 Services become ``ServiceIR`` (their clause expressions compiled against the
 module's constants; a gRPC service's target and descriptors in a ``GrpcChannel``)
 and are shared by every step that names them.  A step that calls a gRPC method
@@ -28,13 +40,15 @@ refer to their callee by key; ``ProgramIR`` holds every flow of every module.
 
 from __future__ import annotations
 
+import functools
 import operator
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final
 
 from flowc.compiler import ast, ir
 from flowc.compiler.checker import CheckResult
 from flowc.compiler.clausecheck import clause_keyword
+from flowc.compiler.loader import collector_paused
 from flowc.compiler.printer import print_expr
 from flowc.compiler.scope import CheckInfo, Symbol
 from flowc.compiler.symbols import FlowInfo, ModuleSymbols, ServiceInfo
@@ -115,7 +129,7 @@ def _compile(expr: ast.Expr, info: CheckInfo, resolver: Any) -> ir.Expr:
     from flowc.compiler.evaluator import compile_expr
 
     compiled = compile_expr(expr, info, resolver)
-    return ir.Expr(print_expr(expr, from_parser=True), compiled, expr.span)
+    return ir.Expr(functools.partial(print_expr, expr, from_parser=True), compiled, expr.span)
 
 
 # --------------------------------------------------------------------------- services
@@ -236,6 +250,7 @@ class _FlowLowerer:
         result: CheckResult,
         consts: _ModuleConsts,
         services: dict[str, ir.ServiceIR],
+        declared: dict[tuple[int, str], Symbol],
     ) -> None:
         self.flow = flow
         self.info = result.info
@@ -243,7 +258,7 @@ class _FlowLowerer:
         self.services = services
         self.slots: dict[int, int] = {}  # id(Symbol) -> slot
         self.slot_names: list[str] = []
-        self.declared = _declarations(result.info.symbols)
+        self.declared = declared  # (id(declaring node), name) -> symbol, of the whole program
 
     # ----------------------------------------------------------- slots and expressions
 
@@ -407,8 +422,7 @@ class _FlowLowerer:
         target = self.info.step_targets.get(id(stmt.action))
         if isinstance(target, ServiceInfo):
             node.service = self.services[_service_key(target)]
-        node.target = constant_expr(method.path, stmt.action.span)
-        node.target.source = method.path
+        node.target = constant_expr(method.path, stmt.action.span, source=method.path)
         node.grpc = ir.GrpcMethod(
             method.path,
             method.input,
@@ -536,9 +550,7 @@ class _FlowLowerer:
 
     def _AssertStmt(self, stmt: ast.AssertStmt) -> ir.Node:
         message = self.expr(stmt.message) if stmt.message is not None else None
-        return ir.AssertNode(
-            stmt.span, self.expr(stmt.cond), message, print_expr(stmt.cond, from_parser=True)
-        )
+        return ir.AssertNode(stmt.span, self.expr(stmt.cond), message)
 
     def _FailStmt(self, stmt: ast.FailStmt) -> ir.Node:
         return ir.FailNode(stmt.span, self.expr(stmt.value))
@@ -572,12 +584,11 @@ def _service_key(service: ServiceInfo) -> str:
 
 def _schedule(nodes: list[ir.Node]) -> ir.Block:
     """Dependency edges and overlappable segments of one block (see the module doc)."""
-    block = ir.Block(nodes)
-    block.deps = [_dependencies(nodes, i) for i in range(len(nodes))]
+    block = ir.Block(nodes, _dependencies(nodes))
     start = 0
     while start < len(nodes):
         end = start
-        while end < len(nodes) and nodes[end].effect in ("pure", "safe"):
+        while end < len(nodes) and nodes[end].effect in _OVERLAPPABLE:
             end += 1
         if _has_independent_steps(nodes, block.deps, start, end):
             block.segments.append((start, end))
@@ -585,52 +596,95 @@ def _schedule(nodes: list[ir.Node]) -> ir.Block:
     return block
 
 
+_OVERLAPPABLE: Final = frozenset({"pure", "safe"})
+
+
+def _dependencies(nodes: list[ir.Node]) -> list[Sequence[int]]:
+    """Every node's dependency edges, in one pass over the block.
+
+    A node depends on the earlier nodes of the current *run* — the pure and safe
+    nodes since the last other node — that write a slot it reads, or read or
+    write a slot it writes; a log on every node of the run, kept as a ``range``
+    so that a run with many logs does not cost the square of its length.
+    Instead of testing every earlier node, the pass keeps, per slot, the nodes
+    of the run that write it (``writers``) and those that read or write it
+    (``touchers``): the work is the number of edges found, not the square of
+    the block's length.
+    """
+    deps: list[Sequence[int]] = []
+    run_start = 0
+    writers: dict[int, list[int]] = {}
+    touchers: dict[int, list[int]] = {}
+    for index, node in enumerate(nodes):
+        if isinstance(node, ir.LogNode):
+            deps.append(range(run_start, index))
+        else:
+            deps.append(_edges(node, writers, touchers))
+        if node.effect not in _OVERLAPPABLE:
+            run_start = index + 1
+            writers.clear()
+            touchers.clear()
+            continue
+        for slot in node.writes:
+            writers.setdefault(slot, []).append(index)
+        for slot in node.reads | node.writes:
+            touchers.setdefault(slot, []).append(index)
+    return deps
+
+
+def _edges(
+    node: ir.Node, writers: dict[int, list[int]], touchers: dict[int, list[int]]
+) -> tuple[int, ...]:
+    found: set[int] = set()
+    for slot in node.reads:
+        found.update(writers.get(slot, ()))
+    for slot in node.writes:
+        found.update(touchers.get(slot, ()))
+    return tuple(sorted(found))
+
+
 def _has_independent_steps(
-    nodes: list[ir.Node], deps: list[tuple[int, ...]], start: int, end: int
+    nodes: list[ir.Node], deps: list[Sequence[int]], start: int, end: int
 ) -> bool:
     """Whether two steps of ``nodes[start:end]`` could run at the same time.
 
     A segment whose steps form a chain (each depends, directly or not, on the
     one before) gains nothing from being scheduled as a graph, so it runs in
-    program order.  Ancestor sets are bit masks over the segment.
+    program order.  Each node records the latest step among itself and its
+    ancestors (-1 for none).  No ancestor of a step comes after the step before
+    it, so the two are ordered exactly when the latest step among the later
+    one's ancestors is the earlier one.  That is one look at each edge, and
+    none at a log's: a log waits for every node before it, so its latest step
+    is the latest so far (``highest``).
     """
-    ancestors: list[int] = []
-    previous_step: int | None = None
+    latest: list[int] = []  # per node of the segment
+    highest = previous_step = -1
     for index in range(start, end):
-        mask = 0
-        for dep in deps[index]:
-            if dep >= start:
-                mask |= ancestors[dep - start] | (1 << (dep - start))
-        ancestors.append(mask)
-        if nodes[index].effect != "safe":
-            continue
-        if previous_step is not None and not mask & (1 << (previous_step - start)):
-            return True
-        previous_step = index
+        before = deps[index]
+        if isinstance(before, range) and before == range(start, index):
+            reach = highest
+        else:
+            reach = max((latest[dep - start] for dep in before if dep >= start), default=-1)
+        if nodes[index].effect == "safe":
+            if previous_step >= 0 and reach != previous_step:
+                return True
+            previous_step = reach = index
+        latest.append(reach)
+        highest = max(highest, reach)
     return False
-
-
-def _dependencies(nodes: list[ir.Node], index: int) -> tuple[int, ...]:
-    node = nodes[index]
-    found = []
-    for earlier in range(index - 1, -1, -1):
-        other = nodes[earlier]
-        if other.effect not in ("pure", "safe"):
-            break
-        if isinstance(node, ir.LogNode) or _conflict(node, other):
-            found.append(earlier)
-    return tuple(sorted(found))
-
-
-def _conflict(later: ir.Node, earlier: ir.Node) -> bool:
-    return bool(later.reads & earlier.writes or later.writes & (earlier.reads | earlier.writes))
 
 
 # --------------------------------------------------------------------------- program
 
 
 def lower_program(result: CheckResult) -> ir.ProgramIR:
-    """Lower every flow of a checked program (which must have no errors)."""
+    """Lower every flow of a checked program (which must have no errors), with the
+    garbage collector paused (``loader.collector_paused``)."""
+    with collector_paused():
+        return _lower_program(result)
+
+
+def _lower_program(result: CheckResult) -> ir.ProgramIR:
     info = result.info
     consts = _ModuleConsts(info)
     services: dict[str, ir.ServiceIR] = {}
@@ -640,9 +694,10 @@ def lower_program(result: CheckResult) -> ir.ProgramIR:
         for service in module.services.values():
             services[_service_key(service)] = _lower_service(service, info, consts)
     flows: dict[str, ir.FlowIR] = {}
+    declared = _declarations(info.symbols)
     for module in result.modules.values():
         for flow in module.flows.values():
-            lowered = _FlowLowerer(flow, result, consts, services).lower()
+            lowered = _FlowLowerer(flow, result, consts, services, declared).lower()
             flows[lowered.key] = lowered
     _link_calls(flows)
     return ir.ProgramIR(result.program.root, flows, services)
@@ -658,5 +713,5 @@ def _link_calls(flows: dict[str, ir.FlowIR]) -> None:
 def _all_nodes(block: ir.Block) -> Iterable[ir.Node]:
     for node in block.nodes:
         yield node
-        for _, child in ir._children(node):
+        for child in ir.child_blocks(node):
             yield from _all_nodes(child)

@@ -80,6 +80,7 @@ BAD_STATUS_RANGE = _error("E0010", "invalid status range {low}..{high}")
 BAD_INTERPOLATION = _error("E0011", "invalid interpolation: {problem}")
 BAD_STRING_KIND = _error("E0013", "{what} must be a plain string literal")
 EMPTY_FILE = _error("E0014", "the file is empty: it declares no flow, service, type or constant")
+SOURCE_TOO_LARGE = _error("E0020", "the file is {size}, more than the source limit of {limit}")
 
 
 def note(span: Span, text: str) -> Note:

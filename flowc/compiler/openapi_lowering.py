@@ -26,11 +26,13 @@ from flowc.compiler import ir
 _PARAM = re.compile(r"\{([^{}/]+)\}")
 
 
-def constant_expr(value: Any, span: Span) -> ir.Expr:
+def constant_expr(value: Any, span: Span, source: str | None = None) -> ir.Expr:
+    """An expression that always gives ``value`` (shown as ``source``, else its repr)."""
+
     def constant(_frame: ir.Frame) -> Any:
         return value
 
-    return ir.Expr(repr(value), constant, span)
+    return ir.Expr(repr(value) if source is None else source, constant, span)
 
 
 def document_auth(

@@ -19,6 +19,14 @@ an older one built; directories of other fingerprints are removed when a new
 one is made.  Only successful parses are stored: a file with a syntax error is
 parsed again, so its message is always the current parser's.
 
+Size.  Only files of up to 4 MiB are stored (``MAX_STORED_SOURCE``).  An
+entry takes about 8 bytes of pickle per byte of source and loads at about
+0.4 s per MiB of source (against about 4 s to parse it), but writing it costs
+a quarter of the parse again, and an entry for a 32 MiB file would be a
+quarter of a GiB; larger files are parsed every time.  The collector is paused
+while an entry is pickled or unpickled: both make millions of objects it would
+otherwise rescan, seven times over for a large entry.
+
 Failures are misses.  A damaged or unreadable entry is parsed again and
 rewritten; with no writable cache directory nothing is stored.  Writes go to a
 temporary file renamed into place, so a concurrent process sees the old entry
@@ -40,7 +48,7 @@ from typing import TYPE_CHECKING, Final
 from flowc.common.files import cache_directory, write_atomically
 from flowc.compiler import ast
 from flowc.compiler.diagnostics import Diagnostic
-from flowc.compiler.loader import ParseCache
+from flowc.compiler.loader import MIB, ParseCache, collector_paused, exceeds
 
 if TYPE_CHECKING:
     from flowc.contracts.openapi_store import ContractCache
@@ -57,6 +65,7 @@ _PARSER_SOURCES: Final = (
     "compiler/parser.py",
     "compiler/parser_tables.py",
 )
+MAX_STORED_SOURCE: Final = 4 * MIB
 
 
 def parser_fingerprint() -> str:
@@ -99,7 +108,7 @@ class PersistentParseCache(ParseCache):
         return self._protos
 
     def parse_uncached(self, path: str, text: str) -> tuple[ast.Module | None, Diagnostic | None]:
-        if self.store is None:
+        if self.store is None or exceeds(text, MAX_STORED_SOURCE):
             return super().parse_uncached(path, text)
         text_digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
         entry = self.store / _entry_name(path)
@@ -117,7 +126,8 @@ class PersistentParseCache(ParseCache):
             if not self.store.is_dir():
                 self.store.mkdir(parents=True, exist_ok=True)
                 _remove_other_generations(self.store)
-            data = pickle.dumps((text_digest, module), protocol=pickle.HIGHEST_PROTOCOL)
+            with collector_paused():
+                data = pickle.dumps((text_digest, module), protocol=pickle.HIGHEST_PROTOCOL)
             write_atomically(entry, data)
         except (OSError, pickle.PicklingError, RecursionError):
             return  # not storing only costs the next run its speed
@@ -129,7 +139,7 @@ def _entry_name(path: str) -> str:
 
 def _read_entry(entry: Path, text_digest: bytes) -> ast.Module | None:
     try:
-        with open(entry, "rb") as file:
+        with open(entry, "rb") as file, collector_paused():
             stored_digest, module = pickle.load(file)
     except Exception:  # missing or damaged: a miss (a damaged one is rewritten after parsing)
         return None

@@ -13,10 +13,15 @@ parse of each chunk:
   only start a declaration — unless it lies inside a triple-quoted string,
   whose extent is found with the grammar's own string regex and excluded.
   Text before the first declaration (a header comment) is chunk zero.
-* A chunk is parsed *in place*: it is preceded by a run of whitespace holding
-  as many characters and newlines as the text before it, so every line,
-  column and offset in its tree is exactly what a whole-file parse gives.
-  (The lexer skips that padding as a single whitespace token.)
+* A chunk is parsed on its own, and its tree is moved to the chunk's place
+  in the file by ``SpanShifter`` (below): a chunk starts at a line start, so
+  columns need no change, and every line, column and offset in its tree is
+  exactly what a whole-file parse gives.  A chunk that does not parse is
+  parsed again *in place* — preceded by a run of whitespace holding as many
+  characters and newlines as the text before it, which the lexer skips as
+  one token — so its diagnostic is a whole-file parse's too.  (Padding every
+  chunk cost time in its offset: a first parse quadratic in the file's
+  length, minutes for a few MiB.)
 * A chunk whose text is unchanged but which moved (an edit above it added a
   line, or a character) is not re-parsed: its tree is rebuilt with shifted
   spans by ``SpanShifter``, a per-class generated copier that is several
@@ -239,6 +244,21 @@ class ChunkedParseCache(ParseCache):
             self.reused_chunks += 1
             return self._moved(previous, line, offset), previous.failure
         self.parsed_chunks += 1
+        try:
+            module = parse_module(piece, path)
+        except ParseFailure:
+            return self._parse_in_place(path, piece, line, offset)
+        parsed = Chunk(piece, 1, 0, module.decls, module.comments)
+        return self._moved(parsed, line, offset), None
+
+    @staticmethod
+    def _parse_in_place(
+        path: str, piece: str, line: int, offset: int
+    ) -> tuple[Chunk, Diagnostic | None]:
+        """Parse a chunk after as much whitespace as precedes it in its file, so that
+        its syntax error is exactly the one a whole-file parse reports.  Only a chunk
+        that does not parse comes here: the padding costs time in the chunk's offset,
+        and paying it for every chunk made parsing a file quadratic in its length."""
         padding = " " * (offset - line + 1) + "\n" * (line - 1)
         try:
             module = parse_module(padding + piece, path)
