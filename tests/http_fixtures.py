@@ -11,6 +11,10 @@
 
 Tests sharing the session server must use the `demo` fixture (or unique keys and user
 ids) so that what an earlier test created does not leak into their assertions.
+
+- `fault_server` (session scope) is the fault-injecting server of `tests/fault_server.py`
+  (resets, stalls, truncated and huge bodies, gzip bombs, ...) in a thread of the test
+  process; `faults` (function scope) is the same server with its counters reset.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from flowc.demo import start_demo_server
+from tests.fault_server import FaultServer
 
 
 @dataclass(frozen=True)
@@ -88,3 +93,17 @@ def demo(demo_server: str) -> DemoServer:
     server = DemoServer(demo_server)
     server.reset()
     return server
+
+
+@pytest.fixture(scope="session")
+def fault_server() -> Iterator[FaultServer]:
+    """The fault-injecting server, started once per test session in a thread."""
+    with FaultServer() as server:
+        yield server
+
+
+@pytest.fixture
+def faults(fault_server: FaultServer) -> FaultServer:
+    """The fault-injecting server with its request counters reset for this test."""
+    fault_server.reset()
+    return fault_server

@@ -84,6 +84,7 @@ VALUE_CLAUSE_KEYWORDS = (
     "idempotency_key",
     "fallback",
     "concurrency",
+    "max_body",
 )
 
 _identifier = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,7}", fullmatch=True)

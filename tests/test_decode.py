@@ -118,7 +118,6 @@ def test_json_explicit_charset_is_honoured() -> None:
         (b"[NaN]", "NaN"),
         (b"[Infinity]", "Infinity"),
         (b"\xff\xfe\xfa", "invalid JSON"),
-        (b"1" * 5000, "invalid JSON"),  # more digits than Python converts
     ],
 )
 def test_invalid_json_is_a_decode_error_at_the_root(body: bytes, fragment: str) -> None:
@@ -126,6 +125,80 @@ def test_invalid_json_is_a_decode_error_at_the_root(body: bytes, fragment: str) 
     assert error.path == "$"
     assert error.message.startswith("invalid JSON")
     assert fragment in error.message
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        b"9" * 309,  # the first integer length no double holds
+        b"9" * 400,
+        b"9" * 4300,  # Python's default limit for int()
+        b"9" * 5000,  # beyond it: int() would talk about sys.set_int_max_str_digits()
+        b"-" + b"9" * 1000,
+        b"9" * 200_000,  # read in linear time, never by int()
+        b"1e400",
+        b"-1e400",
+        b"1" + b"0" * 400 + b".5",
+    ],
+)
+def test_numbers_no_double_holds_are_decode_errors(number: bytes) -> None:
+    for document in (number, b'{"n": [1, ' + number + b"]}"):
+        error = decode_error(decode_body, document, "application/json")
+        assert error.path == "$"
+        assert error.message == "a number out of the range of double (larger than about 1.8e308)"
+
+
+@given(st.integers(min_value=1, max_value=6000), st.booleans(), st.sampled_from("0123456789"))
+@settings(max_examples=60, deadline=None)
+def test_integers_of_any_length_decode_or_fail_cleanly(
+    digits: int, negative: bool, first: str
+) -> None:
+    text = ("-" if negative else "") + first.replace("0", "1") + "7" * (digits - 1)
+    try:
+        decoded = decode_body(f'{{"n": {text}}}'.encode(), "application/json")
+    except DecodeError as error:
+        assert digits >= 309 and "out of the range of double" in error.message
+        return
+    number = decoded["n"]  # type: ignore[index]
+    if values.INT64_MIN <= int(text) <= values.INT64_MAX:
+        assert type(number) is int and number == int(text)
+    else:
+        assert type(number) is float and number == float(text)
+
+
+def test_validated_numbers_out_of_range_are_decode_errors() -> None:
+    huge = decode_body(b'{"n": ' + b"9" * 30 + b"}", "application/json")
+    error = decode_error(validate, huge, RecordT((Field("n", T.INT),)))
+    assert error.path == "$.n"
+    assert "out of int64 range" in error.message
+    assert validate(huge, RecordT((Field("n", T.FLOAT),))) == {"n": 1e30}
+
+
+def test_decoded_bodies_obey_the_value_caps() -> None:
+    long_list = b"[" + b"0," * values.MAX_LIST_LENGTH + b"0]"
+    assert "longer than 1000000" in decode_error(decode_body, long_list, "application/json").message
+    wide_map = b"{" + b",".join(b'"%d":0' % i for i in range(values.MAX_LIST_LENGTH + 1)) + b"}"
+    assert "more than 1000000" in decode_error(decode_body, wide_map, "application/json").message
+    long_string = b'"' + b"a" * (values.MAX_SIZE + 1) + b'"'
+    assert (
+        "longer than 10000000" in decode_error(decode_body, long_string, "application/json").message
+    )
+    at_the_caps = b'[["' + b"a" * values.MAX_SIZE + b'"], [' + b"0," * 999_999 + b"0]]"
+    decoded = decode_body(at_the_caps, "application/json")
+    assert [len(part) for part in decoded] == [1, values.MAX_LIST_LENGTH]  # type: ignore[union-attr]
+
+
+def test_json_decode_and_inputs_apply_the_same_number_rules() -> None:
+    with pytest.raises(EvalError, match="out of the range of double"):
+        values.parse_json("9" * 5000)
+    with pytest.raises(EvalError, match="out of the range of double"):
+        from_json(10**400)
+    assert from_json(10**30) == 1e30
+    error = decode_error(coerce_input, "9" * 5000, T.INT)
+    assert error.message == "expected int, found an integer of 5000 digits (out of int64 range)"
+    assert coerce_input("0" * 60 + "1_000", T.INT) == 1000
+    error = decode_error(coerce_input, "[" + "9" * 400 + "]", T.JSON)
+    assert "out of the range of double" in error.message
 
 
 def test_json_nested_too_deeply_is_a_decode_error() -> None:

@@ -33,6 +33,7 @@ from click.testing import CliRunner, Result
 from flowc.cli import main
 from tests.http_fixtures import DemoServer
 from tests.runtime_helpers import closed_port
+from tests.socks_proxy import Socks5Proxy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -340,6 +341,60 @@ def test_proxy_variables_are_honoured(flows: Path, demo: DemoServer) -> None:
     )
     assert bypassed.exit_code == 0, bypassed.stderr
     assert demo.stats()["total"] == 1
+
+
+def _through_proxy(url: str) -> dict[str, str | None]:
+    """The proxy environment that sends plain-HTTP requests through `url` only."""
+    variables = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+    environment: dict[str, str | None] = {}
+    for name in variables:
+        environment[name] = environment[name.lower()] = None
+    environment["HTTP_PROXY"] = environment["http_proxy"] = url
+    return environment
+
+
+@pytest.mark.parametrize("scheme", ["socks5", "socks5h"])
+def test_socks5_proxies_carry_the_requests(flows: Path, demo: DemoServer, scheme: str) -> None:
+    with Socks5Proxy() as proxy:
+        result = flowc(
+            ["run", str(flows), "--flow", "add", "-i", "n=2"],
+            demo,
+            _through_proxy(proxy.url(scheme)),
+        )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"label": "sum", "total": 12}
+    assert proxy.targets == [demo.url.removeprefix("http://")]  # it went through the proxy
+    assert demo.stats()["total"] == 1
+
+
+def test_socks5_proxy_credentials_are_sent_and_never_printed(flows: Path, demo: DemoServer) -> None:
+    with Socks5Proxy(("flowc", "proxy-pa55-word")) as proxy:
+        good = flowc(
+            ["run", str(flows), "--flow", "add", "-i", "n=1"], demo, _through_proxy(proxy.url())
+        )
+        wrong_url = proxy.url().replace("proxy-pa55-word", "not-the-pa55")
+        wrong = flowc(
+            ["run", str(flows), "--flow", "add", "-i", "n=1"], demo, _through_proxy(wrong_url)
+        )
+    assert good.exit_code == 0, good.stderr
+    assert wrong.exit_code == 1, wrong.stderr
+    assert "connect:" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert "pa55" not in wrong.stderr + wrong.stdout
+    assert proxy.refused == 1
+    assert demo.stats()["total"] == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["socks4://127.0.0.1:1080", "ftp://me:pa55@127.0.0.1:21", "http://me:pa55@127.0.0.1:port"],
+)
+def test_unusable_proxy_settings_are_a_usage_error(flows: Path, demo: DemoServer, url: str) -> None:
+    result = flowc(["run", str(flows), "--flow", "add", "-i", "n=1"], demo, _through_proxy(url))
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.startswith("flowc: error: the proxy settings cannot be used (HTTP_PROXY=")
+    assert result.stderr.count("\n") == 1
+    assert "pa55" not in result.stderr
+    assert demo.stats()["total"] == 0
 
 
 # --------------------------------------------------------------------------- real processes

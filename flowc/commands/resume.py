@@ -27,6 +27,7 @@ from flowc.commands.running import drive, open_run_store, open_trace, parse_json
 if TYPE_CHECKING:
     from flowc.runtime.engine import Engine
     from flowc.runtime.hooks import Hook
+    from flowc.runtime.redaction import Redactor
 
 
 @click.command("resume")
@@ -59,9 +60,14 @@ def command(
     except OSError as error:
         sys.exit(usage_error(f"cannot write trace file {trace_path}: {error.strerror}"))
 
-    async def start(engine: Engine, hooks: list[Hook]) -> Any:
+    async def start(engine: Engine, hooks: list[Hook], redactor: Redactor) -> Any:
         return await engine.resume(
-            run_id, inputs=given, force=force, sequential=sequential, hooks=hooks
+            run_id,
+            inputs=given,
+            force=force,
+            sequential=sequential,
+            hooks=hooks,
+            redactor=redactor,
         )
 
     try:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from flowc.compiler import ir
     from flowc.runtime.engine import Engine
     from flowc.runtime.hooks import Hook
+    from flowc.runtime.redaction import Redactor
 
 
 def input_options(function: Any) -> Any:
@@ -173,7 +174,7 @@ def execute(
     except OSError as error:
         return usage_error(f"cannot write trace file {trace_path}: {error.strerror}")
 
-    async def start(engine: Engine, hooks: list[Hook]) -> Any:
+    async def start(engine: Engine, hooks: list[Hook], redactor: Redactor) -> Any:
         return await engine.run(
             program,
             flow.name,
@@ -182,6 +183,7 @@ def execute(
             sequential=sequential,
             hooks=hooks,
             started=announce if store is not None else None,
+            redactor=redactor,
         )
 
     import flowc.runtime.http  # noqa: F401 -- imported while start-up pauses the collector

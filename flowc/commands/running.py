@@ -13,7 +13,12 @@ the flow failed            ``flowc: error: flow `f` failed ...``   1
 interrupted                ``flowc: interrupted; ...``             130
 the store failed           ``flowc: error: the run store ...``     1
 refused, bad input         ``flowc: error: ...``                   2
+unusable proxy settings    ``flowc: error: the proxy settings...`` 2
 =========================  ======================================  ======
+
+Everything printed is scrubbed by the run's ``Redactor`` (``runtime/redaction.py``),
+which the command passes to the engine: a result or a message that would echo a
+secret's text shows ``***`` in its place.
 
 Interrupts.  SIGINT and SIGTERM get a handler of our own while trio runs
 (trio's signal receivers only wake up when the loop runs, and a long
@@ -39,13 +44,15 @@ from flowc.commands.process import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 if TYPE_CHECKING:
     from flowc.runtime.engine import Engine
     from flowc.runtime.hooks import Event, Hook
+    from flowc.runtime.redaction import Redactor
     from flowc.runtime.resolve import HostMap
     from flowc.runtime.store import Store
 
 EXIT_INTERRUPTED: Final = 130
 
-Start = Callable[["Engine", list["Hook"]], Awaitable[Any]]
-"""What a command runs: given the engine and the hooks to pass, start or resume a run."""
+Start = Callable[["Engine", list["Hook"], "Redactor"], Awaitable[Any]]
+"""What a command runs: given the engine, the hooks and the redactor to pass, start or
+resume a run."""
 
 
 @attrs.define
@@ -111,15 +118,10 @@ class Interrupts:
 
 def preemption_test(interrupts: Interrupts) -> Callable[[], bool]:
     """The evaluator's "give way?" test: an interrupt arrived, or the deadline passed."""
-    import trio
+    from flowc.runtime.preemption import deadline_passed
 
     def should_give_way() -> bool:
-        if interrupts.count:
-            return True
-        try:
-            return trio.current_effective_deadline() <= trio.current_time()
-        except RuntimeError:  # not inside a trio task
-            return False
+        return interrupts.count > 0 or deadline_passed()
 
     return should_give_way
 
@@ -143,11 +145,14 @@ def drive(
     from flowc.common.errors import FlowError
     from flowc.compiler.evaluator_support import set_preemption
     from flowc.runtime.engine import Engine, RunRefused
+    from flowc.runtime.http import ProxyConfigError
     from flowc.runtime.programs import InputError
+    from flowc.runtime.redaction import Redactor
     from flowc.runtime.store import StoreError
     from flowc.runtime.trace import JsonLinesSink
 
     interrupts = Interrupts()
+    redactor = Redactor()
     tally = CompensationTally()
     hooks: list[Hook] = [tally]
     if trace is not None:
@@ -162,11 +167,11 @@ def drive(
                 with trio.CancelScope() as scope:
                     interrupts.cancel = scope.cancel
                     interrupts.abort = engine.abort_compensations
-                    outcome["result"] = await start(engine, hooks)
+                    outcome["result"] = await start(engine, hooks, redactor)
                 outcome["interrupted"] = scope.cancelled_caught
         except FlowError as error:
             outcome["error"] = error
-        except (RunRefused, InputError) as error:
+        except (RunRefused, InputError, ProxyConfigError) as error:
             outcome["refused"] = str(error)
         except StoreError as error:
             outcome["store"] = str(error)
@@ -176,30 +181,33 @@ def drive(
 
     end_of_startup()
     trio.run(main)
-    return _report(outcome, tally)
+    return _report(outcome, tally, redactor)
 
 
-def _report(outcome: dict[str, Any], tally: CompensationTally) -> int:
+def _report(outcome: dict[str, Any], tally: CompensationTally, redactor: Redactor) -> int:
     from flowc.common.values import EvalError, json_text
 
+    def say(text: str) -> None:
+        click.echo(f"flowc: {redactor.redact(text)}", err=True)
+
     if "refused" in outcome:
-        click.echo(f"flowc: error: {outcome['refused']}", err=True)
+        say(f"error: {outcome['refused']}")
         return EXIT_USAGE
     if "store" in outcome:
-        click.echo(f"flowc: error: {outcome['store']}", err=True)
+        say(f"error: {outcome['store']}")
         return EXIT_FAILED
     if "error" in outcome:
-        click.echo(f"flowc: error: {outcome['error'].describe()}", err=True)
+        say(f"error: {outcome['error'].describe()}")
         if tally.ran or tally.failed or tally.abandoned:
-            click.echo(f"flowc: {tally.summary()}", err=True)
+            say(tally.summary())
         return EXIT_FAILED
     if outcome.get("interrupted") or "result" not in outcome:
-        click.echo(f"flowc: interrupted; {tally.summary()}", err=True)
+        say(f"interrupted; {tally.summary()}")
         return EXIT_INTERRUPTED
-    try:
-        text = json_text(outcome["result"])
+    try:  # the strings are scrubbed, not the JSON text (a mask must not break an escape)
+        text = json_text(redactor.redact_value(outcome["result"]))
     except EvalError as error:
-        click.echo(f"flowc: error: the flow's result cannot be printed: {error.message}", err=True)
+        say(f"error: the flow's result cannot be printed: {error.message}")
         return EXIT_FAILED
     click.echo(text)
     return EXIT_OK
@@ -231,14 +239,18 @@ def parse_json_object(text: str, what: str) -> dict[str, Any]:
                 text = handle.read()
         except OSError as error:
             raise InputError(f"cannot read input file {text[1:]}: {error.strerror}") from None
+    from flowc.common.values import load_json
+
     try:
-        value = json.loads(text)
+        value = load_json(text)
     except json.JSONDecodeError as error:
         raise InputError(
             f"{what} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
     except RecursionError:
         raise InputError(f"{what} nests too deeply") from None
+    except ValueError as error:  # a number out of range, NaN or Infinity
+        raise InputError(f"{what}: {error}") from None
     if not isinstance(value, dict):
         raise InputError(f"{what} must be a JSON object mapping parameter names to values")
     return value

@@ -37,6 +37,7 @@ ASSERT: Final = "assert"
 FAIL: Final = "fail"
 EVAL: Final = "eval"
 LOOP_LIMIT: Final = "loop_limit"
+BODY_LIMIT: Final = "body_limit"
 CALL_DEPTH: Final = "call_depth"
 INVALID_REQUEST: Final = "invalid_request"
 

@@ -238,13 +238,52 @@ def parse_duration(text: str) -> Duration:
         scale = _DURATION_UNITS.get(unit)
         if (not whole and not fraction) or scale is None:
             raise EvalError(INVALID_ARGUMENT, f"invalid duration {describe_text(text)}")
+        whole = whole.lstrip("0")
+        if len(whole) > 20:  # out of range whatever the unit (and int() refuses 4,300 digits)
+            raise EvalError(RANGE, "duration out of range")
         total += int(whole or "0") * scale
         if fraction:
+            fraction = fraction[:30]  # digits further right change no nanosecond
             total += int(fraction) * scale // 10 ** len(fraction)
         if total > 2**63:
             raise EvalError(RANGE, "duration out of range")
         position = match.end()
     return Duration(-total if negative else total)
+
+
+_SIZE = re.compile(r"\s*([0-9]+(?:_[0-9]+)*)(?:\.([0-9]+))?\s*([A-Za-z]*)\s*")
+_SIZE_UNITS: Final = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+}
+SIZE_SYNTAX: Final = 'a size like "50MB", "512KiB" or "1.5GB"'
+
+
+def parse_byte_size(text: str) -> int:
+    """A number of bytes from ``"50MB"``, ``"512 KiB"``, ``"1.5GB"`` or ``"1000"``.
+
+    Units (case-insensitive): ``B``, ``KB``/``MB``/``GB`` (powers of 1000) and
+    ``KiB``/``MiB``/``GiB`` (powers of 1024); a fraction is rounded down.
+    """
+    match = _SIZE.fullmatch(text)
+    scale = None if match is None else _SIZE_UNITS.get(match.group(3).lower())
+    if match is None or scale is None or len(match.group(1)) > 20:
+        raise EvalError(INVALID_ARGUMENT, f"expected {SIZE_SYNTAX}, found {describe_text(text)}")
+    size = int(match.group(1)) * scale
+    if match.group(2):
+        fraction = match.group(2)[:20]
+        size += int(fraction) * scale // 10 ** len(fraction)
+    if not 0 < size <= INT64_MAX:
+        raise EvalError(
+            RANGE, f"a size must be between 1 byte and 2^63-1 bytes, found {text.strip()}"
+        )
+    return size
 
 
 def format_duration(value: Duration) -> str:

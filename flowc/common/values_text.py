@@ -11,6 +11,17 @@ maps parsed JSON back (integral source numbers stay ``int``, others are
 ``float``; integers outside int64 become ``float``), and ``parse_json`` parses
 JSON text, rejecting the ``NaN``/``Infinity`` literals Python would accept.
 
+Numbers from outside.  ``load_json`` is the one JSON reader for text that comes
+from outside (response bodies, ``json_decode``, ``--input``).  Python's ``int()``
+refuses integers of more than 4,300 digits (with a message about
+``sys.set_int_max_str_digits``); ``load_json`` reads those as doubles, in
+linear time, and a number that no double can hold (a 400-digit integer,
+``1e400``) is a ``NumberOutOfRange`` error, never an ``OverflowError``.
+``from_json`` applies the same rule to parsed values (an int too large for a
+double, an infinite float) and the value caps to strings, lists and maps
+(``MAX_SIZE``, ``MAX_LIST_LENGTH``), so a decoded body is bounded like any
+value an expression makes.
+
 Doubles.  ``format_double`` takes the shortest decimal digits that round-trip
 (Python's ``repr``) and places the point as Go's ``strconv.FormatFloat(v,
 'g', -1)`` does: exponent form below 1e-4 and from 1e+06 on.
@@ -38,8 +49,9 @@ from __future__ import annotations
 import base64
 import json
 import math
+import sys
 from collections.abc import Sequence
-from typing import NoReturn, TypeAlias
+from typing import Final, NoReturn, TypeAlias
 
 from flowc.common.values_core import (
     INT64_MAX,
@@ -47,7 +59,9 @@ from flowc.common.values_core import (
     INVALID_ARGUMENT,
     LIMIT,
     MAX_DEPTH,
+    MAX_LIST_LENGTH,
     MAX_SIZE,
+    RANGE,
     REDACTED,
     TYPE_ERROR,
     BoolKey,
@@ -291,13 +305,25 @@ def from_json(value: object, depth: int = 0) -> object:
     if depth > MAX_DEPTH:
         raise EvalError(LIMIT, f"JSON nested deeper than {MAX_DEPTH} levels")
     kind = type(value)
-    if kind is str or kind is bool or kind is float or value is None:
+    if kind is bool or value is None:
+        return value
+    if kind is str:
+        if len(value) > MAX_SIZE:  # type: ignore[arg-type]
+            raise EvalError(LIMIT, f"JSON string longer than {MAX_SIZE} characters")
+        return value
+    if kind is float:
+        if value in _INFINITIES:
+            raise EvalError(RANGE, NumberOutOfRange.MESSAGE)
         return value
     if kind is int:
-        return value if INT64_MIN <= value <= INT64_MAX else float(value)  # type: ignore[operator, arg-type]
+        return value if INT64_MIN <= value <= INT64_MAX else _wide_int(value)  # type: ignore[operator, arg-type]
     if kind is list or kind is tuple:
+        if len(value) > MAX_LIST_LENGTH:  # type: ignore[arg-type]
+            raise EvalError(LIMIT, f"JSON array longer than {MAX_LIST_LENGTH} elements")
         return [from_json(item, depth + 1) for item in value]  # type: ignore[attr-defined]
     if kind is dict:
+        if len(value) > MAX_LIST_LENGTH:  # type: ignore[arg-type]
+            raise EvalError(LIMIT, f"JSON object with more than {MAX_LIST_LENGTH} members")
         result: dict[object, object] = {}
         for key, item in value.items():  # type: ignore[attr-defined]
             if type(key) is not str:
@@ -307,16 +333,80 @@ def from_json(value: object, depth: int = 0) -> object:
     raise EvalError(TYPE_ERROR, f"not a JSON value: {kind.__name__}")
 
 
+_INFINITIES: Final = (math.inf, -math.inf)
+
+
+def _wide_int(value: int) -> float:
+    """An integer outside int64 as the double nearest to it (``from_json``'s rule)."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise EvalError(RANGE, NumberOutOfRange.MESSAGE) from None
+
+
+class NumberOutOfRange(ValueError):
+    """A JSON number that no double can hold (``1e400``, a 400-digit integer)."""
+
+    MESSAGE: Final = "a number out of the range of double (larger than about 1.8e308)"
+
+    def __init__(self) -> None:
+        super().__init__(self.MESSAGE)
+
+
+class _NotJson(ValueError):
+    """A ``NaN``/``Infinity`` literal, which Python's parser accepts and JSON does not."""
+
+
 def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not valid JSON")
+    raise _NotJson(f"{name} is not valid JSON")
+
+
+def _wide_json_int(text: str) -> int | float:
+    """A JSON integer's value; one longer than any 64-bit integer is read as a double."""
+    if len(text) <= _LONGEST_INT64_TEXT:
+        return int(text)
+    number = float(text)  # linear time, no digit limit
+    if number in _INFINITIES:
+        raise NumberOutOfRange()
+    return number
+
+
+_LONGEST_INT64_TEXT: Final = 20
+"""Characters of the longest 64-bit integer (``-9223372036854775808``, 20 digits unsigned)."""
+_PYTHON_DIGIT_LIMIT: Final = 4300
+"""CPython's default ``sys.get_int_max_str_digits()``."""
+_PLAIN_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
+_WIDE_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant, parse_int=_wide_json_int)
+
+
+def load_json(text: str) -> object:
+    """``json.loads`` for text from outside, with the number rules above.
+
+    Raises ``json.JSONDecodeError`` for malformed text, ``NumberOutOfRange``, a
+    ``ValueError`` for ``NaN``/``Infinity`` and ``RecursionError`` for deep nesting.
+    The plain C decoder reads the common document; Python's own limit on ``int()``
+    (4,300 digits) keeps its cost linear, and a document it refuses is read again
+    with a hook per integer.  Where an embedder lifted that limit, every document
+    is read with the hook.
+    """
+    if not 0 < sys.get_int_max_str_digits() <= _PYTHON_DIGIT_LIMIT:
+        return _WIDE_DECODER.decode(text)
+    try:
+        return _PLAIN_DECODER.decode(text)
+    except (json.JSONDecodeError, _NotJson):
+        raise
+    except ValueError:  # an integer longer than int() converts
+        return _WIDE_DECODER.decode(text)
 
 
 def parse_json(text: str) -> object:
     """Parse JSON text into a `.flow` value (``json_decode``)."""
     try:
-        document = json.loads(text, parse_constant=_reject_constant)
+        document = load_json(text)
     except RecursionError:
         raise EvalError(LIMIT, "JSON nested too deeply") from None
+    except NumberOutOfRange as error:
+        raise EvalError(RANGE, str(error)) from None
     except ValueError as error:
         reason = error.msg if isinstance(error, json.JSONDecodeError) else str(error)
         where = f" at offset {error.pos}" if isinstance(error, json.JSONDecodeError) else ""

@@ -19,6 +19,8 @@ idempotency_key    ``string`` (not a secret: the journal keeps it), or ``null`` 
 concurrency        ``int``
 url                ``string`` (the base URL of an OpenAPI service)
 tls                ``bool`` (whether a gRPC service's channel uses TLS)
+max_body           ``int`` (bytes) or ``string`` (``"50MB"``); a literal is
+                   checked here (E0320)
 auth               ``bearer T`` / ``basic U, P`` / ``header NAME, VALUE``;
                    strings or secrets, but ``NAME`` is no secret
 retry              ``int``; backoff ``duration``s; ``when`` a ``bool``
@@ -55,6 +57,7 @@ from flowc.common.types import (
     RecordT,
     Type,
 )
+from flowc.common.values import SIZE_SYNTAX, EvalError, describe_text, parse_byte_size
 from flowc.compiler import ast, messages
 from flowc.compiler.exprcheck import ExprChecker
 from flowc.compiler.scope import CheckInfo, Scope, Symbol
@@ -72,6 +75,7 @@ SERVICE_CLAUSES: Final = frozenset(
         "accept",
         "url",
         "tls",
+        "max_body",
     }
 )
 HTTP_STEP_CLAUSES: Final = frozenset(
@@ -89,6 +93,7 @@ HTTP_STEP_CLAUSES: Final = frozenset(
         "fallback",
         "compensate",
         "on error",
+        "max_body",
     }
 )
 CALL_STEP_CLAUSES: Final = frozenset({"timeout", "retry", "fallback", "compensate", "on error"})
@@ -200,8 +205,35 @@ class ClauseChecker:
             self.exprs.check(clause.value, scope)  # a string; the service checker says so
         elif keyword == "tls":
             self.exprs.expect(clause.value, scope, BOOL, "`tls`")
+        elif keyword == "max_body":
+            self._check_size(clause.value, scope, "max_body")
         elif keyword == "json":
             self.exprs.check(clause.value, scope)
+
+    def _check_size(self, expr: ast.Expr, scope: Scope, clause: str) -> None:
+        """A size: an ``int`` of bytes or a ``string`` such as ``"50MB"`` (literals checked)."""
+        found = self.exprs.check(expr, scope)
+        if found not in (INT, STRING, JSON, ERROR):
+            self.add(
+                messages.TYPE_MISMATCH(
+                    expr.span, what=f"`{clause}`", expected="int or string", found=found
+                )
+            )
+            return
+        if not isinstance(expr, ast.Literal):
+            return
+        found_text = ""
+        if expr.kind == "int" and isinstance(expr.value, int) and expr.value < 1:
+            found_text = str(expr.value)
+        elif expr.kind == "string" and isinstance(expr.value, str):
+            try:
+                parse_byte_size(expr.value)
+            except EvalError:
+                found_text = describe_text(expr.value)
+        if found_text:
+            self.add(
+                messages.BAD_SIZE(expr.span, clause=clause, syntax=SIZE_SYNTAX, found=found_text)
+            )
 
     def _check_field_map(self, clause: ast.ValueClause, scope: Scope) -> None:
         found = self.exprs.check(clause.value, scope)

@@ -72,6 +72,11 @@ def set_preemption(check: Callable[[], bool] | None) -> Callable[[], bool] | Non
     return previous
 
 
+def current_preemption() -> Callable[[], bool] | None:
+    """The installed "should this evaluation give way?" test, if any."""
+    return _preemption[0]
+
+
 def preemptible(items: list[object]) -> Iterable[object]:
     """``items``, asking the preemption test every ``PREEMPT_EVERY`` of them."""
     check = _preemption[0]

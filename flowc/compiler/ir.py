@@ -147,6 +147,7 @@ class ServiceIR:
     rate_limit: tuple[Expr, Expr] | None = None  # count, period
     concurrency: Expr | None = None
     accept: tuple[tuple[int, int], ...] | None = None
+    max_body: Expr | None = None  # an int of bytes or a size string ("50MB")
     frame_size: int = 0  # slots its expressions need (macro and `error` variables)
     grpc: GrpcChannel | None = None  # a gRPC service (base_url is None then)
 
@@ -169,6 +170,7 @@ class StepNode(Node):
     timeout: Expr | None = None
     retry: RetrySpec | None = None
     accept: tuple[tuple[int, int], ...] | None = None
+    max_body: Expr | None = None
     idempotency_key: Expr | None = None
     fallback: Expr | None = None
     skip_on_error: bool = False

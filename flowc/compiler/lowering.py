@@ -202,7 +202,7 @@ def _apply_common_clauses(
     info: CheckInfo,
     slot_of: Callable[[Symbol], int] | None = None,
 ) -> None:
-    for keyword in ("headers", "query", "timeout"):
+    for keyword in ("headers", "query", "timeout", "max_body"):
         clause = clauses.get(keyword)
         if isinstance(clause, ast.ValueClause):
             setattr(target, keyword, compile_(clause.value))
@@ -467,6 +467,7 @@ class _FlowLowerer:
             node.query,
             node.body,
             node.timeout,
+            node.max_body,
             node.idempotency_key,
             node.fallback,
         ]

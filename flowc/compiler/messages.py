@@ -155,6 +155,9 @@ BAD_ARGUMENT = _error("E0312", "bad call of flow `{flow}`: {problem}")
 BAD_BACKOFF_FACTOR = _error(
     "E0313", "the backoff factor must be greater than 0 (each wait is the last one times it)"
 )
+BAD_SIZE = _error(
+    "E0320", "`{clause}` must be {syntax} or a positive number of bytes, found {found}"
+)
 
 # --------------------------------------------------------------------------- E04xx secrets, races
 

@@ -91,6 +91,7 @@ CLAUSE_KEYWORDS: Final = (
     "grpc",
     "proto",
     "tls",
+    "max_body",
 )
 
 HTTP_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")

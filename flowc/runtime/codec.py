@@ -53,7 +53,7 @@ from flowc.common.values import (
     Timestamp,
     UInt,
 )
-from flowc.common.values_core import TYPE_IDENTIFIERS
+from flowc.common.values_core import INT64_MAX, INT64_MIN, TYPE_IDENTIFIERS
 
 
 class SecretValue(ValueError):
@@ -134,6 +134,8 @@ def from_plain(plain: Any) -> Any:
     kind = type(plain)
     if kind is list:
         return [from_plain(item) for item in plain]
+    if kind is int and not INT64_MIN <= plain <= INT64_MAX:
+        raise CodecError("a damaged int value: out of int64 range")
     if kind is not dict:
         return plain
     if len(plain) == 1:

@@ -84,11 +84,13 @@ CLI inputs
 ``coerce_input(text, type)`` reads the text of ``-i key=value``: ``string``
 parameters receive the text verbatim (even ``"42"`` or ``{...}``), and so do
 ``secret`` and ``string?``; ``int``/``uint`` accept decimal digits with
-optional ``_`` separators (and a ``u`` suffix for ``uint``), ``float``
-whatever Python's ``float()`` reads, ``bool`` ``true``/``false`` in any
-case, ``bytes`` the UTF-8 of the text, ``duration`` and ``timestamp`` their
-literal syntax, ``null`` and ``T?`` the word ``null``; ``json``, lists, maps
-and records parse the text as JSON and then validate it.
+optional ``_`` separators (and a ``u`` suffix for ``uint``; a number of any
+length outside the 64-bit range is a range error), ``float`` whatever Python's
+``float()`` reads, ``bool`` ``true``/``false`` in any case, ``bytes`` the UTF-8
+of the text, ``duration`` and ``timestamp`` their literal syntax, ``null`` and
+``T?`` the word ``null``; ``json``, lists, maps and records parse the text as
+JSON (``values.load_json``: numbers out of the range of double are errors) and
+then validate it.
 """
 
 from __future__ import annotations
@@ -229,18 +231,11 @@ def _decode_json_body(content: bytes, charset: str | None) -> object:
     return _parse_json_document(document)
 
 
-def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-_JSON_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
-
-
 def _parse_json_document(document: str | bytes) -> object:
     try:
         if isinstance(document, bytes):  # as json.loads does: UTF-8/16/32 by the first bytes
             document = document.decode(json.detect_encoding(document), "surrogatepass")
-        parsed = _JSON_DECODER.decode(document)
+        parsed = values.load_json(document)
     except json.JSONDecodeError as error:
         where = f"line {error.lineno} column {error.colno}"
         raise DecodeError(ROOT, f"invalid JSON: {error.msg} at {where}") from None
@@ -248,7 +243,9 @@ def _parse_json_document(document: str | bytes) -> object:
         raise DecodeError(ROOT, f"invalid JSON: body is not valid UTF-8 ({error})") from None
     except RecursionError:
         raise DecodeError(ROOT, "invalid JSON: nested too deeply") from None
-    except ValueError as error:  # NaN/Infinity, integers with too many digits
+    except values.NumberOutOfRange as error:
+        raise DecodeError(ROOT, str(error)) from None
+    except ValueError as error:  # the NaN and Infinity literals
         raise DecodeError(ROOT, f"invalid JSON: {error}") from None
     try:
         return values.from_json(parsed)
@@ -513,6 +510,8 @@ def _validate_prim(value: object, expected: Prim, path: str) -> object:
 # --------------------------------------------------------------------------- CLI inputs
 
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+(?:_[0-9]+)*")
+_MOST_INTEGER_DIGITS: Final = 20
+"""An integer of more significant digits is out of every 64-bit range."""
 _STRING_LIKE: Final = frozenset({ftypes.STRING, ftypes.SECRET})
 
 
@@ -544,6 +543,13 @@ def _read_integer(text: str, path: str, expected: Prim) -> int:
         body = body.removesuffix("u").removesuffix("U")
     if not _INTEGER_TEXT.fullmatch(body):
         _bad_input(path, str(expected), text)
+    digits = body.lstrip("+-").replace("_", "").lstrip("0")
+    if len(digits) > _MOST_INTEGER_DIGITS:  # out of range (and int() refuses 4,300 digits)
+        raise DecodeError(
+            path,
+            f"expected {expected}, found an integer of {len(digits)} digits "
+            f"(out of {expected}64 range)",
+        )
     return int(body)
 
 

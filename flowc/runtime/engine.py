@@ -27,6 +27,11 @@ and when the run's compensations already ran (its completed steps were
 undone; replaying them as done would be a lie).  Secret inputs are never
 stored: a resume must be given them again.
 
+**Secrets.**  A run's ``Redactor`` (``redaction.py``; the caller may pass
+its own, to scrub what it prints) learns every secret input and every
+``secret()`` read; a result that would reveal one is returned but never
+stored.
+
 **Without a store** (``store=None``) runs are ephemeral: nothing is recorded,
 nothing can be resumed, and a run costs nothing extra.
 """
@@ -60,7 +65,9 @@ from flowc.runtime.journal import (
     RunJournal,
     error_from_record,
 )
+from flowc.runtime.preemption import preempting
 from flowc.runtime.programs import LoadedProgram, ProgramError, ProgramSource, load_program
+from flowc.runtime.redaction import NotingEffects, Redactor
 from flowc.runtime.run import LogSink, Run, stderr_log
 from flowc.runtime.services import ServiceState
 from flowc.runtime.store import AsyncStore, RunRecord, RunStatus, Store, StoreError
@@ -161,6 +168,7 @@ class Engine:
         hooks: Iterable[Hook] = (),
         log: LogSink = stderr_log,
         started: Callable[[str], None] | None = None,
+        redactor: Redactor | None = None,
     ) -> Any:
         """Run a flow of ``program``; idempotent for a known ``run_id``.
 
@@ -169,7 +177,7 @@ class Engine:
         """
         chosen = program.flow(flow)
         prepared = program.prepare_inputs(chosen, inputs or {})
-        options = RunOptions(sequential, tuple(hooks), log)
+        options = RunOptions(sequential, tuple(hooks), log, redactor or Redactor())
         run_id = run_id or str(uuid.uuid4())
         if self.store is None:
             if started is not None:
@@ -197,6 +205,7 @@ class Engine:
         sequential: bool = False,
         hooks: Iterable[Hook] = (),
         log: LogSink = stderr_log,
+        redactor: Redactor | None = None,
     ) -> Any:
         """Continue run ``run_id`` from its journal (see the module's essay)."""
         if self.store is None:
@@ -210,7 +219,7 @@ class Engine:
             raise RunRefused(f"run {run_id}: {error}") from None
         flow = _flow_named(loaded.ir, stored.flow, run_id)
         given = _restore_inputs(stored, flow, inputs or {})
-        options = RunOptions(sequential, tuple(hooks), log)
+        options = RunOptions(sequential, tuple(hooks), log, redactor or Redactor())
         return await self._continue(stored, loaded, given, options, force=force, redrive=True)
 
     async def _continue(
@@ -265,6 +274,8 @@ class Engine:
             encoded = codec.encode(result)
         except codec.SecretValue:
             encoded = None  # a secret result is returned, never stored (docs/durable-runs.md)
+        if encoded is not None and options.redactor.reveals(encoded):
+            encoded = None  # nor is one that echoes a secret's text
         await self._finish(journal, RunStatus.COMPLETED, encoded, None)
         return result
 
@@ -301,6 +312,7 @@ class Engine:
             sequential=options.sequential,
             attempt=attempt,
             log=options.log,
+            redactor=options.redactor,
         )
         self.active.add(run)
         try:
@@ -321,11 +333,12 @@ class RunOptions:
     sequential: bool = False
     hooks: tuple[Hook, ...] = ()
     log: LogSink = stderr_log
+    redactor: Redactor = attrs.field(factory=Redactor)
 
 
 async def execute_run(run: Run, flow: ir.FlowIR, inputs: dict[str, Any]) -> Any:
     """Run the root flow of ``run``, reporting its start and its end to the hooks."""
-    from flowc.common.stdlib import current_effects, use_effects
+    from flowc.common.stdlib import Effects, current_effects, use_effects
 
     hooks = run.hooks
     if hooks.active:
@@ -338,11 +351,12 @@ async def execute_run(run: Run, flow: ir.FlowIR, inputs: dict[str, Any]) -> Any:
             )
         )
     root = FlowInvocation(run, flow)
+    run.redactor.note(list(inputs.values()))
+    effects: Effects = NotingEffects(run.redactor, current_effects())
+    if run.durable:
+        effects = JournalingEffects(run.journal, effects)
     try:
-        if run.durable:
-            with use_effects(JournalingEffects(run.journal, current_effects())):
-                result = await root.invoke(inputs)
-        else:
+        with use_effects(effects), preempting():
             result = await root.invoke(inputs)
     except FlowError as error:
         _run_finished(run, flow, "failed", error=error.record(), message=error.describe())

@@ -35,6 +35,10 @@ cancellation escapes the flow, the stack runs in reverse order, each
 compensation shielded from the cancellation (so Ctrl-C still undoes what was
 done) but not from a second interrupt (``Run.abort_compensations``).
 
+Secrets: every ``FlowError`` leaving a statement has its message scrubbed
+by the run's redactor (``redaction.py``), so a ``catch`` block, an enclosing
+``retry`` and the final message never see a secret a server echoed.
+
 Durable runs: every node is evaluated under its *site* (``CURRENT_SITE``), so
 the ``now()``/``uuid()``/``env()`` values it draws are journaled by position;
 a ``sleep`` journals its wake-up time and waits only what is left of it.
@@ -45,7 +49,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Final
+from typing import Any, Final, overload
 
 import attrs
 import trio
@@ -324,6 +328,9 @@ class FlowInvocation:
         token = None if sites is None else CURRENT_SITE.set(self.site_key(node, place))
         try:
             result: Signal = await handler(self, node, frame, place)
+        except FlowError as error:  # a message may quote text that echoes a secret
+            self.run.redactor.redact_error(error)
+            raise
         except Preempted:
             await _give_way()  # the deadline or the interrupt is delivered here
             raise FlowError(
@@ -545,7 +552,7 @@ class FlowInvocation:
     async def _run_sequential_for(
         self,
         loop: ir.ForNode,
-        items: list[tuple[Any, Any]],
+        items: Sequence[tuple[Any, Any]],
         frame: list[Any],
         place: Place,
         collected: list[Any] | None,
@@ -566,7 +573,7 @@ class FlowInvocation:
     async def _run_parallel_for(
         self,
         loop: ir.ForNode,
-        items: list[tuple[Any, Any]],
+        items: Sequence[tuple[Any, Any]],
         frame: list[Any],
         place: Place,
         collected: list[Any] | None,
@@ -670,10 +677,34 @@ async def _give_way() -> None:
     await trio.sleep(0)
 
 
-def _iteration_items(value: Any, with_index: bool) -> list[tuple[Any, Any]]:
+class _Positions(Sequence[tuple[int, Any]]):
+    """A list's (position, element) pairs, made as they are asked for (a million-item loop
+    need not hold a million tuples)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: list[Any]) -> None:
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, position: int) -> tuple[int, Any]: ...
+
+    @overload
+    def __getitem__(self, position: slice) -> Sequence[tuple[int, Any]]: ...
+
+    def __getitem__(self, position: int | slice) -> Any:
+        if isinstance(position, slice):
+            return list(enumerate(self._items))[position]
+        return position, self._items[position]
+
+
+def _iteration_items(value: Any, with_index: bool) -> Sequence[tuple[Any, Any]]:
     """(index, item) pairs: list position and element, or map key and value."""
     if isinstance(value, list):
-        return list(enumerate(value))
+        return _Positions(value)
     if isinstance(value, dict):
         from flowc.common.values import user_key
 

@@ -104,10 +104,15 @@ class GrpcAttempts:
             value = step.evaluate(method.message)
         else:
             value = {name: step.evaluate(expr) for name, expr in method.fields}
+        secrets: set[str] = set()
         try:
-            return self.types.encode(method.request, value, step.sensitive)
+            encoded = self.types.encode(method.request, value, secrets)
         except CodecError as error:
             raise step.fail(errors.INVALID_REQUEST, f"the request: {error}") from None
+        redactor = step.invocation.run.redactor
+        for secret in secrets:
+            redactor.add(secret)
+        return encoded
 
     def _metadata(self) -> Metadata:
         step = self.step
@@ -196,10 +201,7 @@ class GrpcAttempts:
         }
 
     def _message(self, reply: GrpcReply) -> str:
-        details = reply.details
-        for secret in sorted(self.step.sensitive, key=len, reverse=True):
-            details = details.replace(secret, "***")
-        details = details[:MAX_DETAILS].strip()
+        details = self.step.invocation.run.redactor.redact(reply.details)[:MAX_DETAILS].strip()
         name = code_name(reply.code)
         return f"gRPC {name}: {details}" if details and details.isprintable() else f"gRPC {name}"
 

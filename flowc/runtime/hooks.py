@@ -19,8 +19,10 @@ must not raise; one that raises is dropped from the run with a warning rather
 than failing the flow it watches.
 
 Events never hold secrets in clear: values are rendered by the sinks with the
-value model's secret-free renderers (``values.to_json``), and request URLs are
-recorded without their query strings.
+value model's secret-free renderers (``values.to_json``), request URLs are
+recorded without their query strings, and ``Hooks.emit`` scrubs the text of
+every event with the run's ``Redactor`` (``redaction.py``) before any hook
+sees it, so a server that echoes a token cannot put it in a trace.
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 import attrs
+
+if TYPE_CHECKING:
+    from flowc.runtime.redaction import Redactor
 
 
 def _now() -> float:
@@ -228,17 +233,20 @@ Hook: TypeAlias = Callable[[Event], None]
 class Hooks:
     """The hooks one run reports to: the engine's and the run's own."""
 
-    __slots__ = ("active", "hooks")
+    __slots__ = ("active", "hooks", "redactor")
 
-    def __init__(self, hooks: Iterable[Hook] = ()) -> None:
+    def __init__(self, hooks: Iterable[Hook] = (), redactor: Redactor | None = None) -> None:
         self.hooks: list[Hook] = list(hooks)
         self.active = bool(self.hooks)
+        self.redactor = redactor
 
     def add(self, hook: Hook) -> None:
         self.hooks.append(hook)
         self.active = True
 
     def emit(self, event: Event) -> None:
+        if self.redactor is not None:
+            event = self.redactor.redact_event(event)
         for hook in list(self.hooks):
             try:
                 hook(event)

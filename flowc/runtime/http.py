@@ -4,12 +4,21 @@ What it does
 ------------
 `HttpInvoker` is created once per run (`async with HttpInvoker() as http:`) and owns
 that run's connections. `await http.send(HttpRequest(...))` returns an `HttpResponse`
-whose body is fully read and decoded (gzip, deflate, br, zstd: whatever httpx decodes),
-or raises `TransportError` with a `kind` the runtime maps onto the language's error
-kinds: "connect" (no connection could be made), "timeout", "protocol" (the connection
-broke or the server spoke bad HTTP), "invalid_request" (a malformed URL or header: a
-user mistake, never worth retrying). Messages never contain header values, where
-secrets travel, nor the URL's query string.
+whose body is fully read and decoded, or raises `TransportError` with a `kind` the
+runtime maps onto the language's error kinds: "connect" (no connection could be made),
+"timeout", "protocol" (the connection broke or the server spoke bad HTTP),
+"invalid_request" (a malformed URL or header: a user mistake, never worth retrying),
+"body_limit" (the decoded body is larger than `HttpRequest.max_body`). Messages never
+contain header values, where secrets travel, nor the URL's query string (what the OS
+says is redacted with the request's header values, `redaction.py`).
+
+What a server controls is bounded:
+- the body: streamed and decoded as it arrives (`bodies.py`: gzip and deflate, the
+  encodings asked for), and refused once its decoded size passes `max_body`
+  (`bodies.DEFAULT_MAX_BODY`, 10 MB, by default), so a gzip bomb costs at most the limit;
+- the headers: at most `MAX_RESPONSE_HEADERS` (1,000) fields, in at most 100 KiB
+  (httpcore's h11 limit), else a "protocol" error that says so;
+- redirects, when followed: at most `MAX_REDIRECTS` (10), their bodies never read.
 
 Behaviour a user of curl or httpx expects, on purpose:
 - TLS certificates are verified (certifi, or SSL_CERT_FILE / SSL_CERT_DIR).
@@ -17,7 +26,11 @@ Behaviour a user of curl or httpx expects, on purpose:
   httpx itself routes each request (`trust_env=True`).
 - Redirects are not followed (curl without -L, httpx's default): an API answering 3xx
   is telling the flow something, and following it silently could replay a POST or send
-  an Authorization header to another host. `HttpInvoker(follow_redirects=True)` opts in.
+  an Authorization header to another host. `HttpInvoker(follow_redirects=True)` opts in
+  (httpx builds each next request: method changes, dropped credentials on another host).
+- HTTP_PROXY and friends may name an http, https, socks5 or socks5h proxy (SOCKS through
+  httpx's `socks` extra, a dependency); any other scheme is a `ProxyConfigError` when the
+  invoker opens, before anything is sent.
 - No cookie jar: a flow's requests carry exactly the headers the flow declares.
 - No httpx-level timeouts by default: the runtime time-boxes steps with trio cancel
   scopes, and a cancelled `send` aborts its request. `HttpRequest.timeout` asks for an
@@ -52,6 +65,13 @@ import attrs
 import httpx
 import trio
 
+from flowc.runtime.bodies import (
+    ACCEPT_ENCODING,
+    DEFAULT_MAX_BODY,
+    BodyTooLarge,
+    UndecodableBody,
+    read_body,
+)
 from flowc.runtime.http_pool import (
     DEFAULT_MAX_CONNECTIONS,
     ConnectionPool,
@@ -63,7 +83,10 @@ from flowc.runtime.resolve import HostMap
 
 __all__ = [
     "DEFAULT_KEEPALIVE_EXPIRY",
+    "DEFAULT_MAX_BODY",
     "DEFAULT_MAX_CONNECTIONS",
+    "MAX_REDIRECTS",
+    "MAX_RESPONSE_HEADERS",
     "USER_AGENT",
     "ConnectionPool",
     "HttpInvoker",
@@ -71,14 +94,18 @@ __all__ = [
     "HttpResponse",
     "LazySSLContext",
     "PooledTransport",
+    "ProxyConfigError",
     "TransportError",
     "TransportErrorKind",
 ]
 
-TransportErrorKind = Literal["connect", "timeout", "protocol", "invalid_request"]
+TransportErrorKind = Literal["connect", "timeout", "protocol", "invalid_request", "body_limit"]
 
 DEFAULT_KEEPALIVE_EXPIRY = 5.0
 USER_AGENT = "flowc/0.1"
+MAX_RESPONSE_HEADERS = 1000
+MAX_REDIRECTS = 10
+_HEADER_BYTES = "100 KiB"  # httpcore's h11 `max_incomplete_event_size`
 
 
 @attrs.frozen
@@ -92,6 +119,8 @@ class HttpRequest:
     content: bytes | None = None
     timeout: float | None = None
     """Seconds for each of connect, write, read and pool wait; None: no httpx timeout."""
+    max_body: int = DEFAULT_MAX_BODY
+    """Most bytes the decoded response body may have (a "body_limit" error beyond)."""
 
 
 @attrs.frozen
@@ -114,12 +143,25 @@ class HttpResponse:
 class TransportError(Exception):
     """No (complete) response: the network, the server's HTTP, or a malformed request."""
 
-    def __init__(self, kind: TransportErrorKind, message: str, *, may_have_been_sent: bool) -> None:
+    def __init__(
+        self,
+        kind: TransportErrorKind,
+        message: str,
+        *,
+        may_have_been_sent: bool,
+        status: int = 0,
+    ) -> None:
         super().__init__(message)
         self.kind: TransportErrorKind = kind
         self.message = message
         self.may_have_been_sent = may_have_been_sent
         """False when the request certainly never reached the server (safe to resend)."""
+        self.status = status
+        """The response's status when one began to arrive ("body_limit"), else 0."""
+
+
+class ProxyConfigError(ValueError):
+    """The proxy environment names a proxy httpx cannot use (one line for the user)."""
 
 
 # --- the client: httpx with our pool ------------------------------------------------------
@@ -218,15 +260,17 @@ class HttpInvoker:
         # https request needs it (LazySSLContext); proxies, if configured, get
         # httpx's default context.
         verify: ssl.SSLContext | bool = self._ssl_context or True
-        self._client = _FlowcClient(
-            verify=verify,
-            trust_env=self._trust_env,
-            limits=self._limits,
-            timeout=None,
-            follow_redirects=self._follow_redirects,
-            headers={"User-Agent": self._user_agent},
-            cookies=http.cookiejar.CookieJar(policy=_RefuseAllCookies()),
-        )
+        try:
+            self._client = _FlowcClient(
+                verify=verify,
+                trust_env=self._trust_env,
+                limits=self._limits,
+                timeout=None,
+                headers={"User-Agent": self._user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+                cookies=http.cookiejar.CookieJar(policy=_RefuseAllCookies()),
+            )
+        except (ValueError, ImportError, httpx.InvalidURL) as error:
+            raise ProxyConfigError(_proxy_problem(error)) from None
         return self
 
     async def __aexit__(
@@ -262,17 +306,55 @@ class HttpInvoker:
             )
         except (httpx.InvalidURL, UnicodeEncodeError, _BadUrl, TypeError) as exc:
             raise _invalid_request(request, exc) from None
+        response = await self._response(request, built)
         try:
-            response = await client.send(built)
+            if len(response.headers.raw) > MAX_RESPONSE_HEADERS:
+                raise _protocol(
+                    request, f"the response has more than {MAX_RESPONSE_HEADERS} headers"
+                )
+            body = await read_body(
+                response.aiter_raw(),
+                response.headers.get_list("content-encoding"),
+                request.max_body,
+            )
         except httpx.HTTPError as exc:
             raise _transport_error(request, exc) from None
+        except BodyTooLarge as too_large:
+            raise TransportError(
+                "body_limit",
+                f"{request.method} {_printable_url(request.url)}: the response body "
+                f"(HTTP {response.status_code}) is {too_large} (max_body)",
+                may_have_been_sent=True,
+                status=response.status_code,
+            ) from None
+        except UndecodableBody as undecodable:
+            raise _protocol(request, str(undecodable)) from None
+        finally:
+            with trio.CancelScope(shield=True):
+                await response.aclose()
         return HttpResponse(
             status=response.status_code,
             headers=tuple(response.headers.multi_items()),
-            body=response.content,
+            body=body,
             elapsed=time.perf_counter() - started,
             http_version=response.http_version,
         )
+
+    async def _response(self, request: HttpRequest, built: httpx.Request) -> httpx.Response:
+        """The (streamed) response to `built`, after the redirects the invoker follows."""
+        client = self._require_client()
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                response = await client.send(built, stream=True, follow_redirects=False)
+            except httpx.HTTPError as exc:
+                raise _transport_error(request, exc) from None
+            following = response.next_request if self._follow_redirects else None
+            if following is None:
+                return response
+            with trio.CancelScope(shield=True):
+                await response.aclose()  # a redirect's body is never read
+            built = following
+        raise _protocol(request, f"more than {MAX_REDIRECTS} redirects")
 
     def _require_client(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -340,11 +422,40 @@ def _transport_error(request: HttpRequest, exc: httpx.HTTPError) -> TransportErr
         True,
         "the request failed",
     )
+    if isinstance(exc, httpx.RemoteProtocolError) and "Receive buffer too long" in str(exc):
+        what = f"the response headers are larger than {_HEADER_BYTES}"  # h11's words for it
     detail = _safe_detail(exc)
     message = f"{request.method} {_printable_url(request.url)}: {what}"
     if detail:
         message = f"{message} ({_redact(detail, request)})"
     return TransportError(kind, message, may_have_been_sent=sent)
+
+
+def _protocol(request: HttpRequest, what: str) -> TransportError:
+    message = f"{request.method} {_printable_url(request.url)}: {what}"
+    return TransportError("protocol", message, may_have_been_sent=True)
+
+
+def _proxy_problem(error: Exception) -> str:
+    """What is wrong with the proxy environment variables httpx refused (no credentials)."""
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies
+
+    shown = []
+    for name, url in getproxies().items():
+        if name != "no":
+            parts = urlsplit(url)
+            host = parts.netloc.rpartition("@")[2]  # never the credentials
+            shown.append(f"{name.upper()}_PROXY={parts.scheme}://{host}")
+    named = f" ({', '.join(shown)})" if shown else ""
+    if isinstance(error, ImportError):
+        return f"SOCKS proxies need the socksio package{named}: pip install 'httpx[socks]'"
+    if isinstance(error, httpx.InvalidURL):
+        return f"the proxy settings cannot be used{named}: not a valid proxy URL"
+    return (
+        f"the proxy settings cannot be used{named}: flowc supports http://, https://, "
+        "socks5:// and socks5h:// proxies"
+    )
 
 
 def _safe_detail(exc: httpx.HTTPError) -> str:
@@ -392,8 +503,7 @@ def _printable_url(url: str) -> str:
 
 
 def _redact(text: str, request: HttpRequest) -> str:
-    """`text` with every header value of `request` (4+ characters) replaced by ***."""
-    for _, value in request.headers:
-        if len(value) >= 4:
-            text = text.replace(value, "***")
-    return text
+    """`text` with every header value of `request` (and fragments of one) masked."""
+    from flowc.runtime.redaction import redact_text
+
+    return redact_text(text, (value for _, value in request.headers))

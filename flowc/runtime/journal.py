@@ -197,12 +197,11 @@ class RunJournal:
         """The next value of ``site``: journaled, or produced now and recorded."""
         ordinal = self._counters.get(site, 0)
         self._counters[site] = ordinal + 1
-        stored = self._values.get((site, ordinal))
+        stored = self._values.pop((site, ordinal), None)  # each position is asked once
         if stored is not None:
             return stored
         value = produce()
         if self.durable:
-            self._values[(site, ordinal)] = value
             self._queue(JournalEntry(EFFECT, site, ordinal, value))
         return value
 
@@ -210,12 +209,11 @@ class RunJournal:
         """When the next ``sleep`` of ``site`` ends: journaled, or now + its length."""
         ordinal = self._counters.get(site, 0)
         self._counters[site] = ordinal + 1
-        stored = self._sleeps.get((site, ordinal))
+        stored = self._sleeps.pop((site, ordinal), None)
         if stored is not None:
             return stored
         wake = asked()
         if self.durable:
-            self._sleeps[(site, ordinal)] = wake
             self._queue(JournalEntry(SLEEP, site, ordinal, repr(wake)))
         return wake
 

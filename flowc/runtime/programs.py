@@ -71,7 +71,7 @@ class LoadedProgram:
 
     def prepare_inputs(self, flow: ir.FlowIR, inputs: Mapping[str, Any]) -> dict[str, Any]:
         """Check inputs against the parameter types, converting JSON-like values."""
-        from flowc.common.values import from_json
+        from flowc.common.values import EvalError, from_json
         from flowc.runtime.decode import DecodeError, validate
 
         known = {p.name: p for p in flow.params}
@@ -80,9 +80,14 @@ class LoadedProgram:
             raise InputError(unknown_parameters(flow, unknown))
         prepared: dict[str, Any] = {}
         for name, value in inputs.items():
-            plain = from_json(value) if isinstance(value, dict | list) else value
             try:
+                # JSON-like data is made of `.flow` values (an int beyond int64 becomes a
+                # double, one beyond any double is refused, as in a response body).
+                json_like = isinstance(value, dict | list) or type(value) is int
+                plain = from_json(value) if json_like else value
                 prepared[name] = validate(plain, known[name].type, f"${name}")
+            except EvalError as error:
+                raise InputError(f"input `{name}`: {error.message}") from None
             except DecodeError as error:
                 raise InputError(f"input `{name}`: {error}") from None
         missing = [p.name for p in flow.params if p.default is None and p.name not in prepared]

@@ -4,10 +4,13 @@
 needs: the service's base URL joined with the step's path (or the step's full
 URL), service headers overlaid by step headers (a null value removes one),
 authentication, the ``Idempotency-Key``, the query string (lists repeat a
-key, null leaves it out) and a body encoded by kind (``json``, ``form`` or raw
-``body``).  Secrets are revealed here and only here, on their way into the
-request; each revealed secret (and its words) is noted on the step so that an
-error body echoing it can be redacted.
+key, null leaves it out), a body encoded by kind (``json``, ``form`` or raw
+``body``) and the most bytes the response body may have (``max_body``: an int
+of bytes or a size such as ``"50MB"``; ``bodies.DEFAULT_MAX_BODY`` without
+one).  Secrets are revealed here and only here, on their way into the
+request; each revealed secret is taught to the run's ``Redactor``
+(``redaction.py``), and so is the whole value of the authentication header,
+so that whatever echoes it, transformed or cut, can be redacted.
 
 Unsafe steps (``POST``, ``PUT``, ``PATCH``, ``DELETE``) without an
 ``idempotency_key`` clause get a default key derived from the run id and the
@@ -19,12 +22,11 @@ that honours ``Idempotency-Key`` drops the duplicates a crash can cause;
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 from flowc.common import errors
-from flowc.common.values import EvalError, Secret, to_text
+from flowc.common.values import SIZE_SYNTAX, EvalError, Secret, parse_byte_size, to_text
 from flowc.compiler import ir
 
 if TYPE_CHECKING:
@@ -42,9 +44,27 @@ def build_request(step: StepExecution) -> HttpRequest:
         headers = request_headers(step)
         params = _query(step)
         content = _content(step, headers)
+        max_body = _max_body(step)
     except EvalError as error:
         raise step.fail(errors.EVAL, str(error)) from None
-    return HttpRequest(step.node.method, url, tuple(headers.values()), params, content)
+    return HttpRequest(
+        step.node.method, url, tuple(headers.values()), params, content, max_body=max_body
+    )
+
+
+def _max_body(step: StepExecution) -> int:
+    """The ``max_body`` clause (the step's, else its service's) in bytes, or the default."""
+    from flowc.runtime.bodies import DEFAULT_MAX_BODY
+
+    setting = step.setting("max_body")
+    if setting is None:
+        return DEFAULT_MAX_BODY
+    value = step.invocation.evaluate(*setting)
+    if type(value) is int and value > 0:
+        return value
+    if isinstance(value, str):
+        return parse_byte_size(value)
+    raise EvalError("invalid argument", f"`max_body` must be {SIZE_SYNTAX}, found {to_text(value)}")
 
 
 def _url(step: StepExecution) -> str:
@@ -80,7 +100,7 @@ def request_headers(step: StepExecution) -> dict[str, tuple[str, str]]:
     if auth is not None:
         name, value = _auth_header(auth[0], step, auth[1])
         merged[name.lower()] = (name, value)
-        _note_secrets(step, Secret(value))  # credentials, even when written as plain text
+        step.invocation.run.redactor.add(value)  # credentials, even when written as plain text
     key = idempotency_key(step)
     if key is not None:
         merged["idempotency-key"] = ("Idempotency-Key", key)
@@ -176,22 +196,5 @@ def _pairs(value: Any) -> list[tuple[str, Any]]:
 
 
 def _note_secrets(step: StepExecution, value: Any) -> None:
-    """Remember the text of every secret in ``value`` (and its words) for redaction."""
-    if isinstance(value, Secret):
-        revealed = value.reveal()
-        text = revealed if isinstance(revealed, str) else revealed.decode("utf-8", "replace")
-        step.sensitive.update(
-            w for w in _WORDS.split(text) if len(w) >= 4 and w.lower() not in _SCHEMES
-        )
-        if text:
-            step.sensitive.add(text)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _note_secrets(step, item)
-    elif isinstance(value, list):
-        for item in value:
-            _note_secrets(step, item)
-
-
-_WORDS: Final = re.compile(r"[\s:=,;]+")
-_SCHEMES: Final = frozenset({"bearer", "basic", "token", "digest"})  # words that are no secret
+    """Teach the run's redactor the text of every secret in ``value``."""
+    step.invocation.run.redactor.note(value)

@@ -14,6 +14,10 @@ replayed by site), emits ``RunStarted`` and ``RunFinished``, and reports a
 cancellation (Ctrl-C, SIGTERM, a cancel request) as an interrupted run after
 the compensations ran.
 
+Secrets.  ``redactor`` (``redaction.py``) learns the text of every secret the
+run handles; the run's log lines, warnings and events (``hooks``) are
+scrubbed with it on their way out.
+
 Interrupts.  A run is cancelled through trio's cancellation; the
 compensations of completed steps then run shielded from it.  A second
 interrupt (``abort_compensations``) cancels those shielded scopes too, so a
@@ -35,6 +39,7 @@ from flowc.compiler import ir
 from flowc.runtime import hooks as events
 from flowc.runtime.hooks import Hooks
 from flowc.runtime.journal import RunJournal
+from flowc.runtime.redaction import Redactor
 
 if TYPE_CHECKING:
     from flowc.runtime.engine import Engine
@@ -70,12 +75,15 @@ class Run:
         sequential: bool = False,
         attempt: int = 1,
         log: LogSink = stderr_log,
+        redactor: Redactor | None = None,
     ) -> None:
         self.engine = engine
         self.program = program
         self.run_id = run_id
         self.journal = journal
+        self.redactor = Redactor() if redactor is None else redactor
         self.hooks = hooks
+        hooks.redactor = self.redactor
         self.sequential = sequential
         self.attempt = attempt
         self._log = log
@@ -103,6 +111,7 @@ class Run:
     # ------------------------------------------------------------ reporting
 
     def log(self, flow: str, text: str, span: Span) -> None:
+        text = self.redactor.redact(text)
         self._log(flow, text, span)
         if self.hooks.active:
             self.hooks.emit(
@@ -110,6 +119,7 @@ class Run:
             )
 
     def report(self, text: str) -> None:
+        text = self.redactor.redact(text)
         print(f"flowc: warning: {text}", file=sys.stderr, flush=True)
         if self.hooks.active:
             self.hooks.emit(events.Warned(run_id=self.run_id, message=text))

@@ -38,7 +38,7 @@ again exactly as the first time.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
 import trio
@@ -64,6 +64,7 @@ from flowc.runtime.retrying import RetryDecider
 if TYPE_CHECKING:
     from flowc.runtime.executor import FlowInvocation
     from flowc.runtime.http import HttpRequest, HttpResponse
+    from flowc.runtime.redaction import Redactor
 
 __all__ = ["RetryDecider", "StepExecution", "run_step"]
 
@@ -185,7 +186,6 @@ class StepExecution:
         self.started = time.perf_counter()
         self.started_at = time.time()
         self.attempts = 0
-        self.sensitive: set[str] = set()  # secret texts this step's request carries
         if run.hooks.active:
             run.hooks.emit(
                 events.StepStarted(
@@ -203,7 +203,7 @@ class StepExecution:
     def fail(self, kind: str, message: str, *, status: int = 0, attempt: int = 0) -> FlowError:
         return FlowError(
             kind,
-            message,
+            self.invocation.run.redactor.redact(message),
             step=self.key,
             status=status,
             attempt=attempt,
@@ -214,7 +214,11 @@ class StepExecution:
     def record(
         self, outcome: str, value: dict[str, Any] | None, error: FlowError | None
     ) -> StepRecord:
-        """The journal's record of this execution."""
+        """The journal's record of this execution.
+
+        A value that would reveal a secret (a server echoing a token) is withheld
+        from the store, as one holding a ``Secret`` is: the step runs again on resume.
+        """
         return StepRecord(
             key=self.key,
             flow=self.invocation.flow.name,
@@ -225,6 +229,7 @@ class StepExecution:
             error=error.record() if error is not None else (value or {}).get("error"),
             started=self.started_at,
             finished=time.time(),
+            withheld=self.invocation.run.redactor.reveals_value(value),
         )
 
     def finished(
@@ -389,11 +394,14 @@ class StepExecution:
                     await service.before_call(self._failure, trio.current_time() + timeout)
                 response = await self._send(request)
             except TransportError as failure:
-                self._trace_attempt(request, attempt, started, None, failure.kind)
-                if service is not None and failure.kind != "invalid_request":
+                self._trace_attempt(request, attempt, started, failure.status or None, failure.kind)
+                if service is not None and failure.status:
+                    service.record_outcome(failure.status)  # it answered (too much: body_limit)
+                elif service is not None and failure.kind != "invalid_request":
                     service.record_failure()
-                kind = errors.INVALID_REQUEST if failure.kind == "invalid_request" else failure.kind
-                raise self.fail(kind, failure.message, attempt=attempt) from None
+                raise self.fail(
+                    failure.kind, failure.message, status=failure.status, attempt=attempt
+                ) from None
             except trio.Cancelled:
                 if service is not None:
                     service.record_cancelled()
@@ -431,7 +439,7 @@ class StepExecution:
                 self.service.record_outcome(status)
             error = self.fail(
                 errors.STATUS,
-                _status_message(response, self.sensitive),
+                _status_message(response, self.invocation.run.redactor),
                 status=status,
                 attempt=attempt,
             )
@@ -448,16 +456,20 @@ class StepExecution:
         )
 
     def _decode(self, response: HttpResponse, attempt: int) -> Any:
+        from flowc.common.typerel import contains_secret
         from flowc.runtime.decode import DecodeError, decode_body, validate
 
+        declared = self.node.result_type
         try:
             body = decode_body(response.body, response.header("content-type"))
-            if self.node.result_type is not None:
-                body = validate(body, self.node.result_type)
+            if declared is not None:
+                body = validate(body, declared)
         except DecodeError as error:
             raise self.fail(
                 errors.DECODE, f"response body {error}", status=response.status, attempt=attempt
             ) from None
+        if declared is not None and contains_secret(declared):
+            self.invocation.run.redactor.note(body)  # secrets a server hands out
         return body
 
     def _emit_attempt_started(self, request: HttpRequest, attempt: int) -> None:
@@ -518,14 +530,7 @@ def _header_map(response: HttpResponse) -> dict[str, str]:
     return headers
 
 
-def _redact(text: str, sensitive: Collection[str]) -> str:
-    """``text`` with every secret (longest first) replaced by ``***``."""
-    for secret in sorted(sensitive, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
-def _status_message(response: HttpResponse, sensitive: Collection[str] = ()) -> str:
+def _status_message(response: HttpResponse, redactor: Redactor) -> str:
     from http import HTTPStatus
 
     try:
@@ -533,9 +538,9 @@ def _status_message(response: HttpResponse, sensitive: Collection[str] = ()) -> 
     except ValueError:
         reason = "unknown status"
     message = f"HTTP {response.status} {reason}"
-    # A server may echo what it received (a rejected token, say): redact the secrets
-    # this request carried before quoting the start of the body.
-    snippet = _redact(response.body[:4096].decode("utf-8", "replace"), sensitive)[:200].strip()
+    # A server may echo what it received (a rejected token, say, transformed): redact
+    # the run's secrets before cutting the quote to length.
+    snippet = redactor.redact(response.body[:4096].decode("utf-8", "replace"))[:200].strip()
     if snippet and response.status >= 400 and snippet.isprintable():
         message += f": {snippet}"
     return message
