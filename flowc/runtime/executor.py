@@ -338,6 +338,9 @@ class FlowInvocation:
             ) from None
         finally:
             if token is not None:
+                # a node runs once at a place (loops and retry blocks nest the
+                # place), so the ordinals of its site are not needed any more
+                self.run.journal.forget_site(CURRENT_SITE.get())
                 CURRENT_SITE.reset(token)
         return result
 

@@ -217,6 +217,10 @@ class RunJournal:
             self._queue(JournalEntry(SLEEP, site, ordinal, repr(wake)))
         return wake
 
+    def forget_site(self, site: str) -> None:
+        """Drop the ordinals of ``site``, whose node has finished (memory stays flat)."""
+        self._counters.pop(site, None)
+
     def mark(self, name: str) -> None:
         self.marks.add(name)
         if self.durable:
