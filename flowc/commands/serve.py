@@ -154,7 +154,10 @@ async def _main(
                 app = build_app(server)
                 nursery.start_soon(
                     functools.partial(
-                        hypercorn_serve, app, config, shutdown_trigger=shutdown_trigger
+                        hypercorn_serve,
+                        app,  # type: ignore[arg-type]  # an ASGI 3 app; hypercorn's types are narrower
+                        config,
+                        shutdown_trigger=shutdown_trigger,
                     )
                 )
                 print(

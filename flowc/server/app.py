@@ -39,10 +39,10 @@ import attrs
 import trio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flowc.common.values import Duration, EvalError, to_json
 from flowc.runtime import codec
@@ -85,14 +85,24 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
 
 
-class _Auth(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        server: Server = request.app.state.server
-        if request.url.path != "/healthz" and not server.tokens.accepts(
-            request.headers.get("authorization")
-        ):
-            return error_response(401, "unauthorized", messages.UNAUTHORIZED)
-        return await call_next(request)
+class _Auth:
+    """ASGI middleware: every request but ``/healthz`` needs a known bearer token."""
+
+    def __init__(self, app: ASGIApp, tokens: Tokens) -> None:
+        self.app = app
+        self.tokens = tokens
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path") != "/healthz":
+            authorization = None
+            for name, value in scope.get("headers", ()):
+                if name == b"authorization":
+                    authorization = value.decode("latin-1")
+            if not self.tokens.accepts(authorization):
+                response = error_response(401, "unauthorized", messages.UNAUTHORIZED)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def build_app(server: Server) -> Starlette:
@@ -110,7 +120,7 @@ def build_app(server: Server) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(_Auth)],
+        middleware=[Middleware(_Auth, tokens=server.tokens)],
         exception_handlers={
             ApiError: _api_error,
             StoreError: _store_error,
@@ -355,7 +365,8 @@ def run_summary(record: RunRecord) -> dict[str, Any]:
 
 def run_view(record: RunRecord) -> dict[str, Any]:
     view = run_summary(record)
-    inputs = to_json(codec.decode(record.inputs))
+    decoded = to_json(codec.decode(record.inputs))
+    inputs: dict[str, Any] = dict(decoded) if isinstance(decoded, dict) else {}
     for name in record.withheld_inputs:
         inputs[name] = "***redacted***"
     view["inputs"] = inputs
@@ -420,6 +431,9 @@ async def _wait_ended(
 
 
 async def _json_body(request: Request, *, empty_ok: bool = False) -> Any:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise ApiError(413, "body_too_large", messages.BODY_TOO_LARGE.format(limit=MAX_BODY))
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():

@@ -59,9 +59,13 @@ def flow_files(paths: Sequence[str]) -> list[Path]:
 
 
 def load_catalog(paths: Sequence[str]) -> Catalog:
-    from flowc.api import CompileError, compile_file
-    from flowc.compiler import SourceError
+    import os
+
+    from flowc.compiler import SourceError, compile_file
+    from flowc.compiler.identity import program_identity
+    from flowc.compiler.lowering import lower_program
     from flowc.compiler.parse_store import PersistentParseCache
+    from flowc.runtime.programs import ProgramSource
 
     files = flow_files(paths)
     if not files:
@@ -70,11 +74,13 @@ def load_catalog(paths: Sequence[str]) -> Catalog:
     offered: dict[str, Offered] = {}
     for file in files:
         try:
-            program = compile_file(str(file), parse_cache=cache)
+            compilation = compile_file(str(file), cache=cache)
         except SourceError as error:
             raise CatalogError(str(error)) from None
-        except CompileError as error:
-            raise CatalogError(f"{file} does not compile", error) from None
+        if not compilation.ok:
+            raise CatalogError(f"{file} does not compile", compilation)
+        source = ProgramSource(os.path.abspath(file), program_identity(compilation.result.program))
+        program = LoadedProgram(lower_program(compilation.result), source)
         for flow in program.ir.flows_of(program.ir.root):
             if flow.name in offered:
                 first = offered[flow.name].path
