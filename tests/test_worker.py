@@ -9,7 +9,6 @@ order per run, whatever happened to the workers.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
