@@ -57,6 +57,11 @@ def serve(
     from flowc.server.auth import AuthError, load_tokens, refuses_host
 
     try:
+        import hypercorn  # noqa: F401
+        import starlette  # noqa: F401
+    except ModuleNotFoundError:
+        return usage_error(messages.NEEDS_EXTRA)
+    try:
         tokens = load_tokens(token_file)
     except AuthError as error:
         return usage_error(str(error))

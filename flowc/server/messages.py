@@ -35,6 +35,7 @@ SIGNAL_ENDED: Final = "run {run_id} has already ended ({status}); the signal was
 BAD_SIGNAL_NAME: Final = "a signal name is 1 to 100 letters, digits, `_`, `-` or `.`"
 STORE_UNAVAILABLE: Final = "the run store is unavailable: {reason}"
 
+NEEDS_EXTRA: Final = "flowc serve needs hypercorn and Starlette: pip install 'flowc[serve]'"
 REFUSE_OPEN_HOST: Final = (
     "refusing to listen on {host} without tokens: give --token-file or FLOWC_SERVE_TOKENS "
     "(only a loopback address may be served without authentication)"
