@@ -71,11 +71,11 @@ class Target:
                 length = int(self.headers.get("content-length") or 0)
                 if length:
                     self.rfile.read(length)
-                self.send_response(200)
-                self.send_header("content-length", "2")
-                self.send_header("content-type", "application/json")
-                self.end_headers()
-                self.wfile.write(b"{}")
+                # one write: a response in two small segments meets Nagle and delayed ACKs
+                self.wfile.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n"
+                    b"content-type: application/json\r\n\r\n{}"
+                )
 
             do_GET = do_POST = _answer
 
@@ -93,6 +93,9 @@ class Target:
                 raise RuntimeError(f"{path} never arrived")
             time.sleep(0.0005)
         return self.arrivals[path]
+
+
+NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
 def free_port() -> int:
@@ -168,7 +171,8 @@ def main() -> None:
                                 "--port", str(port)], env, log))  # fmt: skip
         wait_line(log, "Running on")
         base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base, trust_env=False) as client:
+        transport = httpx.HTTPTransport(socket_options=NODELAY)
+        with httpx.Client(base_url=base, trust_env=False, transport=transport) as client:
             for index in range(5):
                 client.post("/v1/flows/first/runs?wait=10s", json={"tag": f"warm{index}"})
             latencies = []
@@ -188,8 +192,10 @@ def main() -> None:
         async def load() -> tuple[float, list[float]]:
             times: list[float] = []
             counter = iter(range(options.requests))
+            limits = httpx.Limits(max_connections=options.clients)
+            transport = httpx.AsyncHTTPTransport(socket_options=NODELAY, limits=limits)
             async with httpx.AsyncClient(base_url=base, trust_env=False, timeout=60,
-                                         limits=httpx.Limits(max_connections=options.clients)) as c:  # fmt: skip
+                                         transport=transport) as c:  # fmt: skip
 
                 async def client_task() -> None:
                     for index in counter:

@@ -130,6 +130,8 @@ async def _main(
     from hypercorn.trio import serve as hypercorn_serve
 
     from flowc.runtime.engine import Engine
+    from flowc.runtime.store import AsyncStore
+    from flowc.runtime.store.sqlite import SQLiteStore
     from flowc.server import messages
     from flowc.server.app import Server, build_app
     from flowc.server.events import EventBroker
@@ -137,7 +139,8 @@ async def _main(
     from flowc.server.worker import Worker
 
     broker = EventBroker()
-    async with Engine(store=store, hooks=[broker]) as engine:
+    local_file = isinstance(store, SQLiteStore)
+    async with Engine(store=AsyncStore(store, inline=local_file), hooks=[broker]) as engine:
         assert engine.store is not None
         worker = Worker(engine, catalog, concurrency=concurrency, grace=grace) if local else None
         server = Server(catalog, engine.store, tokens, broker, worker)

@@ -411,23 +411,26 @@ async def _record(server: Server, run_id: str) -> RunRecord:
 async def _wait_ended(
     server: Server, run_id: str, timeout: float, done: trio.Event | None
 ) -> RunRecord | None:
-    """The run's record once it has ended, or None if it did not within ``timeout``."""
+    """The run's record once it has ended, or None if it did not within ``timeout``.
+
+    ``done`` (this process's worker executes the run) is set when the execution ends;
+    without it, or if the run did not end with it (it was handed on), the store is
+    polled, at growing intervals.
+    """
+    deadline = trio.current_time() + timeout
+    if done is not None:
+        with trio.move_on_at(deadline):
+            await done.wait()
     interval = 0.02
-    with trio.move_on_after(timeout):
-        while True:
-            if done is not None and done.is_set():
-                done = None
-            else:
-                record = await server.store.get_run(run_id)
-                if record is not None and record.status in ENDED:
-                    return record
-            with trio.move_on_after(interval):
-                if done is not None:
-                    await done.wait()
-                else:
-                    await trio.sleep_forever()
-            interval = min(interval * 2, 0.5)
-    return None
+    while True:
+        record = await server.store.get_run(run_id)
+        if record is not None and record.status in ENDED:
+            return record
+        left = deadline - trio.current_time()
+        if left <= 0:
+            return None
+        await trio.sleep(min(interval, left))
+        interval = min(interval * 2, 0.5)
 
 
 async def _json_body(request: Request, *, empty_ok: bool = False) -> Any:
