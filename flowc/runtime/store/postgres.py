@@ -255,15 +255,12 @@ class PostgresStore:
         return self._call(work)
 
     def begin_attempt(self, run_id: str, attempt: int, owner: str, now: float) -> None:
-        def work(db: Any) -> None:
-            self._fenced(db, run_id)
-            db.execute(
-                "UPDATE flowc_runs SET status = 'running', attempt = %s, owner = %s, "
-                "updated_at = %s WHERE id = %s",
-                (attempt, owner, now, run_id),
-            )
-
-        self._call(work, atomic=self.fence is not None)
+        self._fenced_update(
+            "UPDATE flowc_runs SET status = 'running', attempt = %s, owner = %s, "
+            "updated_at = %s WHERE id = %s",
+            (attempt, owner, now, run_id),
+            run_id,
+        )
 
     def finish_run(
         self,
@@ -274,16 +271,27 @@ class PostgresStore:
         compensated: bool,
         now: float,
     ) -> None:
-        def work(db: Any) -> None:
-            self._fenced(db, run_id)
-            db.execute(
-                "UPDATE flowc_runs SET status = %s, result = %s, error = %s, owner = NULL, "
-                "lease_until = NULL, compensated = compensated OR %s, updated_at = %s "
-                "WHERE id = %s",
-                (status, result, error, compensated, now, run_id),
-            )
+        self._fenced_update(
+            "UPDATE flowc_runs SET status = %s, result = %s, error = %s, owner = NULL, "
+            "lease_until = NULL, compensated = compensated OR %s, updated_at = %s "
+            "WHERE id = %s",
+            (status, result, error, compensated, now, run_id),
+            run_id,
+        )
 
-        self._call(work, atomic=self.fence is not None)
+    def _fenced_update(self, sql: str, parameters: tuple[Any, ...], run_id: str) -> None:
+        """One UPDATE of a run's row; with a fence, only while the fence owner holds it.
+
+        The row lock makes it exact: an UPDATE racing a claim re-reads the row once the
+        claim commits, sees the new owner and changes nothing (``LeaseLost``).
+        """
+        if self.fence is None:
+            self._call(lambda db: db.execute(sql, parameters))
+            return
+        fenced = f"{sql} AND owner = %s AND lease_until >= {_NOW} RETURNING id"
+        row = self._call(lambda db: db.execute(fenced, (*parameters, self.fence)).fetchone())
+        if row is None:
+            raise LeaseLost(f"run {run_id}: this worker's lease expired; another worker owns it")
 
     def list_runs(self, query: RunQuery) -> list[RunRecord]:
         conditions: list[str] = []
@@ -332,6 +340,10 @@ class PostgresStore:
         unique = {(e.kind, e.key, e.ordinal): e for e in entries}  # the last one wins
         rows = [(run_id, e.kind, e.key, e.ordinal, e.data) for e in unique.values()]
 
+        if self.fence is not None and len(rows) <= _BATCH:
+            self._fenced_append(run_id, rows)
+            return
+
         def work(db: Any) -> None:
             self._fenced(db, run_id)
             for start in range(0, len(rows), _BATCH):
@@ -344,6 +356,24 @@ class PostgresStore:
                 )
 
         self._call(work, atomic=len(rows) > _BATCH or self.fence is not None)
+
+    def _fenced_append(self, run_id: str, rows: list[tuple[Any, ...]]) -> None:
+        """One statement (one round trip): share-lock the run's row if the fence owner
+        holds its lease, and write the entries only then."""
+        values = ", ".join(["(%s, %s, %s, %s::integer, %s)"] * len(rows))
+        sql = (
+            "WITH held AS (SELECT id FROM flowc_runs WHERE id = %s AND owner = %s "
+            f"AND lease_until >= {_NOW} FOR SHARE) "
+            "INSERT INTO flowc_journal (run_id, kind, key, ordinal, data) "
+            f"SELECT v.* FROM (VALUES {values}) AS v(run_id, kind, key, ordinal, data) "
+            "WHERE EXISTS (SELECT 1 FROM held) "
+            "ON CONFLICT (run_id, kind, key, ordinal) DO UPDATE SET data = EXCLUDED.data "
+            "RETURNING 1"
+        )
+        parameters = [run_id, self.fence, *(value for row in rows for value in row)]
+        written = self._call(lambda db: db.execute(sql, parameters).fetchall())
+        if not written:
+            raise LeaseLost(f"run {run_id}: this worker's lease expired; another worker owns it")
 
     def journal(self, run_id: str) -> list[JournalEntry]:
         rows = self._call(
