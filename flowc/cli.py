@@ -87,7 +87,10 @@ def _register_optional_commands() -> None:
     """Sub-commands that live in their own modules (added as they are built)."""
     import importlib
 
-    for name in ("run", "resume", "runs", "fmt", "lsp", "demo", "graph", "convert", "schema"):
+    for name in (
+        "run", "resume", "runs", "fmt", "lsp", "demo", "graph", "convert", "schema",
+        "serve", "worker", "signal",
+    ):  # fmt: skip
         try:
             module = importlib.import_module(f"flowc.commands.{name}")
         except ModuleNotFoundError as error:

@@ -27,7 +27,7 @@ from flowc.commands.process import EXIT_OK, EXIT_USAGE
 if TYPE_CHECKING:
     from flowc.runtime.store import RunRecord, Store
 
-_STATUSES = ("running", "completed", "failed", "interrupted")
+_STATUSES = ("queued", "running", "completed", "failed", "interrupted")
 
 
 def _store_option(function: Any) -> Any:

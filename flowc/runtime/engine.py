@@ -240,8 +240,9 @@ class Engine:
         program, source = loaded.ir, loaded.source
         _check_resumable(stored, source, force, self.owner)
         flow = _flow_named(program, stored.flow, stored.id)
-        if stored.status == RunStatus.FAILED and stored.error is not None:
-            failed_step = str(json.loads(stored.error).get("error", {}).get("step", ""))
+        requeued = stored.status == RunStatus.QUEUED  # a failed run queued again keeps its error
+        if stored.status == RunStatus.FAILED or (requeued and stored.error is not None):
+            failed_step = str(json.loads(stored.error or "{}").get("error", {}).get("step", ""))
             if failed_step:
                 await self.store.delete_entry(stored.id, "step", failed_step)
         attempt = stored.attempt + 1
@@ -397,6 +398,19 @@ def _new_record(
         updated_at=now,
         owner=owner,
     )
+
+
+def queued_record(
+    run_id: str, flow: str, source: ProgramSource, inputs: Mapping[str, Any]
+) -> RunRecord:
+    """The record of a run that waits in the queue for a worker (``flowc serve``)."""
+    record = _new_record(run_id, flow, source, inputs, "")
+    return attrs.evolve(record, status=RunStatus.QUEUED, owner=None, attempt=0)
+
+
+def holds_secret(value: Any) -> bool:
+    """Whether a value is or holds a secret (it is never stored)."""
+    return _holds_secret(value)
 
 
 def _holds_secret(value: Any) -> bool:

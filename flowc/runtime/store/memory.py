@@ -7,9 +7,19 @@ forgets everything when the process ends.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
+
 import attrs
 
-from flowc.runtime.store.records import JournalEntry, RunQuery, RunRecord
+from flowc.runtime.store.records import (
+    Claim,
+    JournalEntry,
+    RunQuery,
+    RunRecord,
+    RunStatus,
+    SignalRecord,
+)
 
 
 class MemoryStore:
@@ -18,6 +28,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.runs: dict[str, RunRecord] = {}
         self.journals: dict[str, dict[tuple[str, str, int], JournalEntry]] = {}
+        self.delivered: dict[str, list[SignalRecord]] = {}
 
     def create_run(self, record: RunRecord) -> tuple[RunRecord, bool]:
         existing = self.runs.get(record.id)
@@ -53,6 +64,7 @@ class MemoryStore:
             error=error,
             compensated=record.compensated or compensated,
             owner=None,
+            lease_until=None,
             updated_at=now,
         )
 
@@ -82,10 +94,91 @@ class MemoryStore:
         for run_id in old:
             del self.runs[run_id]
             self.journals.pop(run_id, None)
+            self.delivered.pop(run_id, None)
         return len(old)
+
+    # ------------------------------------------------------------ the queue
+
+    def claim_runs(
+        self, owner: str, flows: Sequence[str], limit: int, lease: float
+    ) -> list[RunRecord]:
+        now = time.time()
+        chosen = sorted(
+            (r for r in self.runs.values() if r.flow in flows and _claimable(r, now)),
+            key=lambda r: (r.created_at, r.id),
+        )[:limit]
+        claimed = [attrs.evolve(r, owner=owner, lease_until=now + lease) for r in chosen]
+        for record in claimed:
+            self.runs[record.id] = record
+        return claimed
+
+    def renew_leases(self, owner: str, run_ids: Sequence[str], lease: float) -> Claim:
+        now = time.time()
+        held: set[str] = set()
+        for run_id in run_ids:
+            record = self.runs.get(run_id)
+            if record is not None and _holds(record, owner, now):
+                self.runs[run_id] = attrs.evolve(record, lease_until=now + lease)
+                held.add(run_id)
+        cancelled = {i for i in held if self.runs[i].cancel_requested}
+        return Claim(frozenset(held), frozenset(cancelled))
+
+    def release_run(self, run_id: str, owner: str) -> bool:
+        record = self.runs.get(run_id)
+        if record is None or record.owner != owner or record.ended:
+            return False
+        self.runs[run_id] = attrs.evolve(
+            record, status=RunStatus.QUEUED, owner=None, lease_until=None
+        )
+        return True
+
+    def request_cancel(self, run_id: str, now: float) -> RunRecord | None:
+        record = self.runs.get(run_id)
+        if record is None or record.ended:
+            return record
+        if record.status == RunStatus.QUEUED and record.owner is None:
+            record = attrs.evolve(record, status=RunStatus.INTERRUPTED, updated_at=now)
+        else:
+            record = attrs.evolve(record, cancel_requested=True, updated_at=now)
+        self.runs[run_id] = record
+        return record
+
+    def requeue_run(self, run_id: str, now: float) -> bool:
+        record = self.runs.get(run_id)
+        if record is None or record.status not in (RunStatus.FAILED, RunStatus.INTERRUPTED):
+            return False
+        self.runs[run_id] = attrs.evolve(
+            record, status=RunStatus.QUEUED, owner=None, lease_until=None,
+            cancel_requested=False, updated_at=now,
+        )  # fmt: skip
+        return True
+
+    def deliver_signal(
+        self, run_id: str, name: str, payload: str, now: float
+    ) -> SignalRecord | None:
+        if run_id not in self.runs:
+            return None
+        kept = self.delivered.setdefault(run_id, [])
+        signal = SignalRecord(run_id, name, len(kept) + 1, payload, now)
+        kept.append(signal)
+        return signal
+
+    def signals(self, run_id: str) -> list[SignalRecord]:
+        return list(self.delivered.get(run_id, []))
 
     def close(self) -> None:
         return None
+
+
+def _claimable(record: RunRecord, now: float) -> bool:
+    if record.status == RunStatus.QUEUED:
+        return record.owner is None or (record.lease_until or 0.0) < now
+    expired = record.lease_until is not None and record.lease_until < now
+    return record.status == RunStatus.RUNNING and expired
+
+
+def _holds(record: RunRecord, owner: str, now: float) -> bool:
+    return record.owner == owner and not record.ended and (record.lease_until or 0.0) >= now
 
 
 def _matches(record: RunRecord, query: RunQuery) -> bool:

@@ -19,6 +19,16 @@ sleep     the site key             n-th sleep  the wake-up time (epoch seconds)
 mark      what happened            0           e.g. ``compensated``
 ========  =======================  ==========  =================================
 
+A run that is *queued* (``flowc serve`` accepted it, no process executes it
+yet) waits for a worker to claim it.  A claim writes the worker's identity in
+``owner`` and a lease deadline in ``lease_until``; the worker renews it while
+it executes the run, and a store opened with a *fence* (``PostgresStore(...,
+fence=owner)``) refuses every write to a run whose lease that owner no longer
+holds (``LeaseLost``), so a worker that was presumed dead cannot complete a run
+that another worker took over.  ``cancel_requested`` asks the run's worker to
+cancel it (it learns so when it renews the lease).  *Signals* are kept per run,
+numbered in the order they arrived, whether or not the run waits for them yet.
+
 Values inside ``data`` are encoded with ``runtime.codec`` (exact types, never
 a secret).  Times are seconds since the epoch as floats.
 """
@@ -33,6 +43,7 @@ import attrs
 
 
 class RunStatus(enum.StrEnum):
+    QUEUED = "queued"
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -44,6 +55,10 @@ ENDED = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.INTERRUPTED}
 
 class StoreError(Exception):
     """The store cannot be opened, read or written (one clear line for the user)."""
+
+
+class LeaseLost(StoreError):
+    """A fenced write to a run whose lease this process no longer holds."""
 
 
 @attrs.frozen(kw_only=True)
@@ -69,6 +84,10 @@ class RunRecord:
     """Who executes the run now: ``host:pid:process start``."""
     compensated: bool = False
     """Compensations ran (a failed or interrupted saga undid its steps)."""
+    lease_until: float | None = None
+    """Until when ``owner`` holds the run (a worker's lease), epoch seconds."""
+    cancel_requested: bool = False
+    """Someone asked for the run to be cancelled; its worker does so."""
 
     @property
     def ended(self) -> bool:
@@ -81,6 +100,27 @@ class JournalEntry:
     key: str
     ordinal: int
     data: str
+
+
+@attrs.frozen(slots=True)
+class SignalRecord:
+    """A signal delivered to a run: its name, its JSON payload, its order of arrival."""
+
+    run_id: str
+    name: str
+    sequence: int
+    payload: str
+    delivered_at: float
+
+
+@attrs.frozen(slots=True)
+class Claim:
+    """What a worker learns when it renews its leases."""
+
+    held: frozenset[str]
+    """The runs whose lease it still holds."""
+    cancelled: frozenset[str]
+    """Of those, the ones someone asked to cancel."""
 
 
 @attrs.frozen(kw_only=True)
@@ -98,7 +138,8 @@ class RunQuery:
 
 COLUMNS: Final = (
     "id, flow, status, source, program_digest, flow_digests, inputs, withheld_inputs, "
-    "created_at, updated_at, attempt, result, error, owner, compensated"
+    "created_at, updated_at, attempt, result, error, owner, compensated, lease_until, "
+    "cancel_requested"
 )
 """The columns of the ``runs`` table, in the order of ``record_row``."""
 
@@ -121,6 +162,8 @@ def record_row(record: RunRecord) -> tuple[Any, ...]:
         record.error,
         record.owner,
         record.compensated,
+        record.lease_until,
+        record.cancel_requested,
     )
 
 
@@ -142,4 +185,9 @@ def record_from_row(row: tuple[Any, ...]) -> RunRecord:
         error=row[12],
         owner=row[13],
         compensated=bool(row[14]),
+        lease_until=None if row[15] is None else float(row[15]),
+        cancel_requested=bool(row[16]),
     )
+
+
+COLUMN_COUNT: Final = len(COLUMNS.split(","))

@@ -10,7 +10,12 @@ Several processes may share the file (a busy timeout serialises writers).
 Journal entries live in a ``WITHOUT ROWID`` table keyed by
 ``(run_id, kind, key, ordinal)``; ``INSERT OR REPLACE`` gives the journal's
 replacement rule.  A schema version in ``meta`` lets a later flowc migrate,
-and makes an older flowc refuse a newer file with a clear message.
+and makes an older flowc refuse a newer file with a clear message (version 2
+added the queue's lease columns and the ``signals`` table).
+
+The queue operations (``claim_runs`` and the rest, ``records``) work here as on
+PostgreSQL, for ``flowc serve``'s own worker: a claim is one ``BEGIN
+IMMEDIATE`` transaction, which serialises claimers as ``SKIP LOCKED`` does.
 """
 
 from __future__ import annotations
@@ -19,21 +24,25 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
 from flowc.runtime.store.records import (
+    COLUMN_COUNT,
     COLUMNS,
+    Claim,
     JournalEntry,
     RunQuery,
     RunRecord,
+    SignalRecord,
     StoreError,
     record_from_row,
     record_row,
 )
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,7 +61,9 @@ CREATE TABLE IF NOT EXISTS runs (
     result TEXT,
     error TEXT,
     owner TEXT,
-    compensated INTEGER NOT NULL DEFAULT 0
+    compensated INTEGER NOT NULL DEFAULT 0,
+    lease_until REAL,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_by_time ON runs (created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS runs_by_flow ON runs (flow, created_at DESC, id DESC);
@@ -65,7 +76,21 @@ CREATE TABLE IF NOT EXISTS journal (
     data TEXT NOT NULL,
     PRIMARY KEY (run_id, kind, key, ordinal)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS signals (
+    run_id TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    delivered_at REAL NOT NULL,
+    PRIMARY KEY (run_id, sequence)
+) WITHOUT ROWID;
 """
+
+_ADDED_COLUMNS: Final = (
+    ("lease_until", "REAL"),
+    ("cancel_requested", "INTEGER NOT NULL DEFAULT 0"),
+)
+"""Columns of schema 2 that a schema 1 file lacks."""
 
 
 def sqlite_path(url: str) -> str:
@@ -135,7 +160,8 @@ class SQLiteStore:
             if row is not None:
                 return record_from_row(row), False
             db.execute(
-                f"INSERT INTO runs ({COLUMNS}) VALUES ({', '.join('?' * 15)})", record_row(record)
+                f"INSERT INTO runs ({COLUMNS}) VALUES ({', '.join('?' * COLUMN_COUNT)})",
+                record_row(record),
             )
         return record, True
 
@@ -163,7 +189,7 @@ class SQLiteStore:
         with self._transaction() as db:
             db.execute(
                 "UPDATE runs SET status = ?, result = ?, error = ?, owner = NULL, "
-                "compensated = compensated OR ?, updated_at = ? WHERE id = ?",
+                "lease_until = NULL, compensated = compensated OR ?, updated_at = ? WHERE id = ?",
                 (status, result, error, int(compensated), now, run_id),
             )
 
@@ -197,6 +223,7 @@ class SQLiteStore:
         with self._transaction() as db:
             old = "SELECT id FROM runs WHERE status != 'running' AND updated_at < ?"
             db.execute(f"DELETE FROM journal WHERE run_id IN ({old})", (ended_before,))
+            db.execute(f"DELETE FROM signals WHERE run_id IN ({old})", (ended_before,))
             cursor = db.execute(
                 "DELETE FROM runs WHERE status != 'running' AND updated_at < ?", (ended_before,)
             )
@@ -225,6 +252,106 @@ class SQLiteStore:
                 (run_id, kind, key),
             )
 
+    # ------------------------------------------------------------ the queue
+
+    def claim_runs(
+        self, owner: str, flows: Sequence[str], limit: int, lease: float
+    ) -> list[RunRecord]:
+        if not flows or limit <= 0:
+            return []
+        now = time.time()
+        marks = ", ".join("?" * len(flows))
+        with self._transaction() as db:
+            rows = db.execute(
+                f"SELECT {COLUMNS} FROM runs WHERE flow IN ({marks}) AND ("
+                "(status = 'queued' AND (owner IS NULL OR lease_until < ?)) OR "
+                "(status = 'running' AND lease_until < ?)) "
+                "ORDER BY created_at, id LIMIT ?",
+                (*flows, now, now, limit),
+            ).fetchall()
+            db.executemany(
+                "UPDATE runs SET owner = ?, lease_until = ? WHERE id = ?",
+                [(owner, now + lease, row[0]) for row in rows],
+            )
+        return [record_from_row((*row[:13], owner, row[14], now + lease, row[16])) for row in rows]
+
+    def renew_leases(self, owner: str, run_ids: Sequence[str], lease: float) -> Claim:
+        now = time.time()
+        held: set[str] = set()
+        cancelled: set[str] = set()
+        with self._transaction() as db:
+            for run_id in run_ids:
+                row = db.execute(
+                    "UPDATE runs SET lease_until = ? WHERE id = ? AND owner = ? "
+                    "AND lease_until >= ? AND status IN ('queued', 'running') "
+                    "RETURNING cancel_requested",
+                    (now + lease, run_id, owner, now),
+                ).fetchone()
+                if row is not None:
+                    held.add(run_id)
+                    if row[0]:
+                        cancelled.add(run_id)
+        return Claim(frozenset(held), frozenset(cancelled))
+
+    def release_run(self, run_id: str, owner: str) -> bool:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE runs SET status = 'queued', owner = NULL, lease_until = NULL "
+                "WHERE id = ? AND owner = ? AND status IN ('queued', 'running')",
+                (run_id, owner),
+            )
+            return cursor.rowcount > 0
+
+    def request_cancel(self, run_id: str, now: float) -> RunRecord | None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET status = 'interrupted', updated_at = ? "
+                "WHERE id = ? AND status = 'queued' AND owner IS NULL",
+                (now, run_id),
+            )
+            db.execute(
+                "UPDATE runs SET cancel_requested = 1, updated_at = ? "
+                "WHERE id = ? AND status IN ('queued', 'running')",
+                (now, run_id),
+            )
+            row = db.execute(f"SELECT {COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return None if row is None else record_from_row(row)
+
+    def requeue_run(self, run_id: str, now: float) -> bool:
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE runs SET status = 'queued', owner = NULL, lease_until = NULL, "
+                "cancel_requested = 0, updated_at = ? "
+                "WHERE id = ? AND status IN ('failed', 'interrupted')",
+                (now, run_id),
+            )
+            return cursor.rowcount > 0
+
+    def deliver_signal(
+        self, run_id: str, name: str, payload: str, now: float
+    ) -> SignalRecord | None:
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+                return None
+            row = db.execute(
+                "SELECT coalesce(max(sequence), 0) + 1 FROM signals WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            sequence = int(row[0])
+            db.execute(
+                "INSERT INTO signals (run_id, sequence, name, payload, delivered_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (run_id, sequence, name, payload, now),
+            )
+        return SignalRecord(run_id, name, sequence, payload, now)
+
+    def signals(self, run_id: str) -> list[SignalRecord]:
+        rows = self._query(
+            "SELECT run_id, name, sequence, payload, delivered_at FROM signals "
+            "WHERE run_id = ? ORDER BY sequence",
+            (run_id,),
+        )
+        return [SignalRecord(r[0], r[1], int(r[2]), r[3], float(r[4])) for r in rows]
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -237,6 +364,12 @@ def _migrate(db: sqlite3.Connection) -> None:
         row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
         if row is None:
             db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) < SCHEMA_VERSION:
+            present = {info[1] for info in db.execute("PRAGMA table_info(runs)")}
+            for column, declaration in _ADDED_COLUMNS:
+                if column not in present:
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {column} {declaration}")
+            db.execute("UPDATE meta SET value = ? WHERE name = 'schema'", (str(SCHEMA_VERSION),))
         elif int(row[0]) > SCHEMA_VERSION:
             raise StoreError(
                 f"the run store was written by a newer flowc (schema {row[0]}, "

@@ -1,0 +1,88 @@
+"""``flowc worker FILE|DIR... --store postgresql://...``: execute queued runs.
+
+Any number of workers, on any machines, share one PostgreSQL database
+(``server/worker.py`` has the claim loop, leases, fencing and draining;
+``server/wakeup.py`` the LISTEN/NOTIFY wake-ups).  A worker executes only the
+flows of the files it was given.  SIGTERM (or Ctrl-C) drains: no new claims,
+``--grace`` seconds for the runs in flight, the rest handed back.  Service
+rate and concurrency limits hold per worker process.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from flowc.commands.process import EXIT_OK, EXIT_USAGE
+
+
+@click.command("worker")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--store", "store_url", metavar="URL", help="postgresql://... (default: FLOWC_STORE)."
+)
+@click.option("--concurrency", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.option("--lease", type=click.FloatRange(1, 3600), default=15.0, show_default=True,
+              help="Seconds a claim lasts unless renewed.")  # fmt: skip
+@click.option("--grace", type=click.FloatRange(0, 3600), default=30.0, show_default=True)
+def command(paths: tuple[str, ...], **options: Any) -> None:
+    """Execute queued runs of the flows of PATHS, from a PostgreSQL store."""
+    sys.exit(work(paths, **options))
+
+
+def work(
+    paths: tuple[str, ...], *, store_url: str | None, concurrency: int, lease: float, grace: float
+) -> int:
+    from flowc.commands.running import usage_error
+    from flowc.commands.serve import load_or_report, open_worker_store
+    from flowc.runtime.store import StoreError, default_store_url
+    from flowc.server import messages
+
+    url = store_url or default_store_url()
+    if not url.startswith(("postgresql:", "postgres:")):
+        return usage_error(messages.WORKER_NEEDS_POSTGRES)
+    catalog = load_or_report(paths)
+    if catalog is None:
+        return EXIT_USAGE
+    try:
+        store = open_worker_store(url, fenced=True)
+    except StoreError as error:
+        return usage_error(str(error))
+    import trio
+
+    trio.run(_main, catalog, store, url, concurrency, lease, grace)
+    return EXIT_OK
+
+
+async def _main(
+    catalog: Any, store: Any, dsn: str, concurrency: int, lease: float, grace: float
+) -> None:
+    import signal
+
+    import trio
+
+    from flowc.runtime.engine import Engine
+    from flowc.server import messages
+    from flowc.server.wakeup import listen
+    from flowc.server.worker import Worker
+
+    async with Engine(store=store) as engine:
+        worker = Worker(engine, catalog, concurrency=concurrency, lease=lease, grace=grace)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(worker.run)
+            nursery.start_soon(listen, dsn, worker.wake)
+            print(
+                messages.WORKER_READY.format(
+                    owner=engine.owner, count=len(catalog.names), concurrency=concurrency
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
+            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for _ in signals:
+                    break
+            worker.stop()
+            await worker.stopped.wait()
+            nursery.cancel_scope.cancel()
