@@ -174,23 +174,36 @@ class AsyncStore:
     ``inline=True`` runs them in the trio thread instead: for a local SQLite file,
     whose calls take a tenth of a millisecond, handing each to a thread costs more
     than it saves once the loop is busy (the thread waits for the GIL, up to the
-    interpreter's 5 ms switch interval, for every call).  ``flowc serve`` uses it.
+    interpreter's 5 ms switch interval, for every call: 0.6 ms per durable step
+    against 0.27 ms inline, bench/durable.py).  The default (``inline=None``) asks
+    the store (``SQLiteStore.inline_calls``).  An inline call that takes longer than
+    ``SLOW_INLINE`` (a slow disk, a long checkpoint) sends every later call to the
+    worker thread, so a slow store never keeps blocking the loop.
     """
 
-    def __init__(self, store: Store, *, inline: bool = False) -> None:
+    SLOW_INLINE = 0.005
+
+    def __init__(self, store: Store, *, inline: bool | None = None) -> None:
         import trio
 
         self.sync = store
         self.url = store.url
-        self.inline = inline
+        self.inline = bool(getattr(store, "inline_calls", False)) if inline is None else inline
         self._lock = trio.Lock()
 
     async def _run(self, function: Callable[..., _T], *args: object) -> _T:
+        import time
+
         import trio
 
         if self.inline:
             await trio.lowlevel.checkpoint()
-            return function(*args)
+            began = time.perf_counter()
+            try:
+                return function(*args)
+            finally:
+                if time.perf_counter() - began > self.SLOW_INLINE:
+                    self.inline = False
         async with self._lock:
             return await trio.to_thread.run_sync(function, *args)
 

@@ -106,6 +106,9 @@ def sqlite_path(url: str) -> str:
 
 
 class SQLiteStore:
+    inline_calls = True
+    """A local file answers in a tenth of a millisecond: ``AsyncStore`` calls it inline."""
+
     def __init__(self, path: str) -> None:
         self.path = path
         self.url = f"sqlite:///{Path(path).resolve()}"
