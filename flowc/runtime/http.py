@@ -48,6 +48,13 @@ plugged into httpx as the client's default transport (`_FlowcClient`), so URL
 handling, header merging, content decoding, redirects and proxy routing stay httpx's
 own. Requests routed through a proxy use httpx's standard proxy transport (its own
 pool, bounded by the same limits). This module re-exports the pool's public names.
+
+Direct requests (no proxy for their origin, as httpx's mounts decide, cached per
+origin; redirects not followed) skip httpx altogether: `_send_direct` builds the
+headers httpx would, takes a `http_wire.WireConnection` from the same pool and drives
+h11 over the trio socket itself (`http_wire.py` says why and what it keeps). Simple
+URLs are split by a regular expression that agrees with httpx (a hypothesis test
+checks it); any other URL is parsed by httpx.
 """
 
 from __future__ import annotations
