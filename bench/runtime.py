@@ -35,6 +35,10 @@ import flowc
 from flowc.demo import start_demo_server
 
 ROUNDS = 5
+RSS_ITEMS = tuple(
+    int(n) for n in os.environ.get("BENCH_RSS_ITEMS", "10000,30000,100000").split(",")
+)
+"""Item counts of the RSS-against-items rows (BENCH_RSS_ITEMS=10000,30000 for less)."""
 
 
 def sequential_flow(count: int) -> str:
@@ -108,6 +112,36 @@ async def handwritten_fanout(base: str, count: int, limit: int) -> None:
                 nursery.start_soon(one, i)
 
 
+async def handwritten_h11_sequential(base: str, count: int) -> None:
+    """The floor: the same loop with h11 driven by hand over one trio socket."""
+    import json
+
+    import h11
+
+    host, port = base.removeprefix("http://").split(":")
+    stream = await trio.open_tcp_stream(host, int(port))
+    connection = h11.Connection(h11.CLIENT)
+    status = 0
+    async with stream:
+        for i in range(count):
+            target = "/echo" if i == 0 else f"/echo?after={status}"
+            request = h11.Request(method="GET", target=target, headers=[("Host", host)])
+            await stream.send_all(connection.send(request) + connection.send(h11.EndOfMessage()))
+            body = b""
+            while True:
+                event = connection.next_event()
+                if event is h11.NEED_DATA:
+                    connection.receive_data(await stream.receive_some(65536))
+                elif isinstance(event, h11.Response):
+                    status = event.status_code
+                elif isinstance(event, h11.Data):
+                    body += event.data
+                elif isinstance(event, h11.EndOfMessage):
+                    break
+            json.loads(body)
+            connection.start_next_cycle()
+
+
 # --------------------------------------------------------------------------- measurements
 
 
@@ -121,6 +155,19 @@ def measure_sequential(base: str) -> tuple[float, float]:
     flow_side = median_of(lambda: timed(lambda: program.run("chain")))
     hand_side = median_of(lambda: timed(lambda: handwritten_sequential(base, 200)))
     return flow_side, hand_side
+
+
+def measure_per_step(base: str, count: int = 200) -> tuple[float, float, float]:
+    """Milliseconds per sequential step: flowc, trio + httpx, h11 by hand (interleaved)."""
+    program = compile_text(sequential_flow(count))
+    timed(lambda: program.run("chain"))
+    sides: list[list[float]] = [[], [], []]
+    for _ in range(ROUNDS):
+        sides[0].append(timed(lambda: program.run("chain")))
+        sides[1].append(timed(lambda: handwritten_sequential(base, count)))
+        sides[2].append(timed(lambda: handwritten_h11_sequential(base, count)))
+    flow, hand, floor = (statistics.median(side) * 1000 / count for side in sides)
+    return flow, hand, floor
 
 
 def measure_fanout(base: str) -> tuple[float, float]:
@@ -139,13 +186,14 @@ def measure_auto_parallel() -> tuple[float, float]:
     return parallel, sequential
 
 
-def measure_peak_rss(base: str) -> float:
+def measure_peak_rss(base: str, items: int = 10000) -> float:
+    """Peak RSS (MiB) of a child running the fan-out flow over `items` items, limit 100."""
     directory = tempfile.mkdtemp(prefix="flowc-bench-")
     path = Path(directory) / "fanout.flow"
     path.write_text(FANOUT_FLOW, encoding="utf-8")
     script = (
         "import resource, flowc\n"
-        f"flowc.run_file({str(path)!r}, 'fanout', {{'n': 10000, 'limit': 100}})\n"
+        f"flowc.run_file({str(path)!r}, 'fanout', {{'n': {items}, 'limit': 100}})\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
     )
     env = dict(os.environ, FLOWC_DEMO_URL=base)
@@ -220,6 +268,30 @@ def measure_startup(
     return statistics.median(timings)
 
 
+SCRIPT = """
+import os, trio, httpx
+async def main():
+    async with httpx.AsyncClient() as client:
+        response = await client.get(os.environ["TARGET"] + "/x")
+        assert response.json()["ok"]
+trio.run(main)
+"""
+
+
+def measure_script_startup(runs: int = 9) -> float:
+    """Median ms from starting a trio + httpx script to its first request arriving."""
+    clock = FirstRequestClock()
+    env = dict(os.environ, TARGET=f"http://127.0.0.1:{clock.port}")
+    timings = []
+    for _ in range(runs):
+        clock.first = None
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", SCRIPT], env=env, check=True, capture_output=True)
+        assert clock.first is not None
+        timings.append((clock.first - start) * 1000)
+    return statistics.median(timings)
+
+
 def main() -> None:
     with start_demo_server() as base:
         os.environ["FLOWC_DEMO_URL"] = base
@@ -227,8 +299,11 @@ def main() -> None:
         fan_flow, fan_hand = measure_fanout(base)
         auto, sequential = measure_auto_parallel()
         rss = measure_peak_rss(base)
+        per_step = measure_per_step(base)
+        curve = [(items, measure_peak_rss(base, items)) for items in RSS_ITEMS]
     startup = measure_startup()
     startup_unseen = measure_startup(new_file=True)
+    script = measure_script_startup()
     rows = [
         (
             "200 sequential GETs",
@@ -249,7 +324,23 @@ def main() -> None:
             "<= 1/8",
         ),
         ("parallel loop 10,000 items, limit 100", f"peak RSS {rss:.0f} MiB", "", "<= 150 MiB"),
+        (
+            "ms per sequential step (200 steps)",
+            "flowc {:.3f} / trio+httpx {:.3f} / h11 by hand {:.3f}".format(*per_step),
+            f"+{per_step[0] - per_step[2]:.3f} ms",
+            "<= floor + 0.25 ms",
+        ),
+        *(
+            (f"parallel loop {items:,} items, limit 100", f"peak RSS {mib:.0f} MiB", "", "")
+            for items, mib in curve
+        ),
         ("flowc run start-up to first request", f"{startup:.0f} ms", "", "<= 300 ms"),
+        (
+            "  a trio + httpx script, same request",
+            f"{script:.0f} ms",
+            f"flowc {startup / script:.2f}x",
+            "<= 1.25x",
+        ),
         ("  same, a file not yet in the parse store", f"{startup_unseen:.0f} ms", "", ""),
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]

@@ -14,16 +14,21 @@ import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 import trio
+from hypothesis import given
+from hypothesis import strategies as st
 from pytest_httpbin import certs
 
 from flowc.runtime.http import (
+    _SIMPLE_URL,
     ConnectionPool,
     HttpInvoker,
     HttpRequest,
     HttpResponse,
     TransportError,
+    _direct_target,
 )
 from tests.http_fixtures import DemoServer
 
@@ -408,3 +413,51 @@ async def test_a_trusted_certificate_authority_can_be_given(httpbin_secure: Any)
         response = await get(http, f"{httpbin_secure.url}/get?x=1")
     assert response.status == 200
     assert body_json(response)["args"] == {"x": "1"}
+
+
+# --- the direct path (http_wire) ---------------------------------------------------------
+
+_URL_PIECES = st.sampled_from(
+    ["a", "Z", "0", "-", ".", "_", "~", "%20", "%zz", "é", " ", "/", "//"]
+)
+
+
+@given(
+    scheme=st.sampled_from(["http", "https"]),
+    host=st.sampled_from(["example.com", "a-b.example", "127.0.0.1", "EXAMPLE.com", "x..y"]),
+    port=st.sampled_from(["", ":80", ":443", ":8080", ":65535", ":99999"]),
+    path=st.lists(_URL_PIECES, max_size=6).map("".join),
+    query=st.one_of(st.just(""), st.lists(_URL_PIECES | st.just("="), max_size=6).map("".join)),
+)
+def test_the_quick_url_split_agrees_with_httpx(
+    scheme: str, host: str, port: str, path: str, query: str
+) -> None:
+    url = f"{scheme}://{host}{port}/{path}" + (f"?{query}" if query else "")
+    quick = _SIMPLE_URL.fullmatch(url)
+    target = _direct_target(url, ())
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        assert target is None
+        return
+    if quick is None:  # httpx parsed it: the same answer, from httpx
+        return
+    assert target is not None
+    assert target.key == (parsed.raw_scheme, parsed.raw_host, parsed.port or target.key[2])
+    assert target.netloc == parsed.netloc
+    assert target.target == parsed.raw_path
+
+
+async def test_direct_requests_send_what_httpx_would(http: HttpInvoker, demo: DemoServer) -> None:
+    response = await http.send(
+        HttpRequest("POST", f"{demo.url}/echo?a=1", headers=(("X-Test", "yes"),), content=b"{}")
+    )
+    echoed = body_json(response)
+    assert echoed["headers"]["x-test"] == "yes"
+    assert echoed["headers"]["content-length"] == "2"
+    assert echoed["headers"]["accept"] == "*/*"
+    assert echoed["headers"]["host"] == demo.url.split("://")[1]
+    assert echoed["args"] == {"a": "1"}
+    empty = body_json(await http.send(HttpRequest("PUT", f"{demo.url}/echo")))
+    assert empty["headers"]["content-length"] == "0"
+    assert http.pool.open_connections == 1  # both on one kept-alive connection

@@ -48,20 +48,30 @@ plugged into httpx as the client's default transport (`_FlowcClient`), so URL
 handling, header merging, content decoding, redirects and proxy routing stay httpx's
 own. Requests routed through a proxy use httpx's standard proxy transport (its own
 pool, bounded by the same limits). This module re-exports the pool's public names.
+
+Direct requests (no proxy for their origin, as httpx's mounts decide, cached per
+origin; redirects not followed) skip httpx altogether: `_send_direct` builds the
+headers httpx would, takes a `http_wire.WireConnection` from the same pool and drives
+h11 over the trio socket itself (`http_wire.py` says why and what it keeps). Simple
+URLs are split by a regular expression that agrees with httpx (a hypothesis test
+checks it); any other URL is parsed by httpx.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import logging
+import re
 import ssl
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Literal, Self
 
 import attrs
+import httpcore
 import httpx
 import trio
 
@@ -76,9 +86,11 @@ from flowc.runtime.http_pool import (
     DEFAULT_MAX_CONNECTIONS,
     ConnectionPool,
     LazySSLContext,
+    OriginKey,
     PooledTransport,
     most_specific,
 )
+from flowc.runtime.http_wire import WireConnection
 from flowc.runtime.resolve import HostMap
 
 __all__ = [
@@ -246,6 +258,14 @@ class HttpInvoker:
             ),
             keepalive_expiry=keepalive_expiry,
         )
+        self._keepalive = keepalive_expiry
+        self._default_headers = (
+            (b"Accept", b"*/*"),
+            (b"Connection", b"keep-alive"),
+            (b"User-Agent", user_agent.encode("ascii")),
+            (b"Accept-Encoding", ACCEPT_ENCODING.encode("ascii")),
+        )
+        """What httpx's client adds to every request, in its order (`_wire_headers`)."""
         self._ssl_context = ssl_context
         self._trust_env = trust_env
         self._follow_redirects = follow_redirects
@@ -253,6 +273,8 @@ class HttpInvoker:
         self._resolve = resolve or None
         """`--resolve` routes (`runtime/resolve.py`): hosts sent to other base URLs."""
         self._client: httpx.AsyncClient | None = None
+        self._direct: dict[OriginKey, bool] = {}
+        """Per origin: whether its requests go through no proxy (`http_wire` sends them)."""
 
     async def __aenter__(self) -> Self:
         _silence_httpcore_debug_logs()
@@ -296,6 +318,10 @@ class HttpInvoker:
         client = self._require_client()
         started = time.perf_counter()
         url = request.url if self._resolve is None else self._resolve.rewrite(request.url)
+        if not self._follow_redirects:
+            target = _direct_target(url, request.params)
+            if target is not None and self._is_direct(target):
+                return await self._send_direct(request, target, started)
         try:
             built = client.build_request(
                 request.method,
@@ -356,6 +382,92 @@ class HttpInvoker:
             built = following
         raise _protocol(request, f"more than {MAX_REDIRECTS} redirects")
 
+    def _is_direct(self, target: _Target) -> bool:
+        """Whether requests to the target's origin go through no proxy (httpx decides)."""
+        key = target.key
+        direct = self._direct.get(key)
+        if direct is None:
+            client = self._require_client()
+            url = httpx.URL(scheme=target.key[0].decode(), host=target.host, port=target.key[2])
+            direct = self._direct[key] = client._transport_for_url(url) is client._transport
+        return direct
+
+    async def _send_direct(
+        self, request: HttpRequest, target: _Target, started: float
+    ) -> HttpResponse:
+        """`send` for a request through no proxy: h11 over trio (`http_wire.py`)."""
+        try:
+            headers = self._wire_headers(request, target.netloc)
+        except UnicodeEncodeError as exc:
+            raise _invalid_request(request, exc) from None
+        pool = self.pool
+        scheme, _, port = target.key
+        timeout = request.timeout
+        try:
+            context = await pool.ssl_context() if scheme == b"https" else None
+            connection = await pool.acquire(
+                target.key,
+                timeout,
+                lambda: WireConnection(scheme, target.host, port, context, self._keepalive),
+            )
+        except httpcore.PoolTimeout as exc:
+            raise _transport_error(request, httpx.PoolTimeout(str(exc))) from None
+        try:
+            method = request.method.encode("ascii")
+            head = await connection.exchange(
+                method, target.target, headers, request.content, timeout
+            )
+            names = [name for name, _ in head.headers]
+            if len(names) > MAX_RESPONSE_HEADERS:
+                raise _protocol(
+                    request, f"the response has more than {MAX_RESPONSE_HEADERS} headers"
+                )
+            response_headers = _decoded(head.headers)
+            encodings = [value for name, value in response_headers if name == "content-encoding"]
+            async with contextlib.aclosing(connection.body(timeout)) as chunks:
+                body = await read_body(chunks, encodings, request.max_body)
+        except httpx.HTTPError as exc:
+            raise _transport_error(request, exc) from None
+        except BodyTooLarge as too_large:
+            raise TransportError(
+                "body_limit",
+                f"{request.method} {_printable_url(request.url)}: the response body "
+                f"(HTTP {head.status_code}) is {too_large} (max_body)",
+                may_have_been_sent=True,
+                status=head.status_code,
+            ) from None
+        except UndecodableBody as undecodable:
+            raise _protocol(request, str(undecodable)) from None
+        finally:
+            with trio.CancelScope(shield=True):
+                if not connection.is_idle():  # cancelled, failed or not read to its end
+                    await connection.aclose()
+                await pool.give_back(connection)
+        return HttpResponse(
+            status=head.status_code,
+            headers=tuple(response_headers),
+            body=body,
+            elapsed=time.perf_counter() - started,
+            http_version="HTTP/" + head.http_version.decode("ascii"),
+        )
+
+    def _wire_headers(self, request: HttpRequest, netloc: bytes) -> list[tuple[bytes, bytes]]:
+        """The request's headers as httpx's client would build them (module `http_wire`)."""
+        own = [(name.encode("ascii"), value.encode("ascii")) for name, value in request.headers]
+        named = {name.lower() for name, _ in own}
+        wire: list[tuple[bytes, bytes]] = []
+        if b"host" not in named:
+            wire.append((b"Host", netloc))
+        content = request.content
+        sized = b"content-length" in named or b"transfer-encoding" in named
+        if not content and not sized and request.method in ("POST", "PUT", "PATCH"):
+            wire.append((b"Content-Length", b"0"))
+        wire.extend(pair for pair in self._default_headers if pair[0].lower() not in named)
+        wire.extend(own)
+        if content and b"content-length" not in named:
+            wire.append((b"Content-Length", str(len(content)).encode("ascii")))
+        return wire
+
     def _require_client(self) -> httpx.AsyncClient:
         if self._client is None:
             raise RuntimeError("HttpInvoker must be used as `async with HttpInvoker() as http:`")
@@ -377,6 +489,64 @@ def _url_with_params(url: str, params: tuple[tuple[str, str], ...]) -> httpx.URL
         return parsed
     extra = str(httpx.QueryParams(list(params))).encode("ascii")
     return parsed.copy_with(query=parsed.query + b"&" + extra if parsed.query else extra)
+
+
+@attrs.frozen
+class _Target:
+    """Where a direct request goes: its origin, Host header and request target."""
+
+    key: OriginKey
+    host: str
+    netloc: bytes
+    target: bytes
+
+
+_PCHARS = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})"
+_SIMPLE_URL = re.compile(
+    rf"(https?)://([a-z0-9][a-z0-9.-]*)(?::([0-9]{{1,5}}))?((?:/{_PCHARS}*)*)((?:\?(?:{_PCHARS}|[/?])*)?)",
+    re.ASCII,
+)
+"""URLs that httpx would leave exactly as written (but for an empty path, "/")."""
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _direct_target(url: str, params: tuple[tuple[str, str], ...]) -> _Target | None:
+    """The target of `url` (with `params`), or None to let httpx parse (and refuse) it."""
+    match = _SIMPLE_URL.fullmatch(url) if not params else None
+    if match is not None and "/." not in match[4]:
+        scheme, host, port_text, path, query = match.groups()
+        default = _DEFAULT_PORTS[scheme]
+        port = default if port_text is None else int(port_text)
+        if port <= 65535:
+            netloc = host if port == default else f"{host}:{port}"
+            return _Target(
+                (scheme.encode(), host.encode(), port),
+                host,
+                netloc.encode(),
+                ((path or "/") + query).encode(),
+            )
+    try:
+        parsed = _url_with_params(url, params)
+    except (httpx.InvalidURL, UnicodeEncodeError, _BadUrl, TypeError):
+        return None  # the httpx path reports it
+    scheme_bytes = parsed.raw_scheme
+    port = parsed.port or _DEFAULT_PORTS[parsed.scheme]
+    return _Target(
+        (scheme_bytes, parsed.raw_host, port),
+        parsed.raw_host.decode("ascii"),
+        parsed.netloc,
+        parsed.raw_path,
+    )
+
+
+def _decoded(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """Response headers as text, decoded as httpx does (ASCII, else UTF-8, else Latin-1)."""
+    for encoding in ("ascii", "utf-8", "iso-8859-1"):
+        try:
+            return [(name.decode(encoding), value.decode(encoding)) for name, value in headers]
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("Latin-1 decodes every byte")  # pragma: no cover
 
 
 def _silence_httpcore_debug_logs() -> None:

@@ -36,8 +36,8 @@ import contextlib
 import math
 import ssl
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 import attrs
 import httpcore
@@ -52,13 +52,28 @@ DEFAULT_MAX_CONNECTIONS = 100
 # --- the connection pool ------------------------------------------------------------------
 
 
-_OriginKey = tuple[bytes, bytes, int]
+OriginKey = tuple[bytes, bytes, int]
 """(scheme, host, port): httpcore.Origin is not hashable."""
+
+
+class PooledConnection(Protocol):
+    """What the pool asks of a connection: httpcore's, or `http_wire.WireConnection`."""
+
+    def has_expired(self) -> bool: ...
+
+    def is_idle(self) -> bool: ...
+
+    def is_closed(self) -> bool: ...
+
+    async def aclose(self) -> None: ...
+
+
+_C = TypeVar("_C", bound=PooledConnection)
 
 
 @attrs.define
 class _IdleConnection:
-    connection: httpcore.AsyncConnectionInterface
+    connection: PooledConnection
     idle_since: float
 
 
@@ -108,9 +123,9 @@ class ConnectionPool:
         self._keepalive_expiry = keepalive_expiry
         self._network_backend = network_backend or httpcore.TrioBackend()
         self._slots = trio.Semaphore(max_connections)
-        self._idle: dict[_OriginKey, list[_IdleConnection]] = {}
+        self._idle: dict[OriginKey, list[_IdleConnection]] = {}
         self._idle_count = 0
-        self._busy: dict[httpcore.AsyncConnectionInterface, _OriginKey] = {}
+        self._busy: dict[PooledConnection, OriginKey] = {}
         self._open_count = 0
         self._next_sweep = -math.inf
         self._closed = False
@@ -123,24 +138,58 @@ class ConnectionPool:
     def idle_connections(self) -> int:
         return self._idle_count
 
+    async def ssl_context(self) -> ssl.SSLContext:
+        """The TLS context for https connections (made by the first one that needs it)."""
+        if isinstance(self._ssl_context, LazySSLContext):
+            self._ssl_context = await self._ssl_context.get()
+        return self._ssl_context
+
+    async def acquire(
+        self, key: OriginKey, pool_timeout: float | None, make: Callable[[], _C]
+    ) -> _C:
+        """A connection to `key`, now busy: an idle one, or `make()`'s (not yet connected).
+
+        Hand it back with `give_back` whatever happens; `PoolTimeout` when no request
+        slot frees up within `pool_timeout` seconds.
+        """
+        if self._closed:
+            raise RuntimeError("the connection pool is closed")
+        await self._acquire_slot(pool_timeout)
+        if self._closed:  # closed while we waited for a slot
+            self._slots.release()
+            raise RuntimeError("the connection pool is closed")
+        try:
+            connection, stale = self._take_connection(key, make)
+        except BaseException:
+            self._slots.release()
+            raise
+        await _close_all(stale)
+        return connection  # type: ignore[return-value]  # (a connection to `key` is a _C)
+
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         if self._closed:
             raise RuntimeError("the connection pool is closed")
         if request.url.scheme not in (b"http", b"https"):
             raise httpcore.UnsupportedProtocol("the URL scheme must be http or https")
-        if request.url.scheme == b"https" and isinstance(self._ssl_context, LazySSLContext):
-            self._ssl_context = await self._ssl_context.get()
-        await self._acquire_slot(request)
-        if self._closed:  # closed while we waited for a slot
-            self._slots.release()
-            raise RuntimeError("the connection pool is closed")
-        connection: httpcore.AsyncConnectionInterface | None = None
+        origin = request.url.origin
+        context = await self.ssl_context() if origin.scheme == b"https" else None
+
+        def make() -> PooledConnection:
+            return httpcore.AsyncHTTPConnection(
+                origin=origin,
+                ssl_context=context,
+                keepalive_expiry=self._keepalive_expiry,
+                network_backend=self._network_backend,
+            )
+
+        timeout = request.extensions.get("timeout", {}).get("pool")
+        key = (origin.scheme, origin.host, origin.port)
+        connection = await self.acquire(key, timeout, make)
         try:
-            connection, stale = self._take_connection(request.url.origin)
-            await _close_all(stale)
+            assert isinstance(connection, httpcore.AsyncHTTPConnection)
             response = await connection.handle_async_request(request)
         except BaseException:
-            await self._give_back(connection)
+            await self.give_back(connection)
             raise
         assert isinstance(response.stream, AsyncIterable)
         return httpcore.Response(
@@ -159,23 +208,21 @@ class ConnectionPool:
         self._idle_count = self._open_count = 0
         await _close_all(connections)
 
-    async def _acquire_slot(self, request: httpcore.Request) -> None:
-        """Take a request-in-flight token, waiting at most the request's pool timeout."""
+    async def _acquire_slot(self, timeout: float | None) -> None:
+        """Take a request-in-flight token, waiting at most `timeout` seconds."""
         try:
             self._slots.acquire_nowait()
         except trio.WouldBlock:
-            timeout = request.extensions.get("timeout", {}).get("pool")
             with trio.move_on_after(math.inf if timeout is None else timeout) as waited:
                 await self._slots.acquire()
             if waited.cancelled_caught:
                 raise httpcore.PoolTimeout("timed out waiting for a free connection") from None
 
     def _take_connection(
-        self, origin: httpcore.Origin
-    ) -> tuple[httpcore.AsyncConnectionInterface, list[httpcore.AsyncConnectionInterface]]:
-        """A connection to `origin` now marked busy, and stale ones to close (synchronous)."""
-        stale: list[httpcore.AsyncConnectionInterface] = []
-        key = (origin.scheme, origin.host, origin.port)
+        self, key: OriginKey, make: Callable[[], PooledConnection]
+    ) -> tuple[PooledConnection, list[PooledConnection]]:
+        """A connection to `key` now marked busy, and stale ones to close (synchronous)."""
+        stale: list[PooledConnection] = []
         stack = self._idle.get(key)
         while stack:
             connection = stack.pop().connection
@@ -189,18 +236,12 @@ class ConnectionPool:
         if self._open_count >= self._max_connections:
             stale.append(self._pop_least_recently_used())
             self._open_count -= 1
-        context = self._ssl_context
-        connection = httpcore.AsyncHTTPConnection(
-            origin=origin,
-            ssl_context=context if isinstance(context, ssl.SSLContext) else None,
-            keepalive_expiry=self._keepalive_expiry,
-            network_backend=self._network_backend,
-        )
+        connection = make()
         self._open_count += 1
         self._busy[connection] = key
         return connection, stale
 
-    def _pop_least_recently_used(self) -> httpcore.AsyncConnectionInterface:
+    def _pop_least_recently_used(self) -> PooledConnection:
         """Remove the idle connection unused for longest (there is one when we are full)."""
         key = min(
             (key for key, stack in self._idle.items() if stack),
@@ -209,7 +250,7 @@ class ConnectionPool:
         self._idle_count -= 1
         return self._idle[key].pop(0).connection
 
-    async def _give_back(self, connection: httpcore.AsyncConnectionInterface | None) -> None:
+    async def give_back(self, connection: PooledConnection | None) -> None:
         """Return the token, and the connection to the idle stack if it can be reused."""
         self._slots.release()
         key = None if connection is None else self._busy.pop(connection, None)
@@ -227,13 +268,13 @@ class ConnectionPool:
         stale.extend(self._sweep_expired(now))
         await _close_all(stale)
 
-    def _sweep_expired(self, now: float) -> list[httpcore.AsyncConnectionInterface]:
+    def _sweep_expired(self, now: float) -> list[PooledConnection]:
         """Idle connections past their keep-alive expiry; runs at most twice per expiry."""
         if self._keepalive_expiry is None or now < self._next_sweep:
             return []
         self._next_sweep = now + self._keepalive_expiry / 2
         deadline = now - self._keepalive_expiry
-        expired: list[httpcore.AsyncConnectionInterface] = []
+        expired: list[PooledConnection] = []
         for stack in self._idle.values():
             count = sum(1 for entry in stack if entry.idle_since <= deadline)
             expired.extend(entry.connection for entry in stack[:count])
@@ -250,7 +291,7 @@ class _GiveBackOnClose:
         self,
         stream: AsyncIterable[bytes],
         pool: ConnectionPool,
-        connection: httpcore.AsyncConnectionInterface,
+        connection: PooledConnection,
     ) -> None:
         self._stream = stream
         self._pool = pool
@@ -271,10 +312,10 @@ class _GiveBackOnClose:
                 if aclose is not None:
                     await aclose()
         finally:
-            await self._pool._give_back(self._connection)
+            await self._pool.give_back(self._connection)
 
 
-async def _close_all(connections: Sequence[httpcore.AsyncConnectionInterface]) -> None:
+async def _close_all(connections: Sequence[PooledConnection]) -> None:
     """Close discarded connections, shielded from cancellation; their errors don't matter."""
     if not connections:
         return

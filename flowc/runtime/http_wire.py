@@ -1,0 +1,237 @@
+"""HTTP/1.1 on the wire: h11 driven directly over trio sockets, for direct requests.
+
+Why it exists
+-------------
+A request that goes through no proxy and follows no redirect needs very little of
+httpx: a URL split into origin and target, a handful of default headers, and an
+HTTP/1.1 exchange on a kept-alive connection. Profiling 1,000 sequential steps
+against the local demo API (docs/http-performance.md) put httpx's client layer
+(request building, cookie extraction, header models) at about a quarter of the time
+and httpcore's connection code (its `Trace` context managers, locks and state
+machine around h11) at another third, for work flowc does not use. This module does
+the same exchange with h11 alone, and `HttpInvoker` (`http.py`) sends every direct
+request through it; proxied requests and followed redirects still go through httpx.
+
+What it keeps
+-------------
+Everything a user of the httpx path could observe:
+
+- the same request bytes in substance: ``Host`` (the URL's netloc), ``Accept: */*``,
+  ``Connection: keep-alive``, ``User-Agent``, ``Accept-Encoding``, the request's own
+  headers replacing those of the same name, and ``Content-Length`` for a body (``0``
+  for a POST, PUT or PATCH without one), as httpx builds them;
+- TLS through `trio.SSLStream` with the pool's context (certifi or SSL_CERT_FILE /
+  SSL_CERT_DIR, verification on), SNI and ALPN ``http/1.1`` as httpcore sets them;
+- keep-alive: a connection goes back to the pool (`http_pool.ConnectionPool`) only
+  when both sides finished the exchange cleanly; one whose server closed it while idle
+  (the socket is readable) or whose keep-alive expired is not reused;
+- cancellation at any point leaves the connection unusable, and the pool closes it;
+- 100 KiB of response headers at most (h11's ``max_incomplete_event_size``, as
+  httpcore sets it);
+- the errors: httpx's own exception classes with httpcore's texts ("Server
+  disconnected without sending a response.", the OS's and the TLS library's words),
+  so `http.py` maps them onto error kinds exactly as before; a failed write still
+  reads the response, as httpcore does (a server may answer and close early);
+- `HttpRequest.timeout` bounds connect, each write and each read, as httpx's does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import ssl
+import time
+from collections.abc import AsyncGenerator
+from typing import Final
+
+import h11
+import httpx
+import trio
+
+MAX_HEADER_BYTES: Final = 100 * 1024
+"""The most bytes of response head h11 buffers (httpcore's setting)."""
+READ_BYTES: Final = 64 * 1024
+_ALPN: Final = ["http/1.1"]
+
+Headers = list[tuple[bytes, bytes]]
+
+
+class WireConnection:
+    """One HTTP/1.1 connection to one origin, opened by its first request.
+
+    The pool treats it like an httpcore connection (`has_expired`, `is_idle`,
+    `is_closed`, `aclose`); `exchange` sends one request and reads the response head,
+    `body` then yields the body's bytes and, at its end, readies the connection for
+    the next request.
+    """
+
+    def __init__(
+        self,
+        scheme: bytes,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None,
+        keepalive_expiry: float | None,
+    ) -> None:
+        self._scheme = scheme
+        self._host = host
+        self._port = port
+        self._ssl_context = ssl_context
+        self._keepalive_expiry = keepalive_expiry
+        self._stream: trio.abc.Stream | None = None
+        self._socket: trio.socket.SocketType | None = None
+        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BYTES)
+        self._expire_at: float | None = None
+        self._active = False
+        self._closed = False
+
+    # --- what the pool asks ------------------------------------------------------------
+
+    def has_expired(self) -> bool:
+        if self._expire_at is not None and time.monotonic() > self._expire_at:
+            return True
+        # idle and readable: the server closed it (the next read would return b"")
+        return self._socket is not None and not self._active and self._socket.is_readable()
+
+    def is_idle(self) -> bool:
+        return not self._active and not self._closed
+
+    def is_closed(self) -> bool:
+        return self._closed
+
+    async def aclose(self) -> None:
+        self._closed = True
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+
+    # --- one exchange ------------------------------------------------------------------
+
+    async def exchange(
+        self,
+        method: bytes,
+        target: bytes,
+        headers: Headers,
+        content: bytes | None,
+        timeout: float | None,
+    ) -> h11.Response:
+        """Send a request and read the response's head (`body` reads the rest)."""
+        self._active = True  # until the body is read to its end: never handed out
+        self._expire_at = None
+        try:
+            if self._stream is None:
+                await self._connect(timeout)
+            try:
+                data = self._h11.send(h11.Request(method=method, target=target, headers=headers))
+                if content:
+                    data = data + self._h11.send(h11.Data(data=content))
+                data = data + self._h11.send(h11.EndOfMessage())
+            except h11.LocalProtocolError as error:
+                raise httpx.LocalProtocolError(str(error)) from None
+            # a failed write still reads: the server may have answered and closed early
+            with contextlib.suppress(httpx.WriteError):
+                await self._write(data or b"", timeout)
+            while True:
+                event = await self._next_event(timeout)
+                if isinstance(event, h11.Response):
+                    return event
+                # (an informational 1xx response: h11 hands it over, the final one follows)
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def body(self, timeout: float | None) -> AsyncGenerator[bytes, None]:
+        """The body's bytes as they arrive; at its end the connection can be reused.
+
+        Stopped before its end (an error, cancellation, a body too large), the
+        connection stays active: its owner closes it (`HttpInvoker`)."""
+        while True:
+            event = await self._next_event(timeout)
+            if isinstance(event, h11.Data):
+                yield bytes(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                break
+        self._finished()
+
+    def _finished(self) -> None:
+        state = self._h11
+        if state.our_state is h11.DONE and state.their_state is h11.DONE:
+            state.start_next_cycle()
+            self._active = False
+            if self._keepalive_expiry is not None:
+                self._expire_at = time.monotonic() + self._keepalive_expiry
+        else:  # the server said Connection: close, or spoke HTTP/1.0
+            self._closed = True
+            self._active = False
+
+    # --- the socket --------------------------------------------------------------------
+
+    async def _connect(self, timeout: float | None) -> None:
+        limit = math.inf if timeout is None else timeout
+        try:
+            with trio.fail_after(limit):
+                stream: trio.abc.Stream = await trio.open_tcp_stream(self._host, self._port)
+        except trio.TooSlowError:
+            raise httpx.ConnectTimeout("") from None
+        except (OSError, trio.BrokenResourceError) as error:
+            raise httpx.ConnectError(str(error)) from error
+        assert isinstance(stream, trio.SocketStream)
+        self._socket = stream.socket
+        if self._scheme == b"https":
+            context = self._ssl_context or httpx.create_ssl_context()
+            context.set_alpn_protocols(_ALPN)
+            tls = trio.SSLStream(stream, context, server_hostname=self._host, https_compatible=True)
+            try:
+                with trio.fail_after(limit):
+                    await tls.do_handshake()
+            except trio.TooSlowError:
+                await stream.aclose()
+                raise httpx.ConnectTimeout("") from None
+            except trio.BrokenResourceError as error:
+                await stream.aclose()
+                raise httpx.ConnectError(str(error)) from error
+            stream = tls
+        self._stream = stream
+
+    async def _write(self, data: bytes, timeout: float | None) -> None:
+        assert self._stream is not None
+        try:
+            if timeout is None:
+                await self._stream.send_all(data)
+            else:
+                with trio.fail_after(timeout):
+                    await self._stream.send_all(data)
+        except trio.TooSlowError:
+            raise httpx.WriteTimeout("") from None
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
+            raise httpx.WriteError(str(error)) from error
+
+    async def _next_event(self, timeout: float | None) -> h11.Event:
+        state = self._h11
+        while True:
+            try:
+                event = state.next_event()
+            except h11.RemoteProtocolError as error:
+                raise httpx.RemoteProtocolError(str(error)) from None
+            if event is not h11.NEED_DATA:
+                if event is h11.PAUSED:  # (only after a response to CONNECT or an Upgrade)
+                    raise httpx.RemoteProtocolError("the server switched protocols")
+                assert isinstance(event, h11.Event)
+                return event
+            data = await self._read(timeout)
+            if data == b"" and state.their_state is h11.SEND_RESPONSE:
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+            state.receive_data(data)
+
+    async def _read(self, timeout: float | None) -> bytes:
+        assert self._stream is not None
+        try:
+            if timeout is None:
+                return bytes(await self._stream.receive_some(READ_BYTES))
+            with trio.fail_after(timeout):
+                return bytes(await self._stream.receive_some(READ_BYTES))
+        except trio.TooSlowError:
+            raise httpx.ReadTimeout("") from None
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
+            raise httpx.ReadError(str(error)) from error
