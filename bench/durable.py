@@ -171,7 +171,7 @@ def measure_runs_listing(tmp: Path, count: int = 100_000, rounds: int = 5) -> tu
         for i in range(count)
     ]  # fmt: skip
     store._db.executemany(  # type: ignore[attr-defined]
-        f"INSERT INTO runs ({COLUMNS}) VALUES ({', '.join('?' * 15)})", rows
+        f"INSERT INTO runs ({COLUMNS}) VALUES ({', '.join('?' * len(rows[0]))})", rows
     )
     store.close()
     exe = str(Path(sys.executable).with_name("flowc"))

@@ -75,7 +75,7 @@ def encode(value: Any) -> str:
 def decode(text: str) -> Any:
     """The value ``encode`` made ``text`` from (one pass of the C JSON parser)."""
     try:
-        return json.loads(text, object_hook=_untag)
+        return _DECODER.decode(text)
     except (ValueError, TypeError, RecursionError) as error:
         raise CodecError(f"not an encoded value: {error}") from None
 
@@ -87,6 +87,9 @@ def _untag(plain: dict[str, Any]) -> Any:
         if tag.startswith("$"):
             return _tagged(tag, content, decoded=True)
     return plain
+
+
+_DECODER: Final = json.JSONDecoder(object_hook=_untag)  # made once, not per call
 
 
 def to_plain(value: Any) -> Any:
