@@ -22,14 +22,13 @@ from hypothesis import strategies as st
 from pytest_httpbin import certs
 
 from flowc.runtime.http import (
-    _SIMPLE_URL,
     ConnectionPool,
     HttpInvoker,
     HttpRequest,
     HttpResponse,
     TransportError,
-    _direct_target,
 )
+from flowc.runtime.http_urls import SIMPLE_URL, direct_target
 from tests.http_fixtures import DemoServer
 
 SECRET = "s3cr3t-token-value"
@@ -433,8 +432,8 @@ def test_the_quick_url_split_agrees_with_httpx(
     scheme: str, host: str, port: str, path: str, query: str
 ) -> None:
     url = f"{scheme}://{host}{port}/{path}" + (f"?{query}" if query else "")
-    quick = _SIMPLE_URL.fullmatch(url)
-    target = _direct_target(url, ())
+    quick = SIMPLE_URL.fullmatch(url)
+    target = direct_target(url, ())
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL:

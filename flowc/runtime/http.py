@@ -62,11 +62,10 @@ from __future__ import annotations
 import contextlib
 import http.cookiejar
 import logging
-import re
 import ssl
 import time
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Literal, Self
 
@@ -89,6 +88,13 @@ from flowc.runtime.http_pool import (
     OriginKey,
     PooledTransport,
     most_specific,
+)
+from flowc.runtime.http_urls import (
+    BadUrl,
+    DirectTarget,
+    decoded_headers,
+    direct_target,
+    url_with_params,
 )
 from flowc.runtime.http_wire import WireConnection
 from flowc.runtime.resolve import HostMap
@@ -319,18 +325,18 @@ class HttpInvoker:
         started = time.perf_counter()
         url = request.url if self._resolve is None else self._resolve.rewrite(request.url)
         if not self._follow_redirects:
-            target = _direct_target(url, request.params)
+            target = direct_target(url, request.params)
             if target is not None and self._is_direct(target):
                 return await self._send_direct(request, target, started)
         try:
             built = client.build_request(
                 request.method,
-                _url_with_params(url, request.params),
+                url_with_params(url, request.params),
                 headers=list(request.headers),
                 content=request.content,
                 timeout=httpx.USE_CLIENT_DEFAULT if request.timeout is None else request.timeout,
             )
-        except (httpx.InvalidURL, UnicodeEncodeError, _BadUrl, TypeError) as exc:
+        except (httpx.InvalidURL, UnicodeEncodeError, BadUrl, TypeError) as exc:
             raise _invalid_request(request, exc) from None
         response = await self._response(request, built)
         try:
@@ -382,7 +388,7 @@ class HttpInvoker:
             built = following
         raise _protocol(request, f"more than {MAX_REDIRECTS} redirects")
 
-    def _is_direct(self, target: _Target) -> bool:
+    def _is_direct(self, target: DirectTarget) -> bool:
         """Whether requests to the target's origin go through no proxy (httpx decides)."""
         key = target.key
         direct = self._direct.get(key)
@@ -393,7 +399,7 @@ class HttpInvoker:
         return direct
 
     async def _send_direct(
-        self, request: HttpRequest, target: _Target, started: float
+        self, request: HttpRequest, target: DirectTarget, started: float
     ) -> HttpResponse:
         """`send` for a request through no proxy: h11 over trio (`http_wire.py`)."""
         try:
@@ -422,7 +428,7 @@ class HttpInvoker:
                 raise _protocol(
                     request, f"the response has more than {MAX_RESPONSE_HEADERS} headers"
                 )
-            response_headers = _decoded(head.headers)
+            response_headers = decoded_headers(head.headers)
             encodings = [value for name, value in response_headers if name == "content-encoding"]
             async with contextlib.aclosing(connection.body(timeout)) as chunks:
                 body = await read_body(chunks, encodings, request.max_body)
@@ -472,81 +478,6 @@ class HttpInvoker:
         if self._client is None:
             raise RuntimeError("HttpInvoker must be used as `async with HttpInvoker() as http:`")
         return self._client
-
-
-class _BadUrl(ValueError):
-    """A URL httpx can parse but no request can be sent to."""
-
-
-def _url_with_params(url: str, params: tuple[tuple[str, str], ...]) -> httpx.URL:
-    """`url` with `params` appended to its query string (httpx 0.28 would replace it)."""
-    parsed = httpx.URL(url)
-    if parsed.scheme not in ("http", "https"):
-        raise _BadUrl("the URL scheme must be http or https")
-    if not parsed.host:
-        raise _BadUrl("the URL has no host")
-    if not params:
-        return parsed
-    extra = str(httpx.QueryParams(list(params))).encode("ascii")
-    return parsed.copy_with(query=parsed.query + b"&" + extra if parsed.query else extra)
-
-
-@attrs.frozen
-class _Target:
-    """Where a direct request goes: its origin, Host header and request target."""
-
-    key: OriginKey
-    host: str
-    netloc: bytes
-    target: bytes
-
-
-_PCHARS = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})"
-_SIMPLE_URL = re.compile(
-    rf"(https?)://([a-z0-9][a-z0-9.-]*)(?::([0-9]{{1,5}}))?((?:/{_PCHARS}*)*)((?:\?(?:{_PCHARS}|[/?])*)?)",
-    re.ASCII,
-)
-"""URLs that httpx would leave exactly as written (but for an empty path, "/")."""
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def _direct_target(url: str, params: tuple[tuple[str, str], ...]) -> _Target | None:
-    """The target of `url` (with `params`), or None to let httpx parse (and refuse) it."""
-    match = _SIMPLE_URL.fullmatch(url) if not params else None
-    if match is not None and "/." not in match[4]:
-        scheme, host, port_text, path, query = match.groups()
-        default = _DEFAULT_PORTS[scheme]
-        port = default if port_text is None else int(port_text)
-        if port <= 65535:
-            netloc = host if port == default else f"{host}:{port}"
-            return _Target(
-                (scheme.encode(), host.encode(), port),
-                host,
-                netloc.encode(),
-                ((path or "/") + query).encode(),
-            )
-    try:
-        parsed = _url_with_params(url, params)
-    except (httpx.InvalidURL, UnicodeEncodeError, _BadUrl, TypeError):
-        return None  # the httpx path reports it
-    scheme_bytes = parsed.raw_scheme
-    port = parsed.port or _DEFAULT_PORTS[parsed.scheme]
-    return _Target(
-        (scheme_bytes, parsed.raw_host, port),
-        parsed.raw_host.decode("ascii"),
-        parsed.netloc,
-        parsed.raw_path,
-    )
-
-
-def _decoded(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
-    """Response headers as text, decoded as httpx does (ASCII, else UTF-8, else Latin-1)."""
-    for encoding in ("ascii", "utf-8", "iso-8859-1"):
-        try:
-            return [(name.decode(encoding), value.decode(encoding)) for name, value in headers]
-        except UnicodeDecodeError:
-            continue
-    raise AssertionError("Latin-1 decodes every byte")  # pragma: no cover
 
 
 def _silence_httpcore_debug_logs() -> None:
@@ -648,7 +579,7 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 
 
 def _invalid_request(request: HttpRequest, exc: Exception) -> TransportError:
-    if isinstance(exc, _BadUrl):
+    if isinstance(exc, BadUrl):
         what = str(exc)
     elif isinstance(exc, httpx.InvalidURL):
         what = "invalid URL"
