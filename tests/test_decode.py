@@ -691,6 +691,10 @@ def test_request_json_round_trips_through_decode_and_validate(data: st.DataObjec
         ("False", T.BOOL, False),
         ("hello", T.STRING, "hello"),
         ('{"a": 1}', T.STRING, '{"a": 1}'),
+        ('{"a": [1, "x"]}', T.JSON, {"a": [1, "x"]}),
+        ("42", T.JSON, 42),
+        ("hello world", T.JSON, "hello world"),  # not JSON at all: the text itself
+        ("{oops", T.JSON, "{oops"),
         ("42", T.STRING, "42"),
         ("", T.STRING, ""),
         (" padded ", T.STRING, " padded "),
@@ -738,7 +742,7 @@ def test_coerce_input_secret() -> None:
         ("2", T.DURATION, 'expected duration (like "2s", "1m30s"), found "2"'),
         ("tomorrow", T.TIMESTAMP, 'found "tomorrow"'),
         ("a,b", ListT(T.STRING), "expected list[string] as JSON, found invalid JSON"),
-        ("hello", T.JSON, "expected json as JSON, found invalid JSON"),
+        ("[" + "9" * 400 + "]", T.JSON, "expected json as JSON"),  # JSON, out of range
         ("abc", OptionalT(T.INT), 'expected int, found "abc"'),
     ],
 )

@@ -615,8 +615,21 @@ _SCALAR_READERS: Final[dict[str, Callable[[str, str], object]]] = {
 
 
 def _coerce_json_input(text: str, expected: Type, path: str) -> object:
+    if expected == ftypes.JSON and not _is_json_syntax(text):
+        return text  # `-i note=hello` for a `json` parameter: the text itself
     try:
         document = values.parse_json(text)
     except EvalError as error:
         raise DecodeError(path, f"expected {expected} as JSON, found {error.message}") from None
     return validate(document, expected, path)
+
+
+def _is_json_syntax(text: str) -> bool:
+    """Whether ``text`` is JSON at all (its values may still be out of range)."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    except ValueError:  # e.g. too many digits: JSON, but not a value flowc reads
+        return True
+    return True
