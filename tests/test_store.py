@@ -25,6 +25,7 @@ from flowc.runtime.store import (
     JournalEntry,
     RunQuery,
     RunRecord,
+    RunStatus,
     Store,
     StoreError,
     open_store,
@@ -211,3 +212,73 @@ def test_a_postgres_password_never_reaches_a_message() -> None:
     with pytest.raises(StoreError) as caught:
         open_store("postgresql://me:hunter2@127.0.0.1:1/runs?connect_timeout=1")
     assert "hunter2" not in str(caught.value)
+
+
+def queued(run_id: str, **changes: object) -> RunRecord:
+    return record(run_id, status="queued", owner=None, attempt=0, **changes)
+
+
+def test_the_queue_claims_each_run_once_and_leases_expire(store: Store) -> None:
+    for index in range(3):
+        store.create_run(queued(f"q{index}", created=100.0 + index))
+    store.create_run(queued("other", flow="g"))
+    first = store.claim_runs("a", ["f"], 2, 30)
+    assert [r.id for r in first] == ["q0", "q1"] and {r.owner for r in first} == {"a"}
+    assert [r.id for r in store.claim_runs("b", ["f"], 10, 0.05)] == ["q2"]
+    assert store.claim_runs("b", ["f"], 10, 30) == []  # leases hold; `other` is not b's flow
+    held = store.renew_leases("a", ["q0", "q1", "q2"], 30)
+    assert held.held == {"q0", "q1"} and held.cancelled == frozenset()
+    import time
+
+    time.sleep(0.1)
+    assert [r.id for r in store.claim_runs("c", ["f"], 10, 30)] == ["q2"]  # b's lease expired
+    assert store.renew_leases("b", ["q2"], 30).held == frozenset()
+
+
+def test_cancel_requeue_release_and_signals(store: Store) -> None:
+    store.create_run(queued("waiting", created=100.0))  # claimed first: oldest
+    store.create_run(queued("busy", created=101.0))
+    [claimed] = store.claim_runs("w", ["f"], 1, 30)
+    assert claimed.id == "waiting"
+    store.begin_attempt("waiting", 1, "w", 101.0)
+    cancelled = store.request_cancel("busy", 102.0)  # never claimed: ends at once
+    assert cancelled is not None and cancelled.status == RunStatus.INTERRUPTED
+    flagged = store.request_cancel("waiting", 103.0)
+    assert flagged is not None and flagged.status == "running" and flagged.cancel_requested
+    assert store.renew_leases("w", ["waiting"], 30).cancelled == {"waiting"}
+    assert store.release_run("waiting", "someone else") is False
+    assert store.release_run("waiting", "w") is True
+    assert store.get_run("waiting").status == "queued"  # type: ignore[union-attr]
+    assert store.requeue_run("waiting", 104.0) is False  # only failed or interrupted runs
+    assert store.requeue_run("busy", 105.0) is True
+    again = store.get_run("busy")
+    assert again is not None and again.status == "queued" and not again.cancel_requested
+    assert store.deliver_signal("nope", "s", "1", 1.0) is None
+    for payload in ("1", '{"a":2}'):
+        store.deliver_signal("busy", "approval", payload, 106.0)
+    signals = store.signals("busy")
+    assert [(s.name, s.sequence, s.payload) for s in signals] == [
+        ("approval", 1, "1"),
+        ("approval", 2, '{"a":2}'),
+    ]
+
+
+def test_a_schema_1_sqlite_file_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    SQLiteStore(str(path)).close()
+    with sqlite3.connect(path) as db:  # what flowc before the queue wrote
+        db.execute("ALTER TABLE runs DROP COLUMN lease_until")
+        db.execute("ALTER TABLE runs DROP COLUMN cancel_requested")
+        db.execute("DROP TABLE signals")
+        db.execute("UPDATE meta SET value = '1' WHERE name = 'schema'")
+        db.execute(
+            "INSERT INTO runs VALUES ('old', 'f', 'completed', 's', 'd', '{}', '{}', '[]', "
+            "1.0, 2.0, 1, NULL, NULL, NULL, 0)"
+        )
+    store = SQLiteStore(str(path))
+    old = store.get_run("old")
+    assert old is not None and old.status == "completed" and old.lease_until is None
+    assert store.deliver_signal("old", "s", "null", 3.0) is not None
+    store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone() == ("2",)
