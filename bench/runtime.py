@@ -41,7 +41,8 @@ import flowc
 from flowc.demo import start_demo_server
 
 ROUNDS = 5
-PEERS_PYTHON = Path(__file__).resolve().parent / ".venv-peers" / "bin" / "python"
+BENCH = Path(__file__).resolve().parent
+PEERS_PYTHON = BENCH / ".venv-peers" / "bin" / "python"
 RSS_ITEMS = tuple(
     int(n) for n in os.environ.get("BENCH_RSS_ITEMS", "10000,30000,100000").split(",")
 )
@@ -186,19 +187,30 @@ def measure_fanout(base: str) -> tuple[float, float]:
     return flow_side, hand_side
 
 
-def measure_aiohttp(base: str) -> tuple[float, float] | None:
-    """(sequential, fan-out) medians of the aiohttp script, or None without the peers venv."""
+def run_peer(script: str, *args: str) -> str | None:
+    """The stdout of ``bench/peers/SCRIPT ARGS`` run by the peers venv's Python.
+
+    None when that venv does not exist, or when the script fails (its last line
+    of stderr is printed): the rows of another engine are then left out."""
     if not PEERS_PYTHON.exists():
         return None
-    script = Path(__file__).resolve().parent / "peers" / "aiohttp_side.py"
     output = subprocess.run(
-        [str(PEERS_PYTHON), str(script), base, str(ROUNDS)],
+        [str(PEERS_PYTHON), str(BENCH / "peers" / script), *args],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if output.returncode != 0:
-        print(f"aiohttp side failed: {output.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        last = output.stderr.strip().splitlines()[-1:] or ["no message"]
+        print(f"({script} {' '.join(args)} failed: {last[0]})", file=sys.stderr)
         return None
-    found = dict(line.split() for line in output.stdout.splitlines())
+    return output.stdout
+
+
+def measure_aiohttp(base: str) -> tuple[float, float] | None:
+    """(sequential, fan-out) medians of the aiohttp script, or None without the peers venv."""
+    stdout = run_peer("aiohttp_side.py", base, str(ROUNDS))
+    if stdout is None:
+        return None
+    found = dict(line.split() for line in stdout.splitlines())
     return float(found["sequential"]), float(found["fanout"])
 
 
