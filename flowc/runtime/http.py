@@ -51,8 +51,8 @@ pool, bounded by the same limits). This module re-exports the pool's public name
 
 Direct requests (no proxy for their origin, as httpx's mounts decide, cached per
 origin; redirects not followed) skip httpx altogether: `_send_direct` builds the
-headers httpx would, takes a `http_wire.WireConnection` from the same pool and drives
-h11 over the trio socket itself (`http_wire.py` says why and what it keeps). Simple
+headers httpx would, takes a `http_wire.WireConnection` from the same pool and speaks
+HTTP/1.1 over the trio socket itself (`http_wire.py` says why and what it keeps). Simple
 URLs are split by a regular expression that agrees with httpx (a hypothesis test
 checks it); any other URL is parsed by httpx.
 """
@@ -80,6 +80,7 @@ from flowc.runtime.bodies import (
     BodyTooLarge,
     UndecodableBody,
     read_body,
+    read_whole_body,
 )
 from flowc.runtime.http_pool import (
     DEFAULT_MAX_CONNECTIONS,
@@ -87,6 +88,7 @@ from flowc.runtime.http_pool import (
     LazySSLContext,
     OriginKey,
     PooledTransport,
+    close_all,
     most_specific,
 )
 from flowc.runtime.http_urls import (
@@ -401,7 +403,7 @@ class HttpInvoker:
     async def _send_direct(
         self, request: HttpRequest, target: DirectTarget, started: float
     ) -> HttpResponse:
-        """`send` for a request through no proxy: h11 over trio (`http_wire.py`)."""
+        """`send` for a request through no proxy: HTTP/1.1 over trio (`http_wire.py`)."""
         try:
             headers = self._wire_headers(request, target.netloc)
         except UnicodeEncodeError as exc:
@@ -430,8 +432,12 @@ class HttpInvoker:
                 )
             response_headers = decoded_headers(head.headers)
             encodings = [value for name, value in response_headers if name == "content-encoding"]
-            async with contextlib.aclosing(connection.body(timeout)) as chunks:
-                body = await read_body(chunks, encodings, request.max_body)
+            whole = connection.whole_body()
+            if whole is not None:
+                body = read_whole_body(whole, encodings, request.max_body)
+            else:
+                async with contextlib.aclosing(connection.body(timeout)) as chunks:
+                    body = await read_body(chunks, encodings, request.max_body)
         except httpx.HTTPError as exc:
             raise _transport_error(request, exc) from None
         except BodyTooLarge as too_large:
@@ -445,10 +451,10 @@ class HttpInvoker:
         except UndecodableBody as undecodable:
             raise _protocol(request, str(undecodable)) from None
         finally:
-            with trio.CancelScope(shield=True):
-                if not connection.is_idle():  # cancelled, failed or not read to its end
+            if not connection.is_idle():  # cancelled, failed or not read to its end
+                with trio.CancelScope(shield=True):
                     await connection.aclose()
-                await pool.give_back(connection)
+            await close_all(pool.put_back(connection))  # (shielded, when there is any)
         return HttpResponse(
             status=head.status_code,
             headers=tuple(response_headers),

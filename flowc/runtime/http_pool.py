@@ -163,7 +163,7 @@ class ConnectionPool:
         except BaseException:
             self._slots.release()
             raise
-        await _close_all(stale)
+        await close_all(stale)
         return connection  # type: ignore[return-value]  # (a connection to `key` is a _C)
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
@@ -206,7 +206,7 @@ class ConnectionPool:
         self._idle.clear()
         self._busy.clear()
         self._idle_count = self._open_count = 0
-        await _close_all(connections)
+        await close_all(connections)
 
     async def _acquire_slot(self, timeout: float | None) -> None:
         """Take a request-in-flight token, waiting at most `timeout` seconds."""
@@ -252,10 +252,17 @@ class ConnectionPool:
 
     async def give_back(self, connection: PooledConnection | None) -> None:
         """Return the token, and the connection to the idle stack if it can be reused."""
+        await close_all(self.put_back(connection))
+
+    def put_back(self, connection: PooledConnection | None) -> list[PooledConnection]:
+        """`give_back` without the closing: the connections the caller must close.
+
+        The direct path calls it unshielded when the connection is idle, so that the
+        common case costs no cancel scope (`http.py`)."""
         self._slots.release()
         key = None if connection is None else self._busy.pop(connection, None)
         if connection is None or key is None:
-            return
+            return []
         now = time.monotonic()
         reusable = not connection.is_closed() and connection.is_idle()
         if self._closed or not reusable or self._idle_count >= self._max_idle_connections:
@@ -266,7 +273,7 @@ class ConnectionPool:
             self._idle_count += 1
             stale = []
         stale.extend(self._sweep_expired(now))
-        await _close_all(stale)
+        return stale
 
     def _sweep_expired(self, now: float) -> list[PooledConnection]:
         """Idle connections past their keep-alive expiry; runs at most twice per expiry."""
@@ -315,7 +322,7 @@ class _GiveBackOnClose:
             await self._pool.give_back(self._connection)
 
 
-async def _close_all(connections: Sequence[PooledConnection]) -> None:
+async def close_all(connections: Sequence[PooledConnection]) -> None:
     """Close discarded connections, shielded from cancellation; their errors don't matter."""
     if not connections:
         return

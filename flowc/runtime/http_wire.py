@@ -1,4 +1,4 @@
-"""HTTP/1.1 on the wire: h11 driven directly over trio sockets, for direct requests.
+"""HTTP/1.1 on the wire: one connection driven over a trio socket, for direct requests.
 
 Why it exists
 -------------
@@ -9,8 +9,10 @@ against the local demo API (docs/http-performance.md) put httpx's client layer
 (request building, cookie extraction, header models) at about a quarter of the time
 and httpcore's connection code (its `Trace` context managers, locks and state
 machine around h11) at another third, for work flowc does not use. This module does
-the same exchange with h11 alone, and `HttpInvoker` (`http.py`) sends every direct
-request through it; proxied requests and followed redirects still go through httpx.
+the same exchange over the socket itself, with the messages written and parsed by
+`http1.py` (httptools' llhttp; h11 was the next cost, see there), and `HttpInvoker`
+(`http.py`) sends every direct request through it; proxied requests and followed
+redirects still go through httpx.
 
 What it keeps
 -------------
@@ -26,8 +28,7 @@ Everything a user of the httpx path could observe:
   when both sides finished the exchange cleanly; one whose server closed it while idle
   (the socket is readable) or whose keep-alive expired is not reused;
 - cancellation at any point leaves the connection unusable, and the pool closes it;
-- 100 KiB of response headers at most (h11's ``max_incomplete_event_size``, as
-  httpcore sets it);
+- 100 KiB of response head at most (httpcore's limit);
 - the errors: httpx's own exception classes with httpcore's texts ("Server
   disconnected without sending a response.", the OS's and the TLS library's words),
   so `http.py` maps them onto error kinds exactly as before; a failed write still
@@ -44,16 +45,13 @@ import time
 from collections.abc import AsyncGenerator
 from typing import Final
 
-import h11
 import httpx
 import trio
 
-MAX_HEADER_BYTES: Final = 100 * 1024
-"""The most bytes of response head h11 buffers (httpcore's setting)."""
+from flowc.runtime.http1 import Headers, ResponseHead, ResponseReader, keeps_alive, request_bytes
+
 READ_BYTES: Final = 64 * 1024
 _ALPN: Final = ["http/1.1"]
-
-Headers = list[tuple[bytes, bytes]]
 
 
 class WireConnection:
@@ -80,7 +78,7 @@ class WireConnection:
         self._keepalive_expiry = keepalive_expiry
         self._stream: trio.abc.Stream | None = None
         self._socket: trio.socket.SocketType | None = None
-        self._h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEADER_BYTES)
+        self._reader: ResponseReader | None = None
         self._expire_at: float | None = None
         self._active = False
         self._closed = False
@@ -115,55 +113,64 @@ class WireConnection:
         headers: Headers,
         content: bytes | None,
         timeout: float | None,
-    ) -> h11.Response:
+    ) -> ResponseHead:
         """Send a request and read the response's head (`body` reads the rest)."""
         self._active = True  # until the body is read to its end: never handed out
         self._expire_at = None
         try:
+            data = request_bytes(method, target, headers, content)
+            reader = self._reader = ResponseReader(method, keeps_alive(headers))
             if self._stream is None:
                 await self._connect(timeout)
-            try:
-                data = self._h11.send(h11.Request(method=method, target=target, headers=headers))
-                if content:
-                    data = data + self._h11.send(h11.Data(data=content))
-                data = data + self._h11.send(h11.EndOfMessage())
-            except h11.LocalProtocolError as error:
-                raise httpx.LocalProtocolError(str(error)) from None
             # a failed write still reads: the server may have answered and closed early
             with contextlib.suppress(httpx.WriteError):
-                await self._write(data or b"", timeout)
-            while True:
-                event = await self._next_event(timeout)
-                if isinstance(event, h11.Response):
-                    return event
-                # (an informational 1xx response: h11 hands it over, the final one follows)
+                await self._write(data, timeout)
+            while reader.head is None:
+                await self._receive(reader, timeout)
+            return reader.head
         except BaseException:
             await self.aclose()
             raise
+
+    def whole_body(self) -> list[bytes] | None:
+        """The body's bytes when the whole response has arrived already, else None
+        (and `body` reads it); the connection is then ready for the next request."""
+        reader = self._reader
+        if reader is None or not reader.complete:
+            return None
+        self._done(reader)
+        return reader.take_body()
 
     async def body(self, timeout: float | None) -> AsyncGenerator[bytes, None]:
         """The body's bytes as they arrive; at its end the connection can be reused.
 
         Stopped before its end (an error, cancellation, a body too large), the
         connection stays active: its owner closes it (`HttpInvoker`)."""
+        reader = self._reader
+        assert reader is not None, "body() before exchange()"
         while True:
-            event = await self._next_event(timeout)
-            if isinstance(event, h11.Data):
-                yield bytes(event.data)
-            elif isinstance(event, h11.EndOfMessage):
+            for chunk in reader.take_body():
+                yield chunk
+            if reader.complete:
                 break
-        self._finished()
+            await self._receive(reader, timeout)
+        self._done(reader)
 
-    def _finished(self) -> None:
-        state = self._h11
-        if state.our_state is h11.DONE and state.their_state is h11.DONE:
-            state.start_next_cycle()
-            self._active = False
+    def _done(self, reader: ResponseReader) -> None:
+        self._reader = None
+        self._active = False
+        if reader.reusable:
             if self._keepalive_expiry is not None:
                 self._expire_at = time.monotonic() + self._keepalive_expiry
-        else:  # the server said Connection: close, or spoke HTTP/1.0
+        else:  # the server said Connection: close, spoke HTTP/1.0 or sent too much
             self._closed = True
-            self._active = False
+
+    async def _receive(self, reader: ResponseReader, timeout: float | None) -> None:
+        data = await self._read(timeout)
+        if data:
+            reader.feed(data)
+        else:
+            reader.end_of_stream()
 
     # --- the socket --------------------------------------------------------------------
 
@@ -195,43 +202,28 @@ class WireConnection:
         self._stream = stream
 
     async def _write(self, data: bytes, timeout: float | None) -> None:
-        assert self._stream is not None
+        stream = self._stream
+        assert stream is not None
         try:
             if timeout is None:
-                await self._stream.send_all(data)
-            else:
-                with trio.fail_after(timeout):
-                    await self._stream.send_all(data)
-        except trio.TooSlowError:
-            raise httpx.WriteTimeout("") from None
+                await stream.send_all(data)
+                return
+            # (a bare CancelScope: `trio.fail_after` costs a generator-based context manager)
+            with trio.CancelScope(deadline=trio.current_time() + timeout) as scope:
+                await stream.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
             raise httpx.WriteError(str(error)) from error
-
-    async def _next_event(self, timeout: float | None) -> h11.Event:
-        state = self._h11
-        while True:
-            try:
-                event = state.next_event()
-            except h11.RemoteProtocolError as error:
-                raise httpx.RemoteProtocolError(str(error)) from None
-            if event is not h11.NEED_DATA:
-                if event is h11.PAUSED:  # (only after a response to CONNECT or an Upgrade)
-                    raise httpx.RemoteProtocolError("the server switched protocols")
-                assert isinstance(event, h11.Event)
-                return event
-            data = await self._read(timeout)
-            if data == b"" and state.their_state is h11.SEND_RESPONSE:
-                raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
-            state.receive_data(data)
+        if scope.cancelled_caught:
+            raise httpx.WriteTimeout("")
 
     async def _read(self, timeout: float | None) -> bytes:
-        assert self._stream is not None
+        stream = self._stream
+        assert stream is not None
         try:
             if timeout is None:
-                return bytes(await self._stream.receive_some(READ_BYTES))
-            with trio.fail_after(timeout):
-                return bytes(await self._stream.receive_some(READ_BYTES))
-        except trio.TooSlowError:
-            raise httpx.ReadTimeout("") from None
+                return bytes(await stream.receive_some(READ_BYTES))
+            with trio.CancelScope(deadline=trio.current_time() + timeout):
+                return bytes(await stream.receive_some(READ_BYTES))
         except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
             raise httpx.ReadError(str(error)) from error
+        raise httpx.ReadTimeout("")  # (the scope's deadline passed: it returned nothing)
