@@ -97,9 +97,10 @@ def request_bytes(method: bytes, target: bytes, headers: Headers, content: bytes
 
 def keeps_alive(headers: Headers) -> bool:
     """Whether a message with these headers lets its connection be reused."""
-    return not any(
-        name.lower() == b"connection" and b"close" in _tokens(value) for name, value in headers
-    )
+    for name, value in headers:
+        if name.lower() == b"connection" and b"close" in _tokens(value):
+            return False
+    return True
 
 
 def _tokens(value: bytes) -> list[bytes]:
@@ -209,16 +210,18 @@ class ResponseReader:
         headers = self._headers
         version = parser.get_http_version().encode("ascii")
         self.head = ResponseHead(status, version, headers)
-        if version != b"1.1" or not keeps_alive(headers):
+        if version != b"1.1":
             self.reusable = False
         self._framed = False
-        for name, value in headers:
-            if name == b"transfer-encoding":
+        for name, value in headers:  # (names are lower-cased: `on_header`)
+            if name == b"content-length":
+                self._framed = True
+            elif name == b"transfer-encoding":
                 if value.strip().lower() != b"chunked":
                     self._problem = ONLY_CHUNKED
                 self._framed = True
-            elif name == b"content-length":
-                self._framed = True
+            elif name == b"connection" and b"close" in _tokens(value):
+                self.reusable = False
         if self._is_head or status in (204, 304):  # no body, whatever the headers say
             self._framed = True
             self.complete = True
