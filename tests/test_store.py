@@ -282,3 +282,52 @@ def test_a_schema_1_sqlite_file_is_migrated_in_place(tmp_path: Path) -> None:
     store.close()
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone() == ("2",)
+
+
+# --------------------------------------------------------------------------- inline calls
+
+
+async def test_slow_inline_calls_spend_a_budget_then_go_to_the_thread(tmp_path: Path) -> None:
+    """Inline calls may hold the trio loop for a share of the time: a slow call spends
+    the budget, the calls after it run in the worker thread until it has grown back."""
+    import threading
+    import time
+
+    store = AsyncStore(SQLiteStore(str(tmp_path / "runs.db")))
+    assert store.inline
+    loop_thread = threading.get_ident()
+    delay = [0.0]
+    seen: list[bool] = []
+
+    def call(_: object) -> None:
+        seen.append(threading.get_ident() == loop_thread)
+        time.sleep(delay[0])
+
+    async def inline(seconds: float = 0.0) -> bool:
+        delay[0] = seconds
+        await store._run(call, None)
+        return seen[-1]
+
+    assert await inline() and await inline()  # fast: inline
+    assert await inline(0.02)  # slow, within the burst: inline, and a budget left
+    assert await inline(0.05)  # slow: inline, and the budget is spent
+    assert not await inline() and not await inline()  # in the thread meanwhile
+    owed = -store._budget / store.BLOCKING_SHARE  # seconds until it has grown back
+    await trio.sleep(owed + 0.05)
+    assert await inline()  # inline again
+
+
+def test_a_claim_reads_only_queued_and_running_runs(tmp_path: Path) -> None:
+    """The claim's plan goes through the partial index of unfinished runs, so that its
+    cost does not grow with the ended runs a long-lived store keeps."""
+    from flowc.runtime.store.sqlite import claim_query
+
+    store = SQLiteStore(str(tmp_path / "runs.db"))
+    try:
+        plan = store._db.execute(  # (the store's own connection and schema)
+            "EXPLAIN QUERY PLAN " + claim_query(2), ("a", "b", 0.0, 0.0, 10)
+        ).fetchall()
+    finally:
+        store.close()
+    steps = " ".join(str(row[-1]) for row in plan)
+    assert "USING INDEX runs_queue" in steps, steps

@@ -403,7 +403,8 @@ class PostgresStore:
 
         def work(db: Any) -> list[RunRecord]:
             rows = db.execute(
-                f"WITH chosen AS (SELECT id FROM flowc_runs WHERE flow = ANY(%s) AND ("
+                "WITH chosen AS (SELECT id FROM flowc_runs "
+                "WHERE status IN ('queued', 'running') AND flow = ANY(%s) AND ("
                 f"(status = 'queued' AND (owner IS NULL OR lease_until < {_NOW})) OR "
                 f"(status = 'running' AND lease_until < {_NOW})) "
                 "ORDER BY created_at, id LIMIT %s FOR UPDATE SKIP LOCKED) "

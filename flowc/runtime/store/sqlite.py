@@ -68,6 +68,8 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_by_time ON runs (created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS runs_by_flow ON runs (flow, created_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS runs_queue ON runs (created_at, id)
+    WHERE status IN ('queued', 'running');
 CREATE TABLE IF NOT EXISTS journal (
     run_id TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -263,13 +265,9 @@ class SQLiteStore:
         if not flows or limit <= 0:
             return []
         now = time.time()
-        marks = ", ".join("?" * len(flows))
         with self._transaction() as db:
             rows = db.execute(
-                f"SELECT {COLUMNS} FROM runs WHERE flow IN ({marks}) AND ("
-                "(status = 'queued' AND (owner IS NULL OR lease_until < ?)) OR "
-                "(status = 'running' AND lease_until < ?)) "
-                "ORDER BY created_at, id LIMIT ?",
+                claim_query(len(flows)),
                 (*flows, now, now, limit),
             ).fetchall()
             db.executemany(
@@ -358,6 +356,23 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def claim_query(flows: int) -> str:
+    """The claim's SELECT for that many flow names; parameters: the names, now, now, limit.
+
+    ``status IN`` and ``INDEXED BY`` make the partial index ``runs_queue`` (queued and
+    running runs only) serve it: through ``runs_by_flow``, which the planner picks
+    otherwise, every claim scanned all the ended runs of the flows, and claims slowed
+    down as the store grew."""
+    marks = ", ".join("?" * flows)
+    return (
+        f"SELECT {COLUMNS} FROM runs INDEXED BY runs_queue "
+        f"WHERE status IN ('queued', 'running') AND flow IN ({marks}) AND ("
+        "(status = 'queued' AND (owner IS NULL OR lease_until < ?)) OR "
+        "(status = 'running' AND lease_until < ?)) "
+        "ORDER BY created_at, id LIMIT ?"
+    )
 
 
 def _migrate(db: sqlite3.Connection) -> None:
