@@ -230,3 +230,26 @@ def test_a_worker_whose_lease_expired_cannot_write(postgres_url: str, flows: Pat
     assert new.renew_leases("new-owner", [run_id], 30).held == {run_id}
     new.finish_run(run_id, "completed", None, None, False, time.time())
     assert setup.get_run(run_id).status == "completed"  # type: ignore[union-attr]
+
+
+async def test_waiters_are_counted_and_the_last_one_removes_the_entry(tmp_path: Path) -> None:
+    """A request that waits for a run this process does not execute (a cancel on
+    PostgreSQL, a wait that timed out) must not leave its event behind; two requests
+    waiting for one run share the event until the run ends."""
+    from flowc.runtime.engine import Engine
+    from flowc.runtime.store import AsyncStore
+    from flowc.runtime.store.memory import MemoryStore
+    from flowc.server.worker import Worker
+
+    flows = tmp_path / "flows.flow"
+    flows.write_text("flow f() -> int {\n    return 1\n}\n")
+    async with Engine(store=AsyncStore(MemoryStore())) as engine:
+        worker = Worker(engine, load_catalog([str(flows)]))
+        first, second = worker.waiter("r1"), worker.waiter("r1")
+        assert first is second and worker.waiting == 1
+        worker.forget_waiter("r1")
+        assert worker.waiting == 1  # the second request still waits
+        worker.forget_waiter("r1")
+        assert worker.waiting == 0
+        worker.forget_waiter("r1")  # (once more: nothing to forget)
+        assert worker.waiting == 0

@@ -309,7 +309,12 @@ async def cancel_run(request: Request) -> Response:
             409, "run_ended", messages.CANCEL_ENDED.format(run_id=record.id, status=record.status)
         )
     done = server.worker.waiter(record.id) if server.worker is not None else None
-    await server.store.request_cancel(record.id, time.time())
+    try:
+        await server.store.request_cancel(record.id, time.time())
+    except BaseException:
+        if server.worker is not None:
+            server.worker.forget_waiter(record.id)
+        raise
     if server.worker is not None:
         server.worker.cancel_local(record.id)
     ended = await _wait_ended(server, record.id, 30.0, done)
@@ -423,19 +428,23 @@ async def _wait_ended(
     polled, at growing intervals.
     """
     deadline = trio.current_time() + timeout
-    if done is not None:
-        with trio.move_on_at(deadline):
-            await done.wait()
-    interval = 0.02
-    while True:
-        record = await server.store.get_run(run_id)
-        if record is not None and record.status in ENDED:
-            return record
-        left = deadline - trio.current_time()
-        if left <= 0:
-            return None
-        await trio.sleep(min(interval, left))
-        interval = min(interval * 2, 0.5)
+    try:
+        if done is not None:
+            with trio.move_on_at(deadline):
+                await done.wait()
+        interval = 0.02
+        while True:
+            record = await server.store.get_run(run_id)
+            if record is not None and record.status in ENDED:
+                return record
+            left = deadline - trio.current_time()
+            if left <= 0:
+                return None
+            await trio.sleep(min(interval, left))
+            interval = min(interval * 2, 0.5)
+    finally:
+        if done is not None and server.worker is not None:
+            server.worker.forget_waiter(run_id)
 
 
 async def _json_body(request: Request, *, empty_ok: bool = False) -> Any:

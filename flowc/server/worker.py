@@ -75,7 +75,9 @@ class Worker:
         """Secret inputs of runs this process accepted (they are never stored)."""
         self.active: dict[str, trio.CancelScope] = {}
         self.executed = 0
-        self._waiters: dict[str, trio.Event] = {}
+        self._waiters: dict[str, tuple[trio.Event, int]] = {}
+        """Per run: the event set when this worker's execution of it ends, and how many
+        requests wait for it (`waiter` counts up, `forget_waiter` down)."""
         self._wakeup = trio.Event()
         self._stopping = False
         self._stopped = trio.Event()
@@ -84,8 +86,29 @@ class Worker:
         self._wakeup.set()
 
     def waiter(self, run_id: str) -> trio.Event:
-        """An event set when this worker's execution of ``run_id`` ends."""
-        return self._waiters.setdefault(run_id, trio.Event())
+        """An event set when this worker's execution of ``run_id`` ends; the caller
+        gives it back with `forget_waiter` when it stops waiting."""
+        known = self._waiters.get(run_id)
+        event, count = known if known is not None else (trio.Event(), 0)
+        self._waiters[run_id] = (event, count + 1)
+        return event
+
+    def forget_waiter(self, run_id: str) -> None:
+        """One waiter of ``run_id`` stopped waiting: the last one removes the entry, so a
+        run some other process executes leaves nothing behind here."""
+        known = self._waiters.get(run_id)
+        if known is None:
+            return
+        event, count = known
+        if count <= 1:
+            del self._waiters[run_id]
+        else:
+            self._waiters[run_id] = (event, count - 1)
+
+    @property
+    def waiting(self) -> int:
+        """Runs some request waits for (for tests and statistics)."""
+        return len(self._waiters)
 
     def cancel_local(self, run_id: str, *, compensate: bool = True) -> bool:
         """Cancel a run this worker executes; whether it does."""
@@ -165,9 +188,9 @@ class Worker:
         finally:
             self.active.pop(run_id, None)
             self.secrets.pop(run_id, None)
-            waiter = self._waiters.pop(run_id, None)
-            if waiter is not None:
-                waiter.set()
+            waiting = self._waiters.pop(run_id, None)
+            if waiting is not None:
+                waiting[0].set()
             self.executed += 1
             self.wake()
 
