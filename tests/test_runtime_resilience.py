@@ -72,6 +72,25 @@ async def test_backoff_schedules(
     assert [event["attempt"] for event in retries] == list(range(1, len(expected)))
 
 
+@pytest.mark.parametrize("factor", [0, -2, 0.0])
+async def test_a_run_time_backoff_factor_must_be_positive(
+    autojump_clock: trio.testing.MockClock, factor: float
+) -> None:
+    """A factor known only when the run gets there is checked there: the step fails
+    with an `eval` error that says so (it was an internal error)."""
+    program = compile_flow(
+        'const BASE = "http://api.test"\n'
+        "flow f(k: double) {\n"
+        '    step s = GET BASE + "/x" { retry 2 backoff exponential 1s factor k }\n'
+        "}\n"
+    )
+    invoker = ScriptedInvoker({"/x": reply(503)})
+    outcome = await run(program, "f", {"k": float(factor)}, invoker=invoker)
+    assert outcome.error is not None and outcome.error.kind == "eval"
+    assert "backoff factor must be > 0" in outcome.error.message
+    assert len(invoker.times()) == 1  # no retry was waited for
+
+
 async def test_jitter_draws_each_delay_from_zero_to_the_backoff(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

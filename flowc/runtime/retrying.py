@@ -80,6 +80,8 @@ class RetryDecider:
             if backoff.factor is None
             else float(self.invocation.evaluate(backoff.factor, self.frame))
         )
+        if not factor > 0:  # (a literal is checked statically; this one came from the run)
+            raise FlowError(errors.EVAL, f"the backoff factor must be > 0, found {to_text(factor)}")
         return backoff_delay(
             backoff.kind, base, retry_number, factor=factor, cap=cap, jitter=jitter, rng=_RNG
         )
