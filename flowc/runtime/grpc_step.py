@@ -220,6 +220,7 @@ class GrpcAttempts:
                     attempt=attempt,
                     method="GRPC",
                     url=self.url,
+                    service=step.service_name(),
                 )
             )
 
@@ -241,6 +242,7 @@ class GrpcAttempts:
                     status=status,
                     error=error,
                     elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
+                    service=step.service_name(),
                 )
             )
 
