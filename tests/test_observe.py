@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cli_process import ROOT, child_environment
 from tests.http_fixtures import DemoServer
+from tests.observe_receivers import HeaderRecorder, OtlpReceiver, ReceivedSpan, SentryReceiver
 
 FLOWS = """
 service demo env("FLOWC_DEMO_URL", "http://127.0.0.1:8765") {
@@ -48,14 +49,39 @@ flow hello(name: string, token: secret) -> string {
     return "hello, ${name}"
 }
 
-flow outer(name: string) -> string {
+service recorder env("FLOWC_RECORDER_URL", "http://127.0.0.1:9") {
+    timeout 10s
+}
+
+flow traced(name: string, token: secret) -> string {
+    step lookup = GET recorder "/lookup/${name}" {
+        headers {"Authorization": "Bearer ${token}"}
+        query {api_key: "query-value-hidden"}
+    }
     step inner = call greet(name: name)
+    step retried = GET demo "/flaky/${run.id}" {
+        query {fail: 1, status: 503}
+        retry 2 backoff fixed 10ms
+    }
     return inner.body
 }
 
 flow greet(name: string) -> string {
-    step ping = GET demo "/delay/1"
+    step ping = GET recorder "/ping"
     return "hi, ${name}"
+}
+
+flow saga(token: secret) -> string {
+    step order = POST recorder "/orders" {
+        headers {"X-Token": token}
+        compensate {
+            step undo = DELETE recorder "/orders/1"
+        }
+    }
+    step charge = POST recorder "/charge" {
+        query {status: 500}
+    }
+    return "never"
 }
 
 flow broken() -> string {
@@ -152,8 +178,42 @@ def stop_serve(served: Served) -> None:
 
 
 @pytest.fixture(scope="module")
-def served(demo_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    started = start_serve(tmp_path_factory.mktemp("observe"), demo_server, {})
+def otlp() -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture(scope="module")
+def sentry() -> Iterator[SentryReceiver]:
+    receiver = SentryReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture(scope="module")
+def recorder() -> Iterator[HeaderRecorder]:
+    server = HeaderRecorder()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def served(
+    demo_server: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    otlp: OtlpReceiver,
+    sentry: SentryReceiver,
+    recorder: HeaderRecorder,
+) -> Iterator[Served]:
+    environment = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.url,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "OTEL_SERVICE_NAME": "flowc-under-test",
+        "SENTRY_DSN": f"http://publickey@127.0.0.1:{sentry.port}/1",
+        "FLOWC_RECORDER_URL": recorder.url,
+    }
+    started = start_serve(tmp_path_factory.mktemp("observe"), demo_server, environment)
     yield started
     stop_serve(started)
 
@@ -221,3 +281,99 @@ def test_the_grafana_dashboard_uses_only_scraped_metrics(served: Served) -> None
     assert used <= scraped, sorted(used - scraped)
     families = {re.sub(r"_(total|bucket|count|sum)$", "", name) for name in used}
     assert families >= WANTED_FAMILIES, sorted(WANTED_FAMILIES - families)
+
+
+# --------------------------------------------------------------------------- traces
+
+CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER_SPAN = "00f067aa0ba902b7"
+
+
+def _one(spans: list[ReceivedSpan], name: str) -> ReceivedSpan:
+    found = [s for s in spans if s.name == name]
+    assert len(found) == 1, (name, [s.name for s in spans])
+    return found[0]
+
+
+def _children(spans: list[ReceivedSpan], parent: ReceivedSpan) -> list[ReceivedSpan]:
+    return sorted((s for s in spans if s.parent_id == parent.span_id), key=lambda s: s.start)
+
+
+def test_a_run_is_a_trace_that_continues_the_callers(
+    served: Served, demo: DemoServer, otlp: OtlpReceiver, recorder: HeaderRecorder
+) -> None:
+    caller = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
+    run = served.start("traced", {"name": "ada", "token": SECRET}, traceparent=caller)
+    assert run["status"] == "completed", run
+    spans = otlp.trace_of(str(run["id"]))
+    assert {s.trace_id for s in spans} == {CALLER_TRACE}
+    assert {s.service for s in spans} == {"flowc-under-test"}
+    root = _one(spans, "run traced")
+    assert root.parent_id == CALLER_SPAN
+    assert root.attributes["flowc.run.status"] == "completed"
+    steps = {s.name: s for s in _children(spans, root)}
+    assert set(steps) == {"step lookup", "step inner", "step retried"}
+
+    (lookup,) = _children(spans, steps["step lookup"])
+    assert lookup.name == "GET" and lookup.kind == 3  # SPAN_KIND_CLIENT
+    assert lookup.attributes["http.request.method"] == "GET"
+    assert lookup.attributes["http.response.status_code"] == 200
+    assert lookup.attributes["server.address"] == "127.0.0.1"
+    assert lookup.attributes["server.port"] == recorder.inner.port
+    url = lookup.attributes["url.full"]
+    assert url == f"{recorder.url}/lookup/ada"
+
+    (flow,) = _children(spans, steps["step inner"])  # the sub-flow nests under its call
+    assert flow.name == "flow greet"
+    (ping,) = _children(spans, flow)
+    assert ping.name == "step ping" and [c.name for c in _children(spans, ping)] == ["GET"]
+
+    retried = steps["step retried"]
+    first, second = _children(spans, retried)
+    assert first.attributes["error.type"] == "503" and first.status == 2  # STATUS_CODE_ERROR
+    assert second.attributes["http.request.resend_count"] == 1
+    assert second.attributes["http.response.status_code"] == 200
+    assert [name for name, _ in retried.events] == ["retry"]
+    assert retried.events[0][1]["error.type"] == "status"
+
+    # every outgoing request carried its own attempt's span as traceparent
+    sent = {r.path.split("/")[1]: r.headers.get("traceparent", "") for r in recorder.requests}
+    assert sent["lookup"] == f"00-{CALLER_TRACE}-{lookup.span_id}-01"
+    assert sent["ping"] == f"00-{CALLER_TRACE}-{_children(spans, ping)[0].span_id}-01"
+    everything = b"".join(otlp.raw)
+    assert SECRET.encode() not in everything
+    assert b"query-value-hidden" not in everything and b"api_key" not in everything
+
+
+def test_compensations_are_spans_and_failures_reach_sentry(
+    served: Served, otlp: OtlpReceiver, sentry: SentryReceiver
+) -> None:
+    run = served.start("saga", {"token": SECRET})
+    assert run["status"] == "failed", run
+    run_id = str(run["id"])
+    spans = otlp.trace_of(run_id)
+    root = _one(spans, "run saga")
+    assert root.parent_id == "" and root.status == 2
+    assert root.attributes["error.type"] == "status"
+    compensation = _one(spans, "compensate order")
+    assert compensation.parent_id == root.span_id
+    assert compensation.attributes["flowc.compensation.outcome"] == "ran"
+    assert [s.name for s in _children(spans, compensation)] == ["step undo"]
+    charge = _one(spans, "step charge")
+    assert charge.status == 2 and charge.attributes["http.response.status_code"] == 500
+
+    event = sentry.wait_for(lambda e: e.get("tags", {}).get("run_id") == run_id)
+    assert event["tags"] == {
+        "run_id": run_id, "flow": "saga", "step": "charge", "error_kind": "status"
+    }  # fmt: skip
+    assert event["level"] == "error" and "500" in event["message"]
+    assert event["fingerprint"] == ["flowc", "saga", "charge", "status"]
+    assert all(SECRET.encode() not in body for body in sentry.raw)
+
+
+def test_a_completed_run_is_not_reported(served: Served, sentry: SentryReceiver) -> None:
+    run = served.start("greet", {"name": "bo"})
+    assert run["status"] == "completed"
+    served.start("saga", {"token": SECRET})  # a later failure: its report arrives after
+    sentry.wait_for(lambda e: e.get("tags", {}).get("flow") == "saga")
+    assert not [e for e in sentry.events if e.get("tags", {}).get("run_id") == run["id"]]

@@ -19,6 +19,7 @@ flushes the exporters at the end.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Final
 
@@ -106,4 +107,38 @@ def observed_engine(*, metrics: bool, environ: Mapping[str, str] | None = None) 
         else:
             observed.metrics = FlowMetrics()
             observed.hooks.append(observed.metrics)
+    if tracing_wanted(environ):
+        _add_tracing(observed)
+    dsn = environ.get("SENTRY_DSN", "").strip()
+    if dsn:
+        _add_sentry(observed, dsn)
     return observed
+
+
+def _add_tracing(observed: Observed) -> None:
+    try:
+        from flowc.observe.otel import start_tracing
+    except ModuleNotFoundError:
+        print(messages.NEEDS_OTEL, file=sys.stderr, flush=True)
+        return
+    tracer = start_tracing()
+    if tracer is None:
+        return
+    observed.hooks.append(tracer)
+    observed.header_sources.append(tracer.headers_for)
+    observed.closers.append(tracer.close)
+
+
+def _add_sentry(observed: Observed, dsn: str) -> None:
+    try:
+        from flowc.observe.sentry import start_reporting
+    except ModuleNotFoundError:
+        print(messages.NEEDS_SENTRY, file=sys.stderr, flush=True)
+        return
+    try:
+        reporter = start_reporting(dsn)
+    except Exception as error:  # sentry-sdk's BadDsn and kin: say so, run without reports
+        print(messages.BAD_DSN.format(reason=error), file=sys.stderr, flush=True)
+        return
+    observed.hooks.append(reporter)
+    observed.closers.append(reporter.close)
