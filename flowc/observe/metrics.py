@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from prometheus_client import (
     CollectorRegistry,
@@ -153,7 +153,16 @@ class FlowMetrics:
         self.sleeping: dict[str, float] = {}
         self._runs: dict[str, float] = {}
         self._steps: dict[tuple[str, int, str], float] = {}
+        self._children: dict[tuple[object, ...], Any] = {}
         r.register(_Moment(self))
+
+    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        """``metric.labels(*labels)``, remembered: the library's lookup is the hot cost."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def watch(
         self,
@@ -172,15 +181,15 @@ class FlowMetrics:
             handler(self, event)
 
     def _run_started(self, event: events.RunStarted) -> None:
-        self.runs_started.labels(event.flow).inc()
+        self._child(self.runs_started, event.flow).inc()
         self._runs[event.run_id] = event.time
 
     def _run_finished(self, event: events.RunFinished) -> None:
-        self.runs_finished.labels(event.flow, event.status).inc()
+        self._child(self.runs_finished, event.flow, event.status).inc()
         started = self._runs.pop(event.run_id, None)
         self.sleeping.pop(event.run_id, None)
         if started is not None:
-            self.run_seconds.labels(event.flow, event.status).observe(event.time - started)
+            self._child(self.run_seconds, event.flow, event.status).observe(event.time - started)
 
     def _step_started(self, event: events.StepStarted) -> None:
         if not event.replayed:
@@ -194,10 +203,10 @@ class FlowMetrics:
 
     def _attempt(self, event: events.AttemptFinished) -> None:
         outcome = attempt_outcome(event.status, event.error)
-        self.attempts.labels(event.flow, step_label(event.step), event.service, outcome).inc()
+        self._child(self.attempts, event.flow, step_label(event.step), event.service, outcome).inc()
 
     def _retry(self, event: events.StepRetrying) -> None:
-        self.retries.labels(event.flow, step_label(event.step)).inc()
+        self._child(self.retries, event.flow, step_label(event.step)).inc()
 
     def _slept(self, event: events.Slept) -> None:
         self.sleeping[event.run_id] = event.time + event.seconds

@@ -42,9 +42,19 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import Event as SdkEvent
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from flowc import __version__
@@ -53,6 +63,7 @@ from flowc.runtime import hooks as events
 
 _RETRY_SUFFIX: Final = re.compile(r"~\d+$")
 _PROPAGATOR: Final = TraceContextTextMapPropagator()
+_UNSET: Final = Status(StatusCode.UNSET)
 
 
 def _ns(seconds: float) -> int:
@@ -61,6 +72,15 @@ def _ns(seconds: float) -> int:
 
 def _kind(error: dict[str, object] | None) -> str:
     return str((error or {}).get("kind", "")) or "error"
+
+
+def _remote_parent(traceparent: str) -> SpanContext | None:
+    """The caller's span context of a W3C ``traceparent``, if it is a valid one."""
+    if not traceparent:
+        return None
+    context = trace.get_current_span(_PROPAGATOR.extract({"traceparent": traceparent}))
+    found = context.get_span_context()
+    return found if found.is_valid else None
 
 
 def clean_url(url: str) -> str:
@@ -73,15 +93,24 @@ def clean_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+_URL_PARTS: dict[str, tuple[str, str, int | None]] = {}
+"""``url.full``, ``server.address`` and ``server.port`` by URL (a flow's URLs repeat)."""
+
+
+def _url_parts(url: str) -> tuple[str, str, int | None]:
+    found = _URL_PARTS.get(url)
+    if found is None:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+        found = (clean_url(url), parts.hostname or "", port)
+        if len(_URL_PARTS) < 4096:
+            _URL_PARTS[url] = found
+    return found
+
+
 def http_attributes(event: events.AttemptStarted) -> dict[str, Any]:
-    parts = urlsplit(event.url)
-    attributes: dict[str, Any] = {
-        "url.full": clean_url(event.url),
-        "server.address": parts.hostname or "",
-        "flowc.step.key": event.step,
-        "flowc.attempt": event.attempt,
-    }
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    full, host, port = _url_parts(event.url)
+    attributes: dict[str, Any] = {"url.full": full, "server.address": host}
     if port is not None:
         attributes["server.port"] = port
     if event.method == "GRPC":
@@ -95,37 +124,71 @@ def http_attributes(event: events.AttemptStarted) -> dict[str, Any]:
     return attributes
 
 
+@attrs.define(slots=True)
+class _Span:
+    """A span while it is open: plain data, made a ``ReadableSpan`` when it ends."""
+
+    name: str
+    span_id: int
+    parent: SpanContext | None
+    start: int
+    attributes: dict[str, Any]
+    kind: SpanKind = SpanKind.INTERNAL
+    events: list[SdkEvent] = attrs.field(factory=list)
+    status: Status = _UNSET
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.attributes[key] = value
+
+    def add_event(self, name: str, attributes: dict[str, Any], timestamp: int) -> None:
+        self.events.append(SdkEvent(name, attributes, timestamp))
+
+    def set_status(self, status: Status) -> None:
+        self.status = status
+
+
 @attrs.define
 class _RunSpans:
     """The open spans of one run, by what their events name."""
 
-    run: Span
-    flows: dict[int, Span] = attrs.field(factory=dict)
-    steps: dict[tuple[int, str], Span] = attrs.field(factory=dict)
-    attempts: dict[tuple[int, str, int], Span] = attrs.field(factory=dict)
-    compensations: dict[tuple[int, str], Span] = attrs.field(factory=dict)
-    compensating: dict[int, Span] = attrs.field(factory=dict)
+    trace_id: int
+    flags: TraceFlags
+    run: _Span
+    flows: dict[int, _Span] = attrs.field(factory=dict)
+    steps: dict[tuple[int, str], _Span] = attrs.field(factory=dict)
+    attempts: dict[tuple[int, str, int], _Span] = attrs.field(factory=dict)
+    compensations: dict[tuple[int, str], _Span] = attrs.field(factory=dict)
+    compensating: dict[int, _Span] = attrs.field(factory=dict)
 
-    def flow(self, invocation: int) -> Span:
+    def flow(self, invocation: int) -> _Span:
         return self.compensating.get(invocation) or self.flows.get(invocation) or self.run
 
-    def end_all(self, end: int) -> None:
-        for table in (self.attempts, self.steps, self.compensations):
-            for span in table.values():
-                span.end(end_time=end)
+    def context(self, span: _Span) -> SpanContext:
+        return SpanContext(self.trace_id, span.span_id, False, self.flags)
+
+    def open_spans(self) -> list[_Span]:
+        left = [*self.attempts.values(), *self.steps.values(), *self.compensations.values()]
+        left += [span for number, span in self.flows.items() if number != 1]
+        for table in (self.attempts, self.steps, self.compensations, self.flows):
             table.clear()
-        for number, span in self.flows.items():
-            if number != 1:
-                span.end(end_time=end)
-        self.flows.clear()
+        return left
 
 
 class RunTracer:
-    """The hook that draws runs as spans, and the header source of their context."""
+    """The hook that draws runs as spans, and the header source of their context.
 
-    def __init__(self, provider: TracerProvider) -> None:
+    Spans are kept as plain ``_Span`` records while open (a trio run has one
+    thread: no locks) and become the SDK's ``ReadableSpan`` when they end, handed
+    to the span processor; the provider's sampler decides once per run, its id
+    generator makes the ids.  That costs a fraction of the SDK's ``Span`` objects
+    on the hot path of a step (``bench/observe.py``).
+    """
+
+    def __init__(self, provider: TracerProvider, processor: SpanProcessor) -> None:
         self.provider = provider
-        self.tracer = provider.get_tracer("flowc", __version__)
+        self.processor = processor
+        self.scope = InstrumentationScope("flowc", __version__)
+        self.ids = provider.id_generator
         self.runs: dict[str, _RunSpans] = {}
 
     # ------------------------------------------------------------ the hook
@@ -135,36 +198,70 @@ class RunTracer:
         if handler is not None:
             handler(self, event)
 
-    def _start(self, name: str, parent: Span | None, at: float, **options: Any) -> Span:
-        context = None if parent is None else trace.set_span_in_context(parent)
-        return self.tracer.start_span(name, context=context, start_time=_ns(at), **options)
+    def _start(
+        self,
+        spans: _RunSpans,
+        name: str,
+        parent: _Span,
+        at: float,
+        attributes: dict[str, Any],
+        kind: SpanKind = SpanKind.INTERNAL,
+    ) -> _Span:
+        return _Span(
+            name, self.ids.generate_span_id(), spans.context(parent), _ns(at), attributes, kind
+        )
+
+    def _end(self, spans: _RunSpans, span: _Span, at: int) -> None:
+        if not spans.flags.sampled:
+            return
+        self.processor.on_end(
+            ReadableSpan(
+                span.name,
+                context=spans.context(span),
+                parent=span.parent,
+                resource=self.provider.resource,
+                attributes=span.attributes,
+                events=span.events,
+                kind=span.kind,
+                status=span.status,
+                start_time=span.start,
+                end_time=at,
+                instrumentation_scope=self.scope,
+            )
+        )
 
     def _run_started(self, event: events.RunStarted) -> None:
-        context = None
-        if event.trace_parent:
-            context = _PROPAGATOR.extract({"traceparent": event.trace_parent})
+        parent = _remote_parent(event.trace_parent)
+        trace_id = parent.trace_id if parent is not None else self.ids.generate_trace_id()
+        name = f"run {event.flow}"
         attributes: dict[str, Any] = {
             "flowc.run.id": event.run_id,
             "flowc.flow": event.flow,
             "flowc.run.attempt": event.attempt,
             "flowc.run.resumed": event.resumed,
         }
-        span = self.tracer.start_span(
-            f"run {event.flow}", context=context, start_time=_ns(event.time), attributes=attributes
+        context = None if parent is None else trace.set_span_in_context(NonRecordingSpan(parent))
+        decision = self.provider.sampler.should_sample(
+            context, trace_id, name, attributes=attributes
         )
-        self.runs[event.run_id] = _RunSpans(span, {1: span})
+        flags = TraceFlags(
+            TraceFlags.SAMPLED if decision.decision is Decision.RECORD_AND_SAMPLE else 0
+        )
+        root = _Span(name, self.ids.generate_span_id(), parent, _ns(event.time), attributes)
+        self.runs[event.run_id] = _RunSpans(trace_id, flags, root, {1: root})
 
     def _run_finished(self, event: events.RunFinished) -> None:
         spans = self.runs.pop(event.run_id, None)
         if spans is None:
             return
         end = _ns(event.time)
-        spans.end_all(end)
+        for span in spans.open_spans():
+            self._end(spans, span, end)
         spans.run.set_attribute("flowc.run.status", event.status)
         if event.status == "failed":
             spans.run.set_attribute("error.type", _kind(event.error))
             spans.run.set_status(Status(StatusCode.ERROR, event.message or None))
-        spans.run.end(end_time=end)
+        self._end(spans, spans.run, end)
 
     def _flow_started(self, event: events.FlowStarted) -> None:
         spans = self.runs.get(event.run_id)
@@ -172,9 +269,9 @@ class RunTracer:
             return
         calling = _RETRY_SUFFIX.sub("", event.call_path.rstrip("/"))
         parent = spans.steps.get((event.parent or 0, calling)) or spans.flow(event.parent or 1)
-        attributes = {"flowc.flow": event.flow, "flowc.call_path": event.call_path}
+        attributes: dict[str, Any] = {"flowc.flow": event.flow, "flowc.call_path": event.call_path}
         spans.flows[event.invocation] = self._start(
-            f"flow {event.flow}", parent, event.time, attributes=attributes
+            spans, f"flow {event.flow}", parent, event.time, attributes
         )
 
     def _flow_finished(self, event: events.FlowFinished) -> None:
@@ -186,7 +283,7 @@ class RunTracer:
             if event.error is not None:
                 span.set_attribute("error.type", _kind(event.error))
                 span.set_status(Status(StatusCode.ERROR))
-            span.end(end_time=_ns(event.time))
+            self._end(spans, span, _ns(event.time))
 
     def _step_started(self, event: events.StepStarted) -> None:
         spans = self.runs.get(event.run_id)
@@ -200,13 +297,13 @@ class RunTracer:
             attributes["flowc.step.replayed"] = True
         name = f"step {event.step.rsplit('/', 1)[-1].split('[', 1)[0]}"
         spans.steps[(event.invocation, event.step)] = self._start(
-            name, spans.flow(event.invocation), event.time, attributes=attributes
+            spans, name, spans.flow(event.invocation), event.time, attributes
         )
 
     def _step_finished(self, event: events.StepFinished) -> None:
         spans = self.runs.get(event.run_id)
         span = None if spans is None else spans.steps.pop((event.invocation, event.step), None)
-        if span is None:
+        if spans is None or span is None:
             return
         span.set_attribute("flowc.step.outcome", event.outcome)
         span.set_attribute("flowc.step.attempts", event.attempts)
@@ -216,7 +313,7 @@ class RunTracer:
             span.set_attribute("error.type", _kind(event.error))
             if event.outcome == "failed":
                 span.set_status(Status(StatusCode.ERROR))
-        span.end(end_time=_ns(event.time))
+        self._end(spans, span, _ns(event.time))
 
     def _attempt_started(self, event: events.AttemptStarted) -> None:
         spans = self.runs.get(event.run_id)
@@ -225,14 +322,14 @@ class RunTracer:
         parent = spans.steps.get((event.invocation, event.step)) or spans.flow(event.invocation)
         name = "grpc" if event.method == "GRPC" else event.method
         spans.attempts[(event.invocation, event.step, event.attempt)] = self._start(
-            name, parent, event.time, kind=SpanKind.CLIENT, attributes=http_attributes(event)
+            spans, name, parent, event.time, http_attributes(event), SpanKind.CLIENT
         )
 
     def _attempt_finished(self, event: events.AttemptFinished) -> None:
         spans = self.runs.get(event.run_id)
         key = (event.invocation, event.step, event.attempt)
         span = None if spans is None else spans.attempts.pop(key, None)
-        if span is None:
+        if spans is None or span is None:
             return
         if event.status is not None and event.method != "GRPC":
             span.set_attribute("http.response.status_code", event.status)
@@ -240,7 +337,7 @@ class RunTracer:
         if failed:
             span.set_attribute("error.type", failed)
             span.set_status(Status(StatusCode.ERROR))
-        span.end(end_time=_ns(event.time))
+        self._end(spans, span, _ns(event.time))
 
     def _retrying(self, event: events.StepRetrying) -> None:
         spans = self.runs.get(event.run_id)
@@ -267,9 +364,12 @@ class RunTracer:
         if spans is None:
             return
         name = f"compensate {event.step.rsplit('/', 1)[-1].split('[', 1)[0]}"
-        attributes = {"flowc.step.key": event.step, "flowc.compensation.cause": event.cause}
+        attributes: dict[str, Any] = {
+            "flowc.step.key": event.step,
+            "flowc.compensation.cause": event.cause,
+        }
         parent = spans.flows.get(event.invocation) or spans.run
-        span = self._start(name, parent, event.time, attributes=attributes)
+        span = self._start(spans, name, parent, event.time, attributes)
         spans.compensations[(event.invocation, event.step)] = span
         spans.compensating[event.invocation] = span
 
@@ -285,7 +385,7 @@ class RunTracer:
         span.set_attribute("flowc.compensation.outcome", event.outcome)
         if event.outcome != "ran":
             span.set_status(Status(StatusCode.ERROR, event.detail or None))
-        span.end(end_time=_ns(event.time))
+        self._end(spans, span, _ns(event.time))
 
     def _slept(self, event: events.Slept) -> None:
         spans = self.runs.get(event.run_id)
@@ -304,19 +404,17 @@ class RunTracer:
         span = None if spans is None else spans.attempts.get(
             (event.invocation, event.step, event.attempt)
         )  # fmt: skip
-        if span is None:
+        if spans is None or span is None:
             return ()
-        context = span.get_span_context()
-        if not context.is_valid:
-            return ()
-        flags = int(context.trace_flags)
-        return (("traceparent", f"00-{context.trace_id:032x}-{context.span_id:016x}-{flags:02x}"),)
+        flags = int(spans.flags)
+        return (("traceparent", f"00-{spans.trace_id:032x}-{span.span_id:016x}-{flags:02x}"),)
 
     def close(self) -> None:
         """End what is still open and send every buffered span."""
+        now = _ns(time.time())
         for spans in self.runs.values():
-            spans.end_all(_ns(time.time()))
-            spans.run.end()
+            for span in [*spans.open_spans(), spans.run]:
+                self._end(spans, span, now)
         self.runs.clear()
         self.provider.shutdown()
 
@@ -347,9 +445,10 @@ def _exporter(name: str) -> SpanExporter | None:
         if protocol.strip() not in ("", "http/protobuf"):
             print(messages.OTLP_PROTOCOL.format(protocol=protocol), file=sys.stderr, flush=True)
             return None
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from flowc.observe.otlp_wire import fast_exporter
 
-        return OTLPSpanExporter()
+        exporter: SpanExporter = fast_exporter()
+        return exporter
     if name == "console":
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
@@ -374,4 +473,4 @@ def start_tracing(processor: SpanProcessor | None = None) -> RunTracer | None:
         attributes["service.name"] = "flowc"
     provider = TracerProvider(resource=Resource.create(attributes))
     provider.add_span_processor(processor)
-    return RunTracer(provider)
+    return RunTracer(provider, processor)
