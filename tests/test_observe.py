@@ -22,8 +22,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event as SdkEvent
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from prometheus_client.parser import text_string_to_metric_families
 
+from flowc.observe.otlp_wire import encode_request
 from tests.cli_process import ROOT, child_environment
 from tests.http_fixtures import DemoServer
 from tests.observe_receivers import HeaderRecorder, OtlpReceiver, ReceivedSpan, SentryReceiver
@@ -377,3 +387,70 @@ def test_a_completed_run_is_not_reported(served: Served, sentry: SentryReceiver)
     served.start("saga", {"token": SECRET})  # a later failure: its report arrives after
     sentry.wait_for(lambda e: e.get("tags", {}).get("flow") == "saga")
     assert not [e for e in sentry.events if e.get("tags", {}).get("run_id") == run["id"]]
+
+
+# --------------------------------------------------------------------------- the OTLP writer
+
+_ATTRIBUTE_VALUES = st.one_of(
+    st.text(max_size=80),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False),
+    st.lists(st.text(max_size=10), max_size=3),
+)
+_ATTRIBUTES = st.dictionaries(st.text(min_size=1, max_size=20), _ATTRIBUTE_VALUES, max_size=6)
+
+
+@st.composite
+def _spans(draw: st.DrawFn) -> list[ReadableSpan]:
+    resource = Resource.create({"service.name": draw(st.text(min_size=1, max_size=10))})
+    scope = InstrumentationScope("flowc", "0.1.0")
+    spans = []
+    for _ in range(draw(st.integers(1, 4))):
+        ids = st.integers(1, 2**64 - 1)
+        trace_id = draw(st.integers(1, 2**128 - 1))
+        context = SpanContext(trace_id, draw(ids), False, TraceFlags(1))
+        parent = None
+        if draw(st.booleans()):
+            parent = SpanContext(trace_id, draw(ids), draw(st.booleans()))
+        code = draw(st.sampled_from([StatusCode.UNSET, StatusCode.OK, StatusCode.ERROR]))
+        description = draw(st.text(max_size=20)) if code is StatusCode.ERROR else None
+        events = [
+            SdkEvent(draw(st.text(max_size=10)), draw(_ATTRIBUTES), draw(st.integers(0, 2**63)))
+            for _ in range(draw(st.integers(0, 2)))
+        ]
+        start = draw(st.integers(0, 2**63))
+        spans.append(
+            ReadableSpan(
+                draw(st.text(max_size=30)),
+                context=context,
+                parent=parent,
+                resource=resource,
+                attributes=draw(_ATTRIBUTES),
+                events=events,
+                kind=draw(st.sampled_from(list(SpanKind))),
+                status=Status(code, description),
+                start_time=start,
+                end_time=start + draw(st.integers(0, 10**12)),
+                instrumentation_scope=scope,
+            )
+        )
+    return spans
+
+
+@settings(max_examples=150, deadline=None)
+@given(_spans())
+def test_the_otlp_writer_matches_the_sdks_encoding(spans: list[ReadableSpan]) -> None:
+    written = encode_request(spans)
+    assert written is not None
+    ours, theirs = ExportTraceServiceRequest(), ExportTraceServiceRequest()
+    ours.ParseFromString(written)
+    theirs.ParseFromString(encode_spans(spans).SerializeToString())
+    assert ours == theirs
+
+
+def test_the_otlp_writer_declines_what_it_does_not_cover() -> None:
+    context = SpanContext(1, 2, False, TraceFlags(1))
+    linked = ReadableSpan("x", context=context, links=[Link(context)], resource=Resource({}))
+    assert encode_request([linked]) is None
+    assert encode_request([]) is None
