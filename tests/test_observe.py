@@ -454,3 +454,53 @@ def test_the_otlp_writer_declines_what_it_does_not_cover() -> None:
     linked = ReadableSpan("x", context=context, links=[Link(context)], resource=Resource({}))
     assert encode_request([linked]) is None
     assert encode_request([]) is None
+
+
+# --------------------------------------------------------------------------- the worker's endpoint
+
+
+def test_a_worker_serves_metrics_on_its_own_port(
+    postgres_url: str, recorder: HeaderRecorder, tmp_path: Path
+) -> None:
+    from flowc.runtime.engine import queued_record
+    from flowc.runtime.store import RunQuery
+    from flowc.runtime.store.postgres import PostgresStore
+    from flowc.server.catalog import load_catalog
+
+    flows = tmp_path / "flows.flow"
+    flows.write_text(FLOWS)
+    store = PostgresStore(postgres_url)
+    offered = load_catalog([str(flows)]).get("greet")
+    assert offered is not None
+    for index in range(3):
+        inputs = offered.program.prepare_inputs(offered.flow, {"name": f"n{index}"})
+        store.create_run(queued_record(f"run-{index}", "greet", offered.program.source, inputs))
+    port = _free_port()
+    log = tmp_path / "worker.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flowc.cli", "worker", str(flows), "--store", postgres_url,
+             "--metrics-port", str(port)],
+            stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT,
+            env=child_environment({"FLOWC_RECORDER_URL": recorder.url}),
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while sum(r.ended for r in store.list_runs(RunQuery(limit=10))) < 3:
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", trust_env=False, timeout=10).text
+        samples: dict[str, list[tuple[dict[str, str], float]]] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                samples.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
+        finished = value(samples, "flowc_runs_finished_total", flow="greet", status="completed")
+        assert finished == 3
+        assert value(samples, "flowc_step_attempts_total", step="ping", outcome="2xx") == 3
+        assert value(samples, "flowc_runs_in_flight") == 0
+        assert "flowc_runs_queued" in samples and "flowc_queue_lag_seconds" in samples
+        assert "flowc: metrics on http://127.0.0.1:" in log.read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        store.close()
