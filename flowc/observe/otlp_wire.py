@@ -107,21 +107,52 @@ def _attributes(out: bytearray, field: int, attributes: Mapping[str, Any] | None
         out += _attribute(field, key, value)
 
 
+_IDS: Final = struct.Struct(">HQQHQ")  # trace_id (field 1) and span_id (field 2), tagged
+_PARENT: Final = struct.Struct(">HQ")  # parent_span_id (field 4)
+_TIMES: Final = struct.Struct("<BBBQBQ")  # kind (6), start (7) and end (8) times
+_LOW: Final = (1 << 64) - 1
+_FLAGS_TAG: Final = b"\x85\x01"  # field 16, fixed32: the varint of 16 << 3 | 5
+_LOCAL_FLAGS: Final = _FLAGS_TAG + struct.pack("<I", _HAS_IS_REMOTE)
+_REMOTE_FLAGS: Final = _FLAGS_TAG + struct.pack("<I", _HAS_IS_REMOTE | _IS_REMOTE)
+_names: dict[str, bytes] = {}
+
+
+def _name(name: str) -> bytes:
+    found = _names.get(name)
+    if found is None:
+        out = bytearray()
+        _text(out, 5, name)
+        found = bytes(out)
+        if len(_names) < _CACHE_LIMIT:
+            _names[name] = found
+    return found
+
+
+def _status(status: Any) -> bytes:
+    encoded = bytearray()
+    _text(encoded, 2, status.description or "")
+    if status.status_code.value:
+        encoded.append(3 << 3)
+        _varint(encoded, status.status_code.value)
+    out = bytearray()
+    _delimited(out, 15, encoded)
+    return bytes(out)
+
+
 def _span(span: ReadableSpan) -> bytearray:
-    context = span.get_span_context()
+    context = span.context
     if context is None or span.links or (context.trace_state and len(context.trace_state)):
         raise Unsupported("links or trace state")
-    out = bytearray()
-    _delimited(out, 1, context.trace_id.to_bytes(16, "big"))
-    _delimited(out, 2, context.span_id.to_bytes(8, "big"))
+    trace_id = context.trace_id
+    out = bytearray(_IDS.pack(0x0A10, trace_id >> 64, trace_id & _LOW, 0x1208, context.span_id))
     parent = span.parent
     if parent is not None:
-        _delimited(out, 4, parent.span_id.to_bytes(8, "big"))
-    _text(out, 5, span.name)
-    out.append(6 << 3)
-    _varint(out, span.kind.value + 1)  # the SDK's INTERNAL is 0, OTLP's is 1
-    _fixed64(out, 7, span.start_time or 0)
-    _fixed64(out, 8, span.end_time or 0)
+        out += _PARENT.pack(0x2208, parent.span_id)
+    out += _name(span.name)
+    kind = span.kind.value + 1  # the SDK's INTERNAL is 0, OTLP's is 1
+    out += _TIMES.pack(
+        6 << 3, kind, 7 << 3 | 1, span.start_time or 0, 8 << 3 | 1, span.end_time or 0
+    )
     _attributes(out, 9, span.attributes)
     for event in span.events:
         encoded = bytearray()
@@ -129,17 +160,9 @@ def _span(span: ReadableSpan) -> bytearray:
         _text(encoded, 2, event.name)
         _attributes(encoded, 3, event.attributes)
         _delimited(out, 11, encoded)
-    status = span.status
-    if status is not None:
-        encoded = bytearray()
-        _text(encoded, 2, status.description or "")
-        if status.status_code.value:
-            encoded.append(3 << 3)
-            _varint(encoded, status.status_code.value)
-        _delimited(out, 15, encoded)
-    flags = _HAS_IS_REMOTE | (_IS_REMOTE if parent is not None and parent.is_remote else 0)
-    _varint(out, 16 << 3 | 5)
-    out += struct.pack("<I", flags)
+    if span.status is not None:
+        out += _status(span.status)
+    out += _REMOTE_FLAGS if parent is not None and parent.is_remote else _LOCAL_FLAGS
     return out
 
 
