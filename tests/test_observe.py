@@ -504,3 +504,22 @@ def test_a_worker_serves_metrics_on_its_own_port(
         process.terminate()
         process.wait(timeout=30)
         store.close()
+
+
+def test_an_unreachable_collector_neither_holds_nor_breaks_a_run(tmp_path: Path) -> None:
+    source = tmp_path / "tiny.flow"
+    source.write_text("flow main() -> int {\n    return 1\n}\n")
+    environment = child_environment(
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_free_port()}"}
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "flowc.cli", "run", str(source)],
+        capture_output=True, env=environment, cwd=ROOT, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode().strip() == "1"
+    assert time.monotonic() - started < 15
+    lines = done.stderr.decode().splitlines()
+    assert lines and all(line.startswith("flowc: ") for line in lines), lines
+    assert "Traceback" not in done.stderr.decode()

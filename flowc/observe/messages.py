@@ -22,3 +22,4 @@ NEEDS_SENTRY: Final = (
     "pip install 'flowc[sentry]'"
 )
 BAD_DSN: Final = "flowc: warning: SENTRY_DSN is not usable ({reason}); failed runs are not reported"
+SDK_WARNING: Final = "flowc: warning: traces: {message}"

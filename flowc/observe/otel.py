@@ -31,9 +31,11 @@ for (``observe/setup.py``).
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final
@@ -61,6 +63,7 @@ from flowc import __version__
 from flowc.observe import messages
 from flowc.runtime import hooks as events
 
+CLOSE_SECONDS: Final = 3.0
 _RETRY_SUFFIX: Final = re.compile(r"~\d+$")
 _PROPAGATOR: Final = TraceContextTextMapPropagator()
 _UNSET: Final = Status(StatusCode.UNSET)
@@ -410,13 +413,16 @@ class RunTracer:
         return (("traceparent", f"00-{spans.trace_id:032x}-{span.span_id:016x}-{flags:02x}"),)
 
     def close(self) -> None:
-        """End what is still open and send every buffered span."""
+        """End what is still open and send every buffered span, waiting at most
+        ``CLOSE_SECONDS`` (an unreachable collector must not hold the process)."""
         now = _ns(time.time())
         for spans in self.runs.values():
             for span in [*spans.open_spans(), spans.run]:
                 self._end(spans, span, now)
         self.runs.clear()
-        self.provider.shutdown()
+        closing = threading.Thread(target=self.provider.shutdown, daemon=True)
+        closing.start()
+        closing.join(CLOSE_SECONDS)
 
 
 _HANDLERS: Final[dict[type[events.Event], Callable[[RunTracer, Any], None]]] = {
@@ -457,8 +463,26 @@ def _exporter(name: str) -> SpanExporter | None:
     return None
 
 
+class _OneLine(logging.Formatter):
+    """The SDK's own complaints (an unreachable collector) as flowc's warning lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return messages.SDK_WARNING.format(message=record.getMessage().splitlines()[0])
+
+
+def _route_sdk_logs() -> None:
+    logger = logging.getLogger("opentelemetry")
+    if not any(isinstance(h.formatter, _OneLine) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_OneLine())
+        logger.addHandler(handler)
+        logger.propagate = False
+        logger.setLevel(logging.WARNING)
+
+
 def start_tracing(processor: SpanProcessor | None = None) -> RunTracer | None:
     """A tracer configured by the ``OTEL_*`` variables (or exporting to ``processor``)."""
+    _route_sdk_logs()
     if processor is None:
         names = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower()
         exporter = _exporter(names.split(",")[0].strip())
