@@ -155,7 +155,9 @@ class Served:
         return samples
 
 
-def start_serve(root: Path, demo: str, extra_env: dict[str, str]) -> Served:
+def start_serve(
+    root: Path, demo: str, extra_env: dict[str, str], store: str | None = None, *extra: str
+) -> Served:
     (root / "flows.flow").write_text(FLOWS)
     (root / "tokens").write_text(f"{TOKEN}\n")
     port = _free_port()
@@ -164,8 +166,8 @@ def start_serve(root: Path, demo: str, extra_env: dict[str, str]) -> Served:
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "flowc.cli", "serve", str(root / "flows.flow"),
-             "--store", f"sqlite:///{root / 'runs.db'}", "--port", str(port),
-             "--token-file", str(root / "tokens"), "--grace", "1"],
+             "--store", store or f"sqlite:///{root / 'runs.db'}", "--port", str(port),
+             "--token-file", str(root / "tokens"), "--grace", "1", *extra],
             stdout=sink, stderr=subprocess.STDOUT, env=environment, cwd=ROOT,
         )  # fmt: skip
     served = Served(f"http://127.0.0.1:{port}", process, log)
@@ -523,3 +525,25 @@ def test_an_unreachable_collector_neither_holds_nor_breaks_a_run(tmp_path: Path)
     lines = done.stderr.decode().splitlines()
     assert lines and all(line.startswith("flowc: ") for line in lines), lines
     assert "Traceback" not in done.stderr.decode()
+
+
+def test_serve_with_a_worker_on_postgres_continues_the_callers_trace(
+    postgres_url: str, demo_server: str, otlp: OtlpReceiver, recorder: HeaderRecorder,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """A fenced store refuses the server's write; its worker writes the context once claimed."""
+    environment = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.url,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "FLOWC_RECORDER_URL": recorder.url,
+    }
+    served = start_serve(tmp_path, demo_server, environment, postgres_url, "--worker")
+    try:
+        caller = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
+        run = served.start("greet", {"name": "pg"}, traceparent=caller)
+        assert run["status"] == "completed", run
+        spans = otlp.trace_of(str(run["id"]))
+        root = _one(spans, "run greet")
+        assert (root.trace_id, root.parent_id) == (CALLER_TRACE, CALLER_SPAN)
+    finally:
+        stop_serve(served)

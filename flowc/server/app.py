@@ -28,7 +28,6 @@ Request bodies are read up to ``MAX_BODY`` bytes; ``?wait`` is at most
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import re
@@ -255,10 +254,16 @@ async def start_run(request: Request) -> Response:
 
 
 async def _hand_on_trace(server: Server, run_id: str, trace_parent: str) -> None:
-    """Keep the caller's W3C trace context with the run, for whichever worker claims it."""
-    # a fenced store (serve --worker on PostgreSQL) refuses: the run starts a trace of its own
-    with contextlib.suppress(LeaseLost):
+    """Keep the caller's W3C trace context with the run, for whichever worker claims it.
+
+    A fenced store (``serve --worker`` on PostgreSQL) refuses a write to a run this
+    process holds no lease of: the in-process worker writes it once it claims the run.
+    """
+    try:
         await server.store.append(run_id, [JournalEntry(CONTEXT, TRACE_PARENT, 0, trace_parent)])
+    except LeaseLost:
+        if server.worker is not None:
+            server.worker.contexts[run_id] = trace_parent
 
 
 # --------------------------------------------------------------------------- runs
