@@ -35,6 +35,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from flowc.observe.otlp_wire import encode_request
 from tests.cli_process import ROOT, child_environment
+from tests.grpc_fixtures import BillingServer, billing_server
 from tests.http_fixtures import DemoServer
 from tests.observe_receivers import HeaderRecorder, OtlpReceiver, ReceivedSpan, SentryReceiver
 
@@ -103,6 +104,7 @@ flow broken() -> string {
 """
 TOKEN = "observe-token-value"
 SECRET = "s3cr3t-observe-token"
+__all__ = ["billing_server"]  # the fixture, imported for the test below
 DASHBOARD = ROOT / "docs" / "grafana-flowc.json"
 WANTED_FAMILIES = {
     "flowc_runs_started",
@@ -547,3 +549,30 @@ def test_serve_with_a_worker_on_postgres_continues_the_callers_trace(
         assert (root.trace_id, root.parent_id) == (CALLER_TRACE, CALLER_SPAN)
     finally:
         stop_serve(served)
+
+
+async def test_grpc_attempts_are_client_spans_and_carry_the_traceparent(
+    billing_server: BillingServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from flowc.api import compile_file
+    from flowc.observe.otel import start_tracing
+    from flowc.runtime.engine import Engine
+
+    monkeypatch.setenv("BILLING_ADDR", billing_server.target)
+    program = compile_file(str(ROOT / "examples" / "grpc_billing.flow"))
+    exported = InMemorySpanExporter()
+    tracer = start_tracing(SimpleSpanProcessor(exported))
+    assert tracer is not None
+    async with Engine(hooks=[tracer], header_sources=[tracer.headers_for]) as engine:
+        await engine.run(program, "invoice", {"customer": "ada", "sku": "A-1", "quantity": 2})
+    clients = {
+        f"{span.context.span_id:016x}": span
+        for span in exported.get_finished_spans()
+        if span.name == "grpc"
+    }
+    assert clients and all(s.attributes["rpc.system"] == "grpc" for s in clients.values())
+    sent = [metadata.get("traceparent", "") for _, metadata in billing_server.calls]
+    assert sent and all(value.split("-")[2] in clients for value in sent), sent
