@@ -144,6 +144,7 @@ def drive(
     from flowc.commands.process import end_of_startup
     from flowc.common.errors import FlowError
     from flowc.compiler.evaluator_support import set_preemption
+    from flowc.observe.setup import observed_engine
     from flowc.runtime.engine import Engine, RunRefused
     from flowc.runtime.http import ProxyConfigError
     from flowc.runtime.programs import InputError
@@ -157,13 +158,17 @@ def drive(
     hooks: list[Hook] = [tally]
     if trace is not None:
         hooks.append(JsonLinesSink(trace))
+    observed = observed_engine(metrics=False)  # OTEL_* and SENTRY_DSN; nothing imported without
+    hooks.extend(observed.hooks)
     outcome: dict[str, Any] = {}
 
     async def main() -> None:
         restore = interrupts.install()
         previous = set_preemption(preemption_test(interrupts))
         try:
-            async with Engine(store=store, resolve=resolve) as engine:
+            async with Engine(
+                store=store, resolve=resolve, header_sources=observed.header_sources
+            ) as engine:
                 with trio.CancelScope() as scope:
                     interrupts.cancel = scope.cancel
                     interrupts.abort = engine.abort_compensations
@@ -180,7 +185,10 @@ def drive(
             restore()
 
     end_of_startup()
-    trio.run(main)
+    try:
+        trio.run(main)
+    finally:
+        observed.close()
     return _report(outcome, tally, redactor)
 
 

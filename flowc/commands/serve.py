@@ -129,6 +129,7 @@ async def _main(
     from hypercorn.config import Config
     from hypercorn.trio import serve as hypercorn_serve
 
+    from flowc.observe.setup import observed_engine
     from flowc.runtime.engine import Engine
     from flowc.runtime.store import AsyncStore
     from flowc.runtime.store.sqlite import SQLiteStore
@@ -140,10 +141,16 @@ async def _main(
 
     broker = EventBroker()
     local_file = isinstance(store, SQLiteStore)
-    async with Engine(store=AsyncStore(store, inline=local_file), hooks=[broker]) as engine:
+    observed = observed_engine(metrics=True)
+    async with Engine(
+        store=AsyncStore(store, inline=local_file),
+        hooks=[broker, *observed.hooks],
+        header_sources=observed.header_sources,
+    ) as engine:
         assert engine.store is not None
+        observed.watch(engine)
         worker = Worker(engine, catalog, concurrency=concurrency, grace=grace) if local else None
-        server = Server(catalog, engine.store, tokens, broker, worker)
+        server = Server(catalog, engine.store, tokens, broker, worker, observed.metrics)
         config = Config()
         config.bind = [f"{host}:{port}"]
         config.accesslog = None
@@ -182,3 +189,4 @@ async def _main(
                 worker.stop()
                 await worker.stopped.wait()
             nursery.cancel_scope.cancel()
+    observed.close()

@@ -27,13 +27,23 @@ from flowc.commands.process import EXIT_OK, EXIT_USAGE
 @click.option("--lease", type=click.FloatRange(1, 3600), default=15.0, show_default=True,
               help="Seconds a claim lasts unless renewed.")  # fmt: skip
 @click.option("--grace", type=click.FloatRange(0, 3600), default=30.0, show_default=True)
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve Prometheus metrics at http://HOST:PORT/metrics.")  # fmt: skip
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
 def command(paths: tuple[str, ...], **options: Any) -> None:
     """Execute queued runs of the flows of PATHS, from a PostgreSQL store."""
     sys.exit(work(paths, **options))
 
 
 def work(
-    paths: tuple[str, ...], *, store_url: str | None, concurrency: int, lease: float, grace: float
+    paths: tuple[str, ...],
+    *,
+    store_url: str | None,
+    concurrency: int,
+    lease: float,
+    grace: float,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> int:
     from flowc.commands.running import usage_error
     from flowc.commands.serve import load_or_report, open_worker_store
@@ -50,14 +60,33 @@ def work(
         store = open_worker_store(url, fenced=True)
     except StoreError as error:
         return usage_error(str(error))
+    from flowc.observe.setup import MetricsPortError, observed_engine
+
+    observed = observed_engine(metrics=metrics_port is not None)
+    try:
+        if metrics_port is not None:
+            port = observed.serve_metrics(metrics_host, metrics_port)
+            print(messages.METRICS_LISTENING.format(host=metrics_host, port=port),
+                  file=sys.stderr, flush=True)  # fmt: skip
+    except MetricsPortError as error:
+        return usage_error(str(error))
     import trio
 
-    trio.run(_main, catalog, store, url, concurrency, lease, grace)
+    try:
+        trio.run(_main, catalog, store, url, concurrency, lease, grace, observed)
+    finally:
+        observed.close()
     return EXIT_OK
 
 
 async def _main(
-    catalog: Any, store: Any, dsn: str, concurrency: int, lease: float, grace: float
+    catalog: Any,
+    store: Any,
+    dsn: str,
+    concurrency: int,
+    lease: float,
+    grace: float,
+    observed: Any,
 ) -> None:
     import signal
 
@@ -68,11 +97,15 @@ async def _main(
     from flowc.server.wakeup import listen
     from flowc.server.worker import Worker
 
-    async with Engine(store=store) as engine:
+    async with Engine(
+        store=store, hooks=observed.hooks, header_sources=observed.header_sources
+    ) as engine:
+        observed.watch(engine)
         worker = Worker(engine, catalog, concurrency=concurrency, lease=lease, grace=grace)
         async with trio.open_nursery() as nursery:
             await nursery.start(worker.run)
             nursery.start_soon(listen, dsn, worker.wake)
+            nursery.start_soon(observed.refresh_loop)
             print(
                 messages.WORKER_READY.format(
                     owner=engine.owner, count=len(catalog.names), concurrency=concurrency

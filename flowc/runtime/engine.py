@@ -58,9 +58,10 @@ from flowc.compiler.identity import changed_declarations
 from flowc.runtime import codec
 from flowc.runtime import hooks as events
 from flowc.runtime.executor import RECURSION_LIMIT, FlowInvocation, is_cancellation
-from flowc.runtime.hooks import Hook, Hooks
+from flowc.runtime.hooks import HeaderSource, Hook, Hooks
 from flowc.runtime.journal import (
     COMPENSATED_MARK,
+    TRACE_PARENT,
     JournalingEffects,
     RunJournal,
     error_from_record,
@@ -95,11 +96,13 @@ class Engine:
         invoker: HttpInvoker | None = None,
         loader: ProgramLoader | None = None,
         resolve: HostMap | None = None,
+        header_sources: Iterable[HeaderSource] = (),
     ) -> None:
         self.store: AsyncStore | None = (
             store if store is None or isinstance(store, AsyncStore) else AsyncStore(store)
         )
         self.hooks: list[Hook] = list(hooks)
+        self.header_sources: list[HeaderSource] = list(header_sources)
         self._given_invoker = invoker
         self._resolve = resolve
         self._invoker: HttpInvoker | None = invoker
@@ -148,6 +151,10 @@ class Engine:
 
             self._grpc = GrpcInvoker()
         return self._grpc
+
+    def service_states(self) -> list[ServiceState]:
+        """The policy state of every service a run of this engine has called."""
+        return list(self._services.values())
 
     def service_state(self, service: ir.ServiceIR) -> ServiceState:
         state = self._services.get(id(service))
@@ -309,7 +316,7 @@ class Engine:
             program,
             journal.run_id,
             journal,
-            Hooks([*self.hooks, *options.hooks]),
+            Hooks([*self.hooks, *options.hooks], header_sources=self.header_sources),
             sequential=options.sequential,
             attempt=attempt,
             log=options.log,
@@ -349,6 +356,7 @@ async def execute_run(run: Run, flow: ir.FlowIR, inputs: dict[str, Any]) -> Any:
                 flow=flow.name,
                 attempt=run.attempt,
                 resumed=run.journal.replayable > 0,
+                trace_parent=run.journal.context.get(TRACE_PARENT, ""),
             )
         )
     root = FlowInvocation(run, flow)

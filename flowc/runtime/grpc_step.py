@@ -140,12 +140,12 @@ class GrpcAttempts:
         if journal.unflushed and self.unsafe:
             await journal.flush()  # no unsafe call leaves with a value a resume could not repeat
         started = time.perf_counter()
-        self._emit_started(attempt)
+        metadata = self._emit_started(attempt)
         reply: GrpcReply | None = None
         with trio.move_on_after(timeout) as scope:
             try:
                 await service.before_call(step.fail, trio.current_time() + timeout)
-                reply = await self._send(scope.deadline)
+                reply = await self._send(scope.deadline, metadata)
             except trio.Cancelled:
                 service.record_cancelled()
                 if not scope.cancel_called:  # cancelled from outside, not our timeout
@@ -157,18 +157,18 @@ class GrpcAttempts:
             raise step.fail(errors.TIMEOUT, f"no response within {timeout:g}s", attempt=attempt)
         return self._outcome(reply, attempt, started)
 
-    async def _send(self, deadline: float) -> GrpcReply:
+    async def _send(self, deadline: float, metadata: Metadata) -> GrpcReply:
         service = self.step.service
         assert service is not None
         left = max(min(deadline, trio.current_effective_deadline()) - trio.current_time(), 0.0)
         if service.limiter is not None:
             async with service.limiter:
-                return await self._unary(left)
-        return await self._unary(left)
+                return await self._unary(left, metadata)
+        return await self._unary(left, metadata)
 
-    async def _unary(self, timeout: float) -> GrpcReply:
+    async def _unary(self, timeout: float, metadata: Metadata) -> GrpcReply:
         try:
-            return await self.invoker.unary(self.callable, self.request, timeout, self.metadata)
+            return await self.invoker.unary(self.callable, self.request, timeout, metadata)
         except ValueError as error:  # grpcio refuses metadata it cannot send
             raise self.step.fail(errors.INVALID_REQUEST, f"gRPC metadata: {error}") from None
 
@@ -207,21 +207,26 @@ class GrpcAttempts:
 
     # ----------------------------------------------------------- hooks
 
-    def _emit_started(self, attempt: int) -> None:
+    def _emit_started(self, attempt: int) -> Metadata:
+        """Report the attempt; its metadata, with the header sources' (``traceparent``)."""
         step = self.step
-        run = step.invocation.run
-        if run.hooks.active:
-            run.hooks.emit(
-                events.AttemptStarted(
-                    run_id=run.run_id,
-                    flow=step.invocation.flow.name,
-                    invocation=step.invocation.invocation,
-                    step=step.key,
-                    attempt=attempt,
-                    method="GRPC",
-                    url=self.url,
-                )
-            )
+        hooks = step.invocation.run.hooks
+        if not hooks.active and not hooks.header_sources:
+            return self.metadata
+        event = events.AttemptStarted(
+            run_id=step.invocation.run.run_id,
+            flow=step.invocation.flow.name,
+            invocation=step.invocation.invocation,
+            step=step.key,
+            attempt=attempt,
+            method="GRPC",
+            url=self.url,
+            service=step.service_name(),
+        )
+        if hooks.active:
+            hooks.emit(event)
+        extra = hooks.outgoing_headers(event) if hooks.header_sources else ()
+        return self.metadata + tuple((name.lower(), value) for name, value in extra)
 
     def _emit_finished(
         self, attempt: int, started: float, status: int | None, error: str | None
@@ -241,6 +246,7 @@ class GrpcAttempts:
                     status=status,
                     error=error,
                     elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
+                    service=step.service_name(),
                 )
             )
 

@@ -23,13 +23,18 @@ value model's secret-free renderers (``values.to_json``), request URLs are
 recorded without their query strings, and ``Hooks.emit`` scrubs the text of
 every event with the run's ``Redactor`` (``redaction.py``) before any hook
 sees it, so a server that echoes a token cannot put it in a trace.
+
+A *header source* (``HeaderSource``) is the one way back from a sink into a
+request: asked with each HTTP attempt's ``AttemptStarted``, it returns extra
+headers for that attempt (OpenTelemetry's ``traceparent``, ``flowc.observe``).
+The runtime knows nothing of what they mean.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 import attrs
@@ -57,6 +62,8 @@ class RunStarted(Event):
     flow: str
     attempt: int
     resumed: bool = False
+    trace_parent: str = ""
+    """The W3C ``traceparent`` of whoever started the run (``flowc serve``), if any."""
     name: ClassVar[str] = "run_started"
 
 
@@ -122,6 +129,7 @@ class AttemptStarted(Event):
     attempt: int
     method: str
     url: str  # without its query string
+    service: str = ""
     name: ClassVar[str] = "attempt_started"
 
 
@@ -138,6 +146,7 @@ class AttemptFinished(Event):
     status: int | None
     error: str | None
     elapsed_ms: float
+    service: str = ""
     name: ClassVar[str] = "step_attempt"
 
 
@@ -229,16 +238,36 @@ class Warned(Event):
 
 Hook: TypeAlias = Callable[[Event], None]
 
+HeaderSource: TypeAlias = Callable[[AttemptStarted], Sequence[tuple[str, str]]]
+"""Extra headers for one HTTP attempt (a trace context's ``traceparent``), asked
+right after its ``AttemptStarted`` was emitted; the request is sent with them."""
+
 
 class Hooks:
     """The hooks one run reports to: the engine's and the run's own."""
 
-    __slots__ = ("active", "hooks", "redactor")
+    __slots__ = ("active", "header_sources", "hooks", "redactor")
 
-    def __init__(self, hooks: Iterable[Hook] = (), redactor: Redactor | None = None) -> None:
+    def __init__(
+        self,
+        hooks: Iterable[Hook] = (),
+        redactor: Redactor | None = None,
+        header_sources: Iterable[HeaderSource] = (),
+    ) -> None:
         self.hooks: list[Hook] = list(hooks)
         self.active = bool(self.hooks)
         self.redactor = redactor
+        self.header_sources: list[HeaderSource] = list(header_sources)
+
+    def outgoing_headers(self, attempt: AttemptStarted) -> tuple[tuple[str, str], ...]:
+        """The extra headers the header sources give ``attempt`` (usually none)."""
+        extra: list[tuple[str, str]] = []
+        for source in self.header_sources:
+            try:
+                extra.extend(source(attempt))
+            except Exception:  # a broken propagator must not fail the step it decorates
+                continue
+        return tuple(extra)
 
     def add(self, hook: Hook) -> None:
         self.hooks.append(hook)

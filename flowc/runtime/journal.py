@@ -58,6 +58,9 @@ STEP: Final = "step"
 EFFECT: Final = "effect"
 SLEEP: Final = "sleep"
 MARK: Final = "mark"
+CONTEXT: Final = "context"
+"""Handed on by whoever queued the run, keyed by name (``TRACE_PARENT``), never replayed."""
+TRACE_PARENT: Final = "traceparent"
 
 COMPLETED: Final = "completed"
 FAILED: Final = "failed"
@@ -154,6 +157,8 @@ class RunJournal:
         self._values: dict[tuple[str, int], str] = {}
         self._sleeps: dict[tuple[str, int], float] = {}
         self.marks: set[str] = set()
+        self.context: dict[str, str] = {}
+        """What the run's starter handed on (``TRACE_PARENT``: its trace context)."""
         for entry in entries:
             self._load(entry)
         self._counters: dict[str, int] = {}
@@ -171,6 +176,8 @@ class RunJournal:
             self._sleeps[(entry.key, entry.ordinal)] = float(entry.data)
         elif entry.kind == MARK:
             self.marks.add(entry.key)
+        elif entry.kind == CONTEXT:
+            self.context[entry.key] = entry.data
 
     @property
     def replayable(self) -> int:

@@ -41,6 +41,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
+import attrs
 import trio
 
 from flowc.common import errors
@@ -386,7 +387,7 @@ class StepExecution:
         if journal.unflushed and request.method in UNSAFE_METHODS:
             await journal.flush()  # no unsafe request leaves with a value a resume could not repeat
         started = time.perf_counter()
-        self._emit_attempt_started(request, attempt)
+        request = self._emit_attempt_started(request, attempt)
         response = None
         with trio.move_on_after(timeout) as scope:
             try:
@@ -472,20 +473,30 @@ class StepExecution:
             self.invocation.run.redactor.note(body)  # secrets a server hands out
         return body
 
-    def _emit_attempt_started(self, request: HttpRequest, attempt: int) -> None:
-        run = self.invocation.run
-        if run.hooks.active:
-            run.hooks.emit(
-                events.AttemptStarted(
-                    run_id=run.run_id,
-                    flow=self.invocation.flow.name,
-                    invocation=self.invocation.invocation,
-                    step=self.key,
-                    attempt=attempt,
-                    method=request.method,
-                    url=request.url.split("?", 1)[0],
-                )
-            )
+    def _emit_attempt_started(self, request: HttpRequest, attempt: int) -> HttpRequest:
+        """Report the attempt; the request to send, with the header sources' extra headers."""
+        hooks = self.invocation.run.hooks
+        if not hooks.active and not hooks.header_sources:
+            return request
+        event = events.AttemptStarted(
+            run_id=self.invocation.run.run_id,
+            flow=self.invocation.flow.name,
+            invocation=self.invocation.invocation,
+            step=self.key,
+            attempt=attempt,
+            method=request.method,
+            url=request.url.split("?", 1)[0],
+            service=self.service_name(),
+        )
+        if hooks.active:
+            hooks.emit(event)
+        if not hooks.header_sources:
+            return request
+        extra = hooks.outgoing_headers(event)
+        return attrs.evolve(request, headers=request.headers + extra) if extra else request
+
+    def service_name(self) -> str:
+        return "" if self.node.service is None else self.node.service.name
 
     def _trace_attempt(
         self,
@@ -509,6 +520,7 @@ class StepExecution:
                     status=status,
                     error=error,
                     elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
+                    service=self.service_name(),
                 )
             )
 

@@ -3,6 +3,7 @@
 Routes (``docs/serve.md`` has the details and the error codes)::
 
     GET  /healthz                          no token needed
+    GET  /metrics                          Prometheus text (``observe/metrics.py``)
     GET  /openapi.json                     OpenAPI 3.1, one typed operation per flow
     GET  /v1/flows                         each flow, JSON Schemas of inputs and result
     POST /v1/flows/{flow}/runs             start (Idempotency-Key, ?wait=30s)
@@ -33,7 +34,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import trio
@@ -45,11 +46,22 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flowc.common.values import Duration, EvalError, to_json
+from flowc.observe import messages as observe_messages
 from flowc.runtime import codec
 from flowc.runtime.decode import DecodeError, coerce_input
 from flowc.runtime.engine import holds_secret, queued_record
+from flowc.runtime.journal import CONTEXT, TRACE_PARENT
 from flowc.runtime.programs import InputError
-from flowc.runtime.store import ENDED, AsyncStore, RunQuery, RunRecord, RunStatus, StoreError
+from flowc.runtime.store import (
+    ENDED,
+    AsyncStore,
+    JournalEntry,
+    LeaseLost,
+    RunQuery,
+    RunRecord,
+    RunStatus,
+    StoreError,
+)
 from flowc.server import messages
 from flowc.server.auth import Tokens
 from flowc.server.catalog import Catalog
@@ -57,12 +69,16 @@ from flowc.server.events import EventBroker, TooManySubscribers
 from flowc.server.schemas import flow_description, openapi_document
 from flowc.server.worker import Worker
 
+if TYPE_CHECKING:
+    from flowc.observe.metrics import FlowMetrics
+
 MAX_BODY: Final = 1 << 20
 MAX_WAIT: Final = 300.0
 MAX_PAGE: Final = 500
 _SIGNAL_NAME: Final = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
 _KEY: Final = re.compile(r"[\x21-\x7e]{1,255}")
 _STATUSES: Final = tuple(s.value for s in RunStatus)
+_TRACE_PARENT: Final = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 
 @attrs.define
@@ -72,6 +88,7 @@ class Server:
     tokens: Tokens
     broker: EventBroker
     worker: Worker | None
+    metrics: FlowMetrics | None = None
 
 
 class ApiError(Exception):
@@ -114,6 +131,7 @@ def build_app(server: Server) -> Starlette:
     routes = [
         Route("/healthz", healthz),
         Route("/openapi.json", openapi),
+        Route("/metrics", metrics),
         Route("/v1/flows", list_flows),
         Route("/v1/flows/{flow}/runs", start_run, methods=["POST"]),
         Route("/v1/runs", list_runs),
@@ -166,6 +184,16 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def metrics(request: Request) -> Response:
+    sink = _server(request).metrics
+    if sink is None:
+        raise ApiError(404, "not_found", observe_messages.NO_METRICS)
+    await sink.refresh()
+    from flowc.observe.metrics import CONTENT_TYPE
+
+    return Response(sink.render(), headers={"Content-Type": CONTENT_TYPE})
+
+
 async def openapi(request: Request) -> Response:
     server = _server(request)
     return JSONResponse(openapi_document(server.catalog.flows, secured=bool(server.tokens)))
@@ -195,6 +223,7 @@ async def start_run(request: Request) -> Response:
     if withheld and server.worker is None:
         secret = sorted(withheld)[0]
         raise ApiError(400, "secret_input", messages.SECRET_QUEUED.format(flow=name, name=secret))
+    trace_parent = request.headers.get("traceparent")
     key = request.headers.get("idempotency-key")
     if key is not None and not _KEY.fullmatch(key):
         raise ApiError(400, "bad_idempotency_key", messages.BAD_IDEMPOTENCY_KEY)
@@ -207,6 +236,8 @@ async def start_run(request: Request) -> Response:
             "idempotency_conflict",
             messages.IDEMPOTENCY_CONFLICT.format(key=key, run_id=run_id),
         )
+    if created and trace_parent is not None and _TRACE_PARENT.fullmatch(trace_parent):
+        await _hand_on_trace(server, run_id, trace_parent)
     done: trio.Event | None = None
     if server.worker is not None and created:
         server.worker.secrets[run_id] = withheld
@@ -220,6 +251,19 @@ async def start_run(request: Request) -> Response:
     return JSONResponse(
         run_view(stored), 202 if created or not stored.ended else 200, headers=_location(run_id)
     )
+
+
+async def _hand_on_trace(server: Server, run_id: str, trace_parent: str) -> None:
+    """Keep the caller's W3C trace context with the run, for whichever worker claims it.
+
+    A fenced store (``serve --worker`` on PostgreSQL) refuses a write to a run this
+    process holds no lease of: the in-process worker writes it once it claims the run.
+    """
+    try:
+        await server.store.append(run_id, [JournalEntry(CONTEXT, TRACE_PARENT, 0, trace_parent)])
+    except LeaseLost:
+        if server.worker is not None:
+            server.worker.contexts[run_id] = trace_parent
 
 
 # --------------------------------------------------------------------------- runs

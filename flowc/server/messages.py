@@ -34,6 +34,7 @@ RESUME_COMPENSATED: Final = (
 SIGNAL_ENDED: Final = "run {run_id} has already ended ({status}); the signal was not kept"
 BAD_SIGNAL_NAME: Final = "a signal name is 1 to 100 letters, digits, `_`, `-` or `.`"
 STORE_UNAVAILABLE: Final = "the run store is unavailable: {reason}"
+METRICS_LISTENING: Final = "flowc: metrics on http://{host}:{port}/metrics"
 
 NEEDS_EXTRA: Final = "flowc serve needs hypercorn and Starlette: pip install 'flowc[serve]'"
 REFUSE_OPEN_HOST: Final = (

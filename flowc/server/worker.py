@@ -38,7 +38,8 @@ import trio
 
 from flowc.common.errors import FlowError
 from flowc.runtime.engine import Engine, RunRefused
-from flowc.runtime.store import AsyncStore, LeaseLost, StoreError
+from flowc.runtime.journal import CONTEXT, TRACE_PARENT
+from flowc.runtime.store import AsyncStore, JournalEntry, LeaseLost, StoreError
 from flowc.server import messages
 from flowc.server.catalog import Catalog
 
@@ -72,6 +73,8 @@ class Worker:
         self.say = say
         self.owner = engine.owner
         self.secrets: dict[str, dict[str, Any]] = {}
+        self.contexts: dict[str, str] = {}
+        """Trace contexts a fenced store refused from the server, written once claimed."""
         """Secret inputs of runs this process accepted (they are never stored)."""
         self.active: dict[str, trio.CancelScope] = {}
         self.executed = 0
@@ -174,6 +177,7 @@ class Worker:
             with scope:
                 if offered is None:
                     return
+                await self._hand_on_context(run_id)
                 await self.engine.resume(
                     run_id, program=offered.program, inputs=self.secrets.get(run_id, {})
                 )
@@ -188,11 +192,19 @@ class Worker:
         finally:
             self.active.pop(run_id, None)
             self.secrets.pop(run_id, None)
+            self.contexts.pop(run_id, None)
             waiting = self._waiters.pop(run_id, None)
             if waiting is not None:
                 waiting[0].set()
             self.executed += 1
             self.wake()
+
+    async def _hand_on_context(self, run_id: str) -> None:
+        """Keep the caller's trace context with a run this worker now holds the lease of."""
+        trace_parent = self.contexts.pop(run_id, None)
+        if trace_parent is not None:
+            entry = JournalEntry(CONTEXT, TRACE_PARENT, 0, trace_parent)
+            await self.store.append(run_id, [entry])
 
     async def _renew_loop(self) -> None:
         while True:

@@ -17,6 +17,8 @@ effect    the site key             n-th value  the encoded value of ``now()``,
           key)
 sleep     the site key             n-th sleep  the wake-up time (epoch seconds)
 mark      what happened            0           e.g. ``compensated``
+context   a name (``traceparent``) 0           what the run's starter handed on:
+                                               its W3C trace context (``serve``)
 ========  =======================  ==========  =================================
 
 A run that is *queued* (``flowc serve`` accepted it, no process executes it
