@@ -315,16 +315,12 @@ class _Builder:
 
     def _retry(self, node: Any, parent: str | None) -> tuple[str, Open]:
         text = _retry_text(node.retry)
-        head = self.add(
-            "retry", f"retry {text}", parent, span=node.span, clauses=(("retry", text),)
-        )
+        head = self.add("retry", "retry", parent, span=node.span, clauses=(("retry", text),))
         return head, self.block(node.body, [head], head) or [head]
 
     def _timeout(self, node: Any, parent: str | None) -> tuple[str, Open]:
         text = node.duration.source
-        head = self.add(
-            "timeout", f"timeout {text}", parent, span=node.span, clauses=(("timeout", text),)
-        )
+        head = self.add("timeout", "timeout", parent, span=node.span, clauses=(("timeout", text),))
         return head, self.block(node.body, [head], head) or [head]
 
 
