@@ -226,9 +226,8 @@ def test_run_colours_nodes_by_the_stored_outcome(tmp_path: Path, demo: DemoServe
 
 
 def test_step_keys_fold_to_their_step() -> None:
-    assert [step_name(k) for k in ("charge", "charge[3]", "send~2", "pay[1][2]~3", "call/x[1]")] == [
-        "charge", "charge", "send", "pay", "call",
-    ]  # fmt: skip
+    keys = ("charge", "charge[3]", "send~2", "pay[1][2]~3", "call/x[1]")
+    assert [step_name(k) for k in keys] == ["charge", "charge", "send", "pay", "call"]
 
 
 # --------------------------------------------------------------------------- generated programs
