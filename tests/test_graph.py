@@ -195,10 +195,11 @@ service api env("FLOWC_DEMO_URL") { retry 0 }
 
 flow shop(key: string) -> int {
     step first = GET api "/echo?k=${key}"
-    step second = GET api "/flaky/${key}?fail=1&status=503"
+    step second = GET api "/flaky/${key}?fail=1&status=503&after=${first.status}"
     return second.status
 }
 """
+# `second` reads `first`, so it starts after `first` ended: both are journaled.
 
 
 def test_run_colours_nodes_by_the_stored_outcome(tmp_path: Path, demo: DemoServer) -> None:
@@ -218,6 +219,11 @@ def test_run_colours_nodes_by_the_stored_outcome(tmp_path: Path, demo: DemoServe
     assert 'fillcolor="#c8e6c9", tooltip="completed"' in dot
     mermaid = invoke([str(path), "--run", "r-1", "--store", store]).stdout
     assert "class n2 failed" in mermaid and "class n1 completed" in mermaid
+    other = tmp_path / "other.flow"
+    other.write_text(RUNNABLE.replace("flow shop", "flow other"))
+    wrong = invoke([str(other), "--run", "r-1", "--store", store])
+    assert wrong.exit_code == 2
+    assert wrong.stderr == "flowc: error: run r-1 is of flow 'shop', not 'other'\n"
     missing = invoke([str(path), "--run", "r-404", "--store", store])
     assert (
         missing.exit_code == 2

@@ -175,18 +175,17 @@ class _Builder:
                         self.join(tails[dep], head, "data")
                 else:
                     self.join(entry, head)
-                open_ = self._segment_open(block, segment, index, [*tails, tail])
             tails.append(tail)
+            if segment is not None and index == segment[1] - 1:
+                open_ = self._segment_open(block, segment, tails)
         return open_
 
-    def _segment_open(
-        self, block: ir.Block, segment: tuple[int, int], last: int, tails: list[Open]
-    ) -> Open:
-        """The segment's nodes up to ``last`` that no later one of them waits for."""
-        start = segment[0]
-        waited = {d for i in range(start, last + 1) for d in _deps(block, i) if d >= start}
+    def _segment_open(self, block: ir.Block, segment: tuple[int, int], tails: list[Open]) -> Open:
+        """The segment's nodes that no later one of them waits for."""
+        start, end = segment
+        waited = {d for i in range(start, end) for d in _deps(block, i) if d >= start}
         found: Open = []
-        for i in range(start, last + 1):
+        for i in range(start, end):
             if i not in waited:
                 found += tails[i]
         return found
