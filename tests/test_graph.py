@@ -275,3 +275,43 @@ def test_every_edge_and_parent_of_a_generated_flow_exists(body: str) -> None:
     assert all(edge.source in known and edge.target in known for edge in graph.edges)
     assert all(node.parent is None or node.parent in known for node in graph.nodes)
     assert {edge.target for edge in graph.edges} >= known - {graph.nodes[0].id}
+
+
+NESTED = """\
+service api env("FLOWC_DEMO_URL") { retry 0 }
+
+flow outer(key: string) -> int {
+    step c = call inner(key: key)
+    return c.body
+}
+
+flow inner(key: string) -> int {
+    step fetch = GET api "/echo?k=${key}"
+    return fetch.status
+}
+"""
+
+
+def test_expanded_calls_hold_the_callee_and_take_its_run_outcomes(
+    tmp_path: Path, demo: DemoServer
+) -> None:
+    path = tmp_path / "nested.flow"
+    path.write_text(NESTED)
+    collapsed = json.loads(invoke([str(path), "--format", "json"]).stdout)
+    assert [n["kind"] for n in collapsed["nodes"]] == ["start", "call", "return", "end"]
+    store = f"sqlite:///{tmp_path / 'runs.db'}"
+    env = {"FLOWC_DEMO_URL": demo.url, "FLOWC_STORE": store}
+    run = CliRunner(env=env).invoke(
+        main,
+        ["run", str(path), "--flow", "outer", "-i", "key=n1", "--run-id", "r-2"],
+        catch_exceptions=False,
+    )
+    assert run.exit_code == 0, run.stderr
+    result = invoke([str(path), "--expand", "--run", "r-2", "--store", store, "--format", "json"])
+    data = json.loads(result.stdout)
+    call = next(n for n in data["nodes"] if n["kind"] == "call")
+    fetch = next(n for n in data["nodes"] if n["kind"] == "step")
+    assert (call["step"], fetch["step"], fetch["parent"]) == ("c", "c/fetch", call["id"])
+    assert data["outcomes"] == {"c": "completed", "c/fetch": "completed"}
+    dot = invoke([str(path), "--expand", "--format", "dot"]).stdout
+    assert f"subgraph cluster_{call['id']} {{" in dot

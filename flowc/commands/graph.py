@@ -27,6 +27,7 @@ _STORE_HELP = "The store --run reads (default: FLOWC_STORE, else ~/.local/state/
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="mermaid",
               show_default=True)  # fmt: skip
 @click.option("-o", "--output", "output", metavar="FILE", help="Write here instead of stdout.")
+@click.option("--expand", is_flag=True, help="Draw each sub-flow call's callee inside it.")
 @click.option("--run", "run_id", metavar="RUN_ID", help="Colour the steps by this run's outcome.")
 @click.option("--store", "store_url", metavar="URL", help=_STORE_HELP)
 def command(
@@ -34,6 +35,7 @@ def command(
     flow_name: str | None,
     output_format: str,
     output: str | None,
+    expand: bool,
     run_id: str | None,
     store_url: str | None,
 ) -> None:
@@ -57,7 +59,7 @@ def command(
         if flow_name is None:
             _fail(messages.NO_FLOWS.format(file=file))
         _fail(messages.UNKNOWN_FLOW.format(flow=flow_name, file=file, known=known))
-    graph = flow_graph(program.ir, flow.name)
+    graph = flow_graph(program.ir, flow.name, expand=expand)
     outcomes = _outcomes(run_id, store_url, flow.name) if run_id else None
     text = _render(graph, output_format, outcomes)
     if output is None:

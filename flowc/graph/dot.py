@@ -27,6 +27,7 @@ _SHAPES = {
     "step": "box",
 }
 _REGIONS = {
+    "call",
     "if",
     "match",
     "for",

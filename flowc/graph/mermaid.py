@@ -24,6 +24,7 @@ _SHAPES = {
     "fail": ("[/", "/]"),
 }
 _REGIONS = {
+    "call",
     "if",
     "match",
     "for",

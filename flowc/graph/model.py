@@ -119,10 +119,15 @@ def find_flow(program: ir.ProgramIR, flow: str | None) -> ir.FlowIR:
     raise UnknownFlow(flow)
 
 
-def flow_graph(program: ir.ProgramIR, flow: str) -> FlowGraph:
-    """The graph of the root module's flow ``flow`` (``UnknownFlow`` if none)."""
+def flow_graph(program: ir.ProgramIR, flow: str, *, expand: bool = False) -> FlowGraph:
+    """The graph of the root module's flow ``flow`` (``UnknownFlow`` if none).
+
+    With ``expand``, a sub-flow call is a region holding the callee's graph
+    (its steps' ``step`` is their run key, ``call/inner``); a flow already
+    being expanded further up is left collapsed.
+    """
     target = find_flow(program, flow)
-    builder = _Builder()
+    builder = _Builder(expand, target.key)
     start = builder.add("start", f"flow {target.name}", None, span=target.span)
     exits = builder.block(target.body, [start], None)
     end = builder.add("end", "end", None)
@@ -134,7 +139,10 @@ Open = list[str]  # the nodes whose successor is whatever comes next
 
 
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, expand: bool = False, root: str = "") -> None:
+        self.expand = expand
+        self.prefix = ""  # the step-key prefix of the sub-flow being expanded
+        self.expanding = [root]
         self.nodes: list[GraphNode] = []
         self.edges: list[GraphEdge] = []
         self.returns: Open = []  # `return` nodes: they lead to the end
@@ -230,11 +238,13 @@ class _Builder:
                 label,
                 parent,
                 span=node.span,
-                step=node.name,
+                step=self.prefix + node.name,
                 callee=callee,
                 clauses=clauses,
                 method="CALL",
             )
+            if self.expand and node.flow is not None and node.flow.key not in self.expanding:
+                return head, self._callee(node, node.flow, head)
         else:
             service = node.service.name if node.service is not None else None
             path = node.grpc.path if node.grpc is not None else _source(node.target)
@@ -244,13 +254,23 @@ class _Builder:
                 label.rstrip(),
                 parent,
                 span=node.span,
-                step=node.name,
+                step=self.prefix + node.name,
                 method=node.method,
                 service=service,
                 path=path,
                 clauses=clauses,
             )
         return head, [head]
+
+    def _callee(self, node: ir.StepNode, flow: ir.FlowIR, head: str) -> Open:
+        """The callee's body inside the call node; its returns end the call."""
+        saved = (self.prefix, self.returns)
+        self.prefix, self.returns = f"{self.prefix}{node.name}/", []
+        self.expanding.append(flow.key)
+        tail = self.block(flow.body, [head], head) + self.returns
+        self.expanding.pop()
+        self.prefix, self.returns = saved
+        return tail or [head]
 
     def _if(self, node: Any, parent: str | None) -> tuple[str, Open]:
         head = self.add("if", "if", parent, span=node.span)

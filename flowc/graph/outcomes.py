@@ -4,7 +4,8 @@ The journal holds one ``step`` entry per step execution, keyed by the step's
 stable key (``charge``, ``charge[3]``, ``send~2``, ``checkout/charge``).  A
 graph node stands for every execution of its step in the flow drawn, so the
 keys are folded to the step's name: loop indices and retry tries are dropped,
-and keys inside sub-flow calls (``call/...``) are counted for the call node.
+and keys inside sub-flow calls (``call/inner``) count for the call node and,
+when calls are expanded, for the inner step's node too.
 A node whose executions differ takes the worst outcome (failed, then
 fallback, skipped, completed).
 """
@@ -37,6 +38,13 @@ def step_name(key: str) -> str:
     return _SUFFIX.sub("", head)
 
 
+def step_names(key: str) -> list[str]:
+    """The step names a key counts for: its call, and each level within it
+    (``user[2]/lookup~2`` counts for ``user`` and ``user/lookup``)."""
+    parts = [_SUFFIX.sub("", part) for part in key.split("/")]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
 def run_outcomes(store: Store, run_id: str) -> dict[str, str]:
     """Each step name of run ``run_id`` with its (worst) outcome."""
     if store.get_run(run_id) is None:
@@ -46,7 +54,7 @@ def run_outcomes(store: Store, run_id: str) -> dict[str, str]:
         if entry.kind != "step":
             continue
         outcome = str(json.loads(entry.data).get("outcome", ""))
-        name = step_name(entry.key)
-        if _RANK.get(outcome, -1) >= _RANK.get(found.get(name, ""), -1):
-            found[name] = outcome
+        for name in step_names(entry.key):
+            if _RANK.get(outcome, -1) >= _RANK.get(found.get(name, ""), -1):
+                found[name] = outcome
     return found
