@@ -210,18 +210,10 @@ class _Builder:
             self.join(tail, ret)
             self.returns.append(ret)
             return head, []
-        regions = {
-            ir.IfNode: self._if,
-            ir.ForNode: self._for,
-            ir.WhileNode: self._while,
-            ir.ParallelNode: self._parallel,
-            ir.TryNode: self._try,
-            ir.RetryNode: self._retry,
-            ir.TimeoutNode: self._timeout,
-        }
-        region = regions.get(type(node))
+        region = _REGION_BUILDERS.get(type(node))
         if region is not None:
-            return region(node, parent)
+            built: tuple[str, Open] = getattr(self, region)(node, parent)
+            return built
         kind, label = _simple(node)
         head = self.add(kind, label, parent, span=node.span)
         if kind == "return":
@@ -341,6 +333,17 @@ class _Builder:
         text = node.duration.source
         head = self.add("timeout", "timeout", parent, span=node.span, clauses=(("timeout", text),))
         return head, self.block(node.body, [head], head) or [head]
+
+
+_REGION_BUILDERS: dict[type, str] = {
+    ir.IfNode: "_if",
+    ir.ForNode: "_for",
+    ir.WhileNode: "_while",
+    ir.ParallelNode: "_parallel",
+    ir.TryNode: "_try",
+    ir.RetryNode: "_retry",
+    ir.TimeoutNode: "_timeout",
+}
 
 
 def _deps(block: ir.Block, index: int) -> list[int]:
