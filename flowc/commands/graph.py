@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from flowc.commands.process import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from flowc.compiler.ir import ProgramIR
 
 FORMATS = ("mermaid", "dot", "svg", "html", "json")
 _STORE_HELP = "The store --run reads (default: FLOWC_STORE, else ~/.local/state/flowc/runs.db)."
@@ -40,26 +43,18 @@ def command(
     store_url: str | None,
 ) -> None:
     """Draw the flow FILE defines: steps, regions, order and data edges."""
-    from flowc.api import CompileError, compile_file
-    from flowc.compiler import SourceError
     from flowc.graph import messages
     from flowc.graph.model import UnknownFlow, find_flow, flow_graph
 
+    program = _compile(file)
     try:
-        program = compile_file(file)
-    except SourceError as error:
-        _fail(str(error))
-    except CompileError as error:
-        click.echo(str(error), err=True)
-        sys.exit(EXIT_FAILED)
-    try:
-        flow = find_flow(program.ir, flow_name)
+        flow = find_flow(program, flow_name)
     except UnknownFlow:
-        known = ", ".join(f.name for f in program.ir.flows_of(program.ir.root)) or "none"
+        known = ", ".join(f.name for f in program.flows_of(program.root)) or "none"
         if flow_name is None:
             _fail(messages.NO_FLOWS.format(file=file))
         _fail(messages.UNKNOWN_FLOW.format(flow=flow_name, file=file, known=known))
-    graph = flow_graph(program.ir, flow.name, expand=expand)
+    graph = flow_graph(program, flow.name, expand=expand)
     outcomes = _outcomes(run_id, store_url, flow.name) if run_id else None
     text = _render(graph, output_format, outcomes)
     if output is None:
@@ -71,6 +66,31 @@ def command(
         except OSError as error:
             _fail(f"cannot write {output}: {error.strerror}")
     sys.exit(EXIT_OK)
+
+
+def _compile(file: str) -> ProgramIR:
+    """The lowered program, or its diagnostics and exit 1 (without importing trio)."""
+    from flowc.commands.process import end_of_startup, use_colour
+    from flowc.compiler import SourceError, compile_file
+    from flowc.compiler.diagnostics import render, summary
+    from flowc.compiler.lowering import lower_program
+    from flowc.compiler.parse_store import PersistentParseCache
+
+    try:
+        compilation = compile_file(file, cache=PersistentParseCache())
+    except SourceError as error:
+        _fail(str(error))
+    finally:
+        end_of_startup()
+    if not compilation.ok:
+        colour = use_colour(sys.stderr)
+        errors = [d for d in compilation.diagnostics if d.is_error]
+        for diagnostic in errors:
+            source = compilation.sources.get(diagnostic.span.file)
+            click.echo(render(diagnostic, source, colour=colour), err=True)
+        click.echo(f"flowc: {summary(len(errors), 0)}", err=True)
+        sys.exit(EXIT_FAILED)
+    return lower_program(compilation.result)
 
 
 def _render(graph: object, output_format: str, outcomes: dict[str, str] | None) -> str:
