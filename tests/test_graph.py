@@ -275,6 +275,12 @@ def test_every_edge_and_parent_of_a_generated_flow_exists(body: str) -> None:
     assert all(edge.source in known and edge.target in known for edge in graph.edges)
     assert all(node.parent is None or node.parent in known for node in graph.nodes)
     assert {edge.target for edge in graph.edges} >= known - {graph.nodes[0].id}
+    mermaid, dot = to_mermaid(graph), to_dot(graph)
+    assert all(f"\n    {e.source} " in mermaid for e in graph.edges)
+    assert all(f" {node_id} [label=" in dot for node_id in ids)
+    lines = [line.strip() for line in mermaid.splitlines()]
+    assert sum(line.startswith("subgraph ") for line in lines) == lines.count("end")
+    assert dot.count("{") == dot.count("}")
 
 
 NESTED = """\
