@@ -47,6 +47,13 @@ ALLOWED: dict[str, set[str]] = {
         "flowc.contracts",
         "flowc.runtime",
     },
+    "flowc.graph": {
+        "flowc.grammar",
+        "flowc.common",
+        "flowc.compiler",
+        "flowc.contracts",
+        "flowc.runtime",
+    },
     "flowc.server": {
         "flowc.grammar",
         "flowc.common",
@@ -54,6 +61,7 @@ ALLOWED: dict[str, set[str]] = {
         "flowc.contracts",
         "flowc.runtime",
         "flowc.observe",
+        "flowc.graph",
     },
 }
 """Packages not listed (the commands, the API) sit on top and may import
