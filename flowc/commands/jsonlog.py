@@ -144,7 +144,7 @@ class JsonOutput(RunOutput):
 
     def _run_started(self, event: events.RunStarted) -> None:
         self.flow = event.flow
-        if event.resumed:
+        if event.resumed or event.attempt > 1:
             text = messages.RUN_RESUMED.format(run_id=event.run_id, attempt=event.attempt)
             self.record("info", text, event.name, at=event.time, run_id=event.run_id)
 

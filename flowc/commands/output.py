@@ -35,7 +35,6 @@ import attrs
 import click
 
 from flowc.commands import messages
-from flowc.commands.runtally import RunTally, duration
 
 if TYPE_CHECKING:
     from flowc.commands.progress import ProgressDisplay
@@ -138,6 +137,8 @@ class TextOutput(RunOutput):
     """Text, with the live display on a terminal and ``-v`` lines if asked."""
 
     def __init__(self, options: OutputOptions, stream: IO[str] | None = None) -> None:
+        from flowc.commands.runtally import RunTally
+
         super().__init__(options, stream)
         self.tally = RunTally()
         self.display: ProgressDisplay | None = None
@@ -192,6 +193,8 @@ class TextOutput(RunOutput):
 
 def attempt_text(event: Any) -> str:
     """One attempt of a step, as ``-v`` prints it (an ``AttemptFinished``)."""
+    from flowc.commands.runtally import duration
+
     outcome = str(event.status) if event.status is not None else (event.error or "no response")
     return messages.ATTEMPT.format(
         step=event.step,
