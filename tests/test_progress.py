@@ -1,12 +1,14 @@
 """`flowc run` in the terminal: live progress, `-v`, `-q` and `--log-format json`.
 
-Every test runs the real console script against the demo API. The live display is
+The command tests run the real console script against the demo API; the display is
 checked in a real pseudo-terminal (python's `pty`, 120x40): the steps in flight by
 name, a loop's `done/total`, the summary, and that Ctrl-C still ends the run with
 status 130 and shows the cursor again. With stderr a pipe, nothing extra appears.
 `--log-format json`: every stderr line is a JSON object with the required fields and
 the run's id; check errors are one object each. A secret the demo API echoes back
-appears nowhere, in any format.
+appears nowhere, in any format. In-process: the loop events (`done/total`, an end on
+`break`, nested loops apart) and the summary against `tests/golden/progress_summary.out`
+(`FLOWC_UPDATE_GOLDEN=1` rewrites it).
 """
 
 from __future__ import annotations
@@ -335,3 +337,94 @@ def test_resume_reports_in_json_too(flows: Path, demo: DemoServer) -> None:
     assert records[0]["event"] == "run_started" and "resumed" in str(records[0]["message"])
     assert [r["attempt"] for r in records if r["event"] == "step_attempt" and r["step"] == "first"]
     assert TOKEN not in done.stderr
+
+
+# --------------------------------------------------------------------------- loop events
+
+
+async def test_loops_report_done_of_total_and_end_however_they_end(demo: DemoServer) -> None:
+    from tests.runtime_helpers import compile_flow, run
+
+    program = compile_flow(
+        """
+        service api "@URL@" { }
+        flow f() -> int {
+            for i in range(2) {
+                for j in range(3) { step fetch = GET api "/echo?i=${i}&j=${j}" }
+            }
+            for i in range(5) {
+                if i == 2 { break }
+            }
+            for i in range(4) parallel 2 { step each = GET api "/echo?p=${i}" }
+            return 1
+        }
+        """,
+        demo.url,
+    )
+    outcome = await run(program, "f")
+    assert outcome.error is None
+    loops = [
+        (e["event"], e["loop"], e.get("done"), e["total"])
+        for e in outcome.events
+        if e["event"].startswith("loop_")
+    ]
+    outer = [loop for loop in loops if loop[1] == "for@4"]
+    assert outer == [
+        ("loop_started", "for@4", None, 2),
+        ("loop_progress", "for@4", 1, 2),
+        ("loop_progress", "for@4", 2, 2),
+        ("loop_finished", "for@4", 2, 2),
+    ]
+    inner = {loop[1] for loop in loops if loop[0] == "loop_started" and loop[1] != "for@4"}
+    assert {"for@5[0]", "for@5[1]"} <= inner  # each execution of the inner loop apart
+    assert ("loop_finished", "for@7", 3, 5) in loops  # `break` after the third iteration
+    parallel = [loop for loop in loops if loop[1] == "for@10"]
+    assert parallel[0] == ("loop_started", "for@10", None, 4)
+    assert [loop[2] for loop in parallel[1:]] == [1, 2, 3, 4, 4]
+
+
+# --------------------------------------------------------------------------- the summary
+
+
+def test_the_summary_renders_as_its_golden_file() -> None:
+    import io
+
+    from rich.console import Console
+
+    from flowc.commands.progress import summary
+    from flowc.commands.runtally import RunTally
+    from flowc.runtime import hooks as events
+
+    tally = RunTally()
+
+    def at(seconds: float, event: type[events.Event], **fields: object) -> None:
+        tally(event(run_id="r1", time=1000.0 + seconds, **fields))  # type: ignore[arg-type]
+
+    at(0, events.RunStarted, flow="checkout", attempt=1)
+    at(0, events.LoopStarted, flow="checkout", invocation=1, loop="for@4", total=3, parallel=True)
+    for i, took in enumerate((0.120, 0.045, 2.5)):
+        step = dict(flow="checkout", invocation=1, step=f"each[{i}]")
+        at(0, events.StepStarted, method="GET", **step)
+        at(took, events.AttemptFinished, attempt=1, method="GET", url="http://x/e", status=200,
+           error=None, elapsed_ms=took * 1000, **step)  # fmt: skip
+        at(took, events.StepFinished, outcome="completed", status=200, attempts=1, **step)
+        at(took, events.LoopAdvanced, flow="checkout", invocation=1, loop="for@4", done=i + 1,
+           total=3)  # fmt: skip
+    at(2.5, events.LoopFinished, flow="checkout", invocation=1, loop="for@4", done=3, total=3)
+    charge = dict(flow="checkout", invocation=1, step="charge")
+    at(2.5, events.StepStarted, method="POST", **charge)
+    for attempt, status in ((1, 503), (2, 200)):
+        at(2.6, events.AttemptFinished, attempt=attempt, method="POST", url="http://x/c",
+           status=status, error=None, elapsed_ms=50.0, **charge)  # fmt: skip
+    at(2.6, events.StepRetrying, attempt=1, delay=0.2,
+       error={"kind": "status", "message": "HTTP 503"}, **charge)  # fmt: skip
+    at(3.1, events.StepFinished, outcome="fallback", status=503, attempts=2, **charge)
+    at(3.25, events.RunFinished, flow="checkout", status="completed")
+
+    stream = io.StringIO()
+    Console(file=stream, width=100, color_system=None, force_terminal=False).print(summary(tally))
+    rendered = "\n".join(line.rstrip() for line in stream.getvalue().splitlines()) + "\n"
+    golden = Path(__file__).parent / "golden" / "progress_summary.out"
+    if os.environ.get("FLOWC_UPDATE_GOLDEN"):
+        golden.write_text(rendered)
+    assert rendered == golden.read_text()
