@@ -179,7 +179,7 @@ def test_the_display_shows_steps_loops_and_a_summary_on_a_terminal(
     assert "[fan] starting 12" in text  # log lines above the display
     summary = text[text.index("flowc: fan completed in") :]
     assert re.search(r"steps\s+14 \(14 completed\)", summary)
-    assert re.search(r"attempts\s+15 \(1 retries\)", summary)
+    assert re.search(r"attempts\s+15 \(retries: 1\)", summary)
     assert re.search(r"loops\s+for@7 12/12", summary)
     assert re.search(r"slowest\s+\S+ \d+ ms", summary)
     assert "\x1b[?25h" in screen.raw  # the cursor is shown again

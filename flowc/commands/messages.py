@@ -24,8 +24,8 @@ LOOP_FINISHED: Final = "loop {loop} ended: {done}/{total}"
 
 # the live display
 HEADLINE: Final = (
-    "{flow} · {elapsed} · {done} steps done · {running} in flight · {attempts} attempts"
-    " · {retries} retries"
+    "{flow} · {elapsed} · steps done {done} · in flight {running} · attempts {attempts}"
+    " · retries {retries}"
 )
 IN_FLIGHT: Final = "{step}  {method}  attempt {attempt}  {elapsed}"
 IN_FLIGHT_RETRY: Final = "  retrying: {reason}"
@@ -37,7 +37,7 @@ RECENT_RETRY: Final = "retry {step} after attempt {attempt}: {reason}"
 SUMMARY_TITLE: Final = "flowc: {flow} {status} in {elapsed}"
 SUMMARY_STEPS: Final = "steps"
 SUMMARY_ATTEMPTS: Final = "attempts"
-SUMMARY_ATTEMPTS_DETAIL: Final = "{attempts} ({retries} retries)"
+SUMMARY_ATTEMPTS_DETAIL: Final = "{attempts} (retries: {retries})"
 SUMMARY_LOOPS: Final = "loops"
 SUMMARY_SLOWEST: Final = "slowest"
 SUMMARY_NONE: Final = "none"
