@@ -133,12 +133,13 @@ class ProgressDisplay:
         flying = list(self.tally.in_flight.values())
         shown = sorted(flying, key=lambda step: step.started)[:MAX_STEPS]
         lines: list[RenderableType] = []
+        width = max((len(step.key) for step in shown), default=0)
         for step in shown:
             text = Text("  ")
             text.append(
                 messages.IN_FLIGHT.format(
-                    step=step.key,
-                    method=step.method,
+                    step=step.key.ljust(width),
+                    method=step.method.ljust(4),
                     attempt=max(step.attempt, 1),
                     elapsed=duration(now - step.started),
                 )
