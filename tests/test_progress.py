@@ -196,6 +196,16 @@ def test_a_pipe_gets_nothing_extra(flows: Path, demo: DemoServer) -> None:
     )  # no display, no summary, no control sequences
 
 
+def test_progress_always_draws_on_a_pipe_too(flows: Path, demo: DemoServer) -> None:
+    args = ["run", str(flows), "--flow", "fan", "-i", "n=2", "-i", "key=always"]
+    done = run_piped([*args, "--progress", "always"], environment(demo))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "2\n"
+    text = ANSI.sub("", done.stderr)
+    assert "in flight" in text and "flowc: fan completed in" in text
+    assert re.search(r"steps\s+4 \(4 completed\)", text)
+
+
 def test_progress_never_on_a_terminal_prints_only_the_usual_lines(
     flows: Path, demo: DemoServer
 ) -> None:
