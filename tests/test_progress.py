@@ -54,6 +54,14 @@ flow slow() -> int {
     return 1
 }
 
+flow undone() -> int {
+    step held = GET api "/echo" {
+        compensate { step undo = GET api "/status/500" { retry 0 } }
+    }
+    step bad = GET api "/status/500" { retry 0 }
+    return held.status
+}
+
 flow broken() -> int {
     step bad = GET api "/status/500" { retry 0 }
     return bad.status
@@ -307,6 +315,19 @@ def test_json_logs_a_failure_and_quiet_keeps_only_errors(flows: Path, demo: Demo
     assert step_failed["step"] == "bad" and step_failed["level"] == "error"
     quiet = run_piped(["run", str(flows), "--flow", "broken", "--log-format", "json", "-q"], env)
     assert [record["level"] for record in json_lines(quiet.stderr)] == ["error", "error"]
+
+
+def test_json_warnings_and_the_compensations_are_objects(flows: Path, demo: DemoServer) -> None:
+    done = run_piped(
+        ["run", str(flows), "--flow", "undone", "--log-format", "json"], environment(demo)
+    )
+    assert done.returncode == 1, done.stderr
+    records = json_lines(done.stderr)
+    (warning,) = [record for record in records if record["event"] == "warning"]
+    assert warning["level"] == "warning" and warning["run_id"] == records[0]["run_id"]
+    assert "compensation failed in flow `undone`" in str(warning["message"])
+    assert [record["event"] for record in records[-2:]] == ["error", "outcome"]
+    assert "failed: held" in str(records[-1]["message"])
 
 
 def test_json_check_errors_are_one_object_each(tmp_path: Path, demo: DemoServer) -> None:

@@ -110,7 +110,7 @@ class JsonOutput(RunOutput):
         self.record("error", text, "error")
 
     def notice(self, text: str) -> None:
-        self.record(messages.INTERRUPTED_LEVEL, text, "interrupted")
+        self.record(messages.NOTICE_LEVEL, text, "outcome")
 
     def diagnostics(self, error: Any) -> None:
         for diagnostic in error.diagnostics:

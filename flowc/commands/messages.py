@@ -43,4 +43,6 @@ SUMMARY_SLOWEST: Final = "slowest"
 SUMMARY_NONE: Final = "none"
 SUMMARY_JSON: Final = "summary: {steps} steps, {attempts} attempts, {elapsed}"
 
-INTERRUPTED_LEVEL: Final = "error"
+NOTICE_LEVEL: Final = "error"
+"""The level of the final lines that are not errors themselves (``interrupted; ...``,
+what the compensations of a failed run did): shown with ``-q`` too."""
