@@ -58,7 +58,7 @@ flow undone() -> int {
     step held = GET api "/echo" {
         compensate { step undo = GET api "/status/500" { retry 0 } }
     }
-    step bad = GET api "/status/500" { retry 0 }
+    step bad = GET api "/status/${held.status + 300}" { retry 0 }  # after `held`
     return held.status
 }
 
