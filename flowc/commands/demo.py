@@ -60,7 +60,8 @@ def _with_server(url: str, file: str | None, options: dict[str, Any]) -> int:
         os.environ.setdefault(name, value)
     if file is None:
         return _serve_until_interrupted(url)
-    click.echo(f"flowc demo: demo API at {url}", err=True)
+    if options.get("log_format") != "json" and not options.get("quiet"):
+        click.echo(f"flowc demo: demo API at {url}", err=True)
     options["resolve"] = tuple(
         spec if "=" in spec else f"{spec}={url}" for spec in options["resolve"]
     )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from flowc.commands.output import OutputOptions, make_output, output_options
 from flowc.commands.run import engine_options, input_options
 from flowc.commands.running import drive, open_run_store, open_trace, parse_json_object, usage_error
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 @click.option("--force", is_flag=True, help="Resume even if the program changed since.")
 @input_options
 @engine_options
+@output_options
 def command(
     run_id: str,
     force: bool,
@@ -44,21 +46,26 @@ def command(
     trace_path: str | None,
     store_url: str | None,
     resolve: tuple[str, ...],
+    progress: str,
+    log_format: str,
+    verbose: bool,
+    quiet: bool,
 ) -> None:
     """Continue run RUN_ID from its journal and print its result as JSON."""
     from flowc.runtime.programs import InputError
     from flowc.runtime.resolve import HostMap, ResolveError
     from flowc.runtime.store import StoreError
 
+    output = make_output(OutputOptions(progress, log_format, verbose, quiet))
     try:
         hosts = HostMap.parse(resolve)
         given = _secret_inputs(input_json, assignments)
         store = open_run_store(store_url, ephemeral=False)
         trace = open_trace(trace_path)
     except (InputError, StoreError, ResolveError) as error:
-        sys.exit(usage_error(str(error)))
+        sys.exit(usage_error(str(error), output))
     except OSError as error:
-        sys.exit(usage_error(f"cannot write trace file {trace_path}: {error.strerror}"))
+        sys.exit(usage_error(f"cannot write trace file {trace_path}: {error.strerror}", output))
 
     async def start(engine: Engine, hooks: list[Hook], redactor: Redactor) -> Any:
         return await engine.resume(
@@ -67,11 +74,13 @@ def command(
             force=force,
             sequential=sequential,
             hooks=hooks,
+            log=output.log,
+            warn=output.warn,
             redactor=redactor,
         )
 
     try:
-        sys.exit(drive(start, store, trace, resolve=hosts))
+        sys.exit(drive(start, store, trace, resolve=hosts, output=output))
     finally:
         if trace is not None:
             trace.close()

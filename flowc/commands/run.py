@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from flowc.commands.output import OutputOptions, make_output, output_options
 from flowc.commands.process import EXIT_USAGE
 from flowc.commands.running import (
-    announce,
     drive,
     open_run_store,
     open_trace,
@@ -116,7 +116,7 @@ def run_options(function: Any) -> Any:
             help="The run's id: an existing one answers or resumes that run.",
         ),
     ]
-    function = engine_options(input_options(function))
+    function = output_options(engine_options(input_options(function)))
     for option in reversed(options):
         function = option(function)
     return function
@@ -142,6 +142,10 @@ def execute(
     ephemeral: bool,
     run_id: str | None,
     resolve: tuple[str, ...] = (),
+    progress: str = "auto",
+    log_format: str = "text",
+    verbose: bool = False,
+    quiet: bool = False,
 ) -> int:
     from flowc.api import CompileError, compile_file
     from flowc.compiler import SourceError
@@ -150,29 +154,31 @@ def execute(
     from flowc.runtime.resolve import HostMap, ResolveError
     from flowc.runtime.store import StoreError
 
+    output = make_output(OutputOptions(progress, log_format, verbose, quiet))
     try:
         hosts = HostMap.parse(resolve)
     except ResolveError as error:
-        return usage_error(str(error))
+        return usage_error(str(error), output)
     try:
         program = compile_file(file, parse_cache=PersistentParseCache())
         flow = program.flow(flow_name)
+        output.flow = flow.name
         inputs = program.prepare_inputs(flow, gather_inputs(flow, input_json, assignments))
     except SourceError as error:
-        return usage_error(str(error))
+        return usage_error(str(error), output)
     except CompileError as error:
-        print_diagnostics(error)
+        output.diagnostics(error)
         return EXIT_USAGE
     except InputError as error:
-        return usage_error(str(error))
+        return usage_error(str(error), output)
     try:
         store = open_run_store(store_url, ephemeral)
     except StoreError as error:
-        return usage_error(str(error))
+        return usage_error(str(error), output)
     try:
         trace = open_trace(trace_path)
     except OSError as error:
-        return usage_error(f"cannot write trace file {trace_path}: {error.strerror}")
+        return usage_error(f"cannot write trace file {trace_path}: {error.strerror}", output)
 
     async def start(engine: Engine, hooks: list[Hook], redactor: Redactor) -> Any:
         return await engine.run(
@@ -182,14 +188,16 @@ def execute(
             run_id=run_id,
             sequential=sequential,
             hooks=hooks,
-            started=announce if store is not None else None,
+            log=output.log,
+            warn=output.warn,
+            started=output.announce if store is not None else None,
             redactor=redactor,
         )
 
     import flowc.runtime.http  # noqa: F401 -- imported while start-up pauses the collector
 
     try:
-        return drive(start, store, trace, resolve=hosts)
+        return drive(start, store, trace, resolve=hosts, output=output)
     finally:
         if trace is not None:
             trace.close()

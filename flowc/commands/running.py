@@ -39,6 +39,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 import attrs
 import click
 
+from flowc.commands.output import OutputOptions, RunOutput
 from flowc.commands.process import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -136,9 +137,17 @@ def open_run_store(store_url: str | None, ephemeral: bool) -> Store | None:
 
 
 def drive(
-    start: Start, store: Store | None, trace: IO[str] | None, *, resolve: HostMap | None = None
+    start: Start,
+    store: Store | None,
+    trace: IO[str] | None,
+    *,
+    resolve: HostMap | None = None,
+    output: RunOutput | None = None,
 ) -> int:
-    """Run ``start`` on trio with an engine over ``store``; the process's exit status."""
+    """Run ``start`` on trio with an engine over ``store``; the process's exit status.
+
+    ``output`` (``output.py``) says what happens on stderr: its hooks watch the
+    run, its ``watching`` context keeps a progress display up while it runs."""
     import trio
 
     from flowc.commands.process import end_of_startup
@@ -152,10 +161,12 @@ def drive(
     from flowc.runtime.store import StoreError
     from flowc.runtime.trace import JsonLinesSink
 
+    if output is None:
+        output = RunOutput(OutputOptions())
     interrupts = Interrupts()
     redactor = Redactor()
     tally = CompensationTally()
-    hooks: list[Hook] = [tally]
+    hooks: list[Hook] = [tally, *output.hooks()]
     if trace is not None:
         hooks.append(JsonLinesSink(trace))
     observed = observed_engine(metrics=False)  # OTEL_* and SENTRY_DSN; nothing imported without
@@ -165,6 +176,14 @@ def drive(
     async def main() -> None:
         restore = interrupts.install()
         previous = set_preemption(preemption_test(interrupts))
+        try:
+            async with output.watching():
+                await execute()
+        finally:
+            set_preemption(previous)
+            restore()
+
+    async def execute() -> None:
         try:
             async with Engine(
                 store=store, resolve=resolve, header_sources=observed.header_sources
@@ -180,50 +199,47 @@ def drive(
             outcome["refused"] = str(error)
         except StoreError as error:
             outcome["store"] = str(error)
-        finally:
-            set_preemption(previous)
-            restore()
 
     end_of_startup()
     try:
         trio.run(main)
     finally:
         observed.close()
-    return _report(outcome, tally, redactor)
+    return _report(outcome, tally, redactor, output)
 
 
-def _report(outcome: dict[str, Any], tally: CompensationTally, redactor: Redactor) -> int:
+def _report(
+    outcome: dict[str, Any], tally: CompensationTally, redactor: Redactor, output: RunOutput
+) -> int:
     from flowc.common.values import EvalError, json_text
 
-    def say(text: str) -> None:
-        click.echo(f"flowc: {redactor.redact(text)}", err=True)
+    def error(text: str) -> None:
+        output.error(redactor.redact(text))
+
+    def notice(text: str) -> None:
+        output.notice(redactor.redact(text))
 
     if "refused" in outcome:
-        say(f"error: {outcome['refused']}")
+        error(outcome["refused"])
         return EXIT_USAGE
     if "store" in outcome:
-        say(f"error: {outcome['store']}")
+        error(outcome["store"])
         return EXIT_FAILED
     if "error" in outcome:
-        say(f"error: {outcome['error'].describe()}")
+        error(outcome["error"].describe())
         if tally.ran or tally.failed or tally.abandoned:
-            say(tally.summary())
+            notice(tally.summary())
         return EXIT_FAILED
     if outcome.get("interrupted") or "result" not in outcome:
-        say(f"interrupted; {tally.summary()}")
+        notice(f"interrupted; {tally.summary()}")
         return EXIT_INTERRUPTED
     try:  # the strings are scrubbed, not the JSON text (a mask must not break an escape)
         text = json_text(redactor.redact_value(outcome["result"]))
-    except EvalError as error:
-        say(f"error: the flow's result cannot be printed: {error.message}")
+    except EvalError as failure:
+        error(f"the flow's result cannot be printed: {failure.message}")
         return EXIT_FAILED
     click.echo(text)
     return EXIT_OK
-
-
-def announce(run_id: str) -> None:
-    """The first line of a durable run on stderr."""
-    click.echo(f"flowc: run {run_id}", err=True)
 
 
 def open_trace(path: str | None) -> IO[str] | None:
@@ -232,8 +248,11 @@ def open_trace(path: str | None) -> IO[str] | None:
     return open(path, "w", encoding="utf-8")
 
 
-def usage_error(message: str) -> int:
-    click.echo(f"flowc: error: {message}", err=True)
+def usage_error(message: str, output: RunOutput | None = None) -> int:
+    if output is None:
+        click.echo(f"flowc: error: {message}", err=True)
+    else:
+        output.error(message)
     return EXIT_USAGE
 
 

@@ -69,7 +69,7 @@ from flowc.runtime.journal import (
 from flowc.runtime.preemption import preempting
 from flowc.runtime.programs import LoadedProgram, ProgramError, ProgramSource, load_program
 from flowc.runtime.redaction import NotingEffects, Redactor
-from flowc.runtime.run import LogSink, Run, stderr_log
+from flowc.runtime.run import LogSink, Run, WarnSink, stderr_log, stderr_warning
 from flowc.runtime.services import ServiceState
 from flowc.runtime.store import AsyncStore, RunRecord, RunStatus, Store, StoreError
 
@@ -174,6 +174,7 @@ class Engine:
         sequential: bool = False,
         hooks: Iterable[Hook] = (),
         log: LogSink = stderr_log,
+        warn: WarnSink = stderr_warning,
         started: Callable[[str], None] | None = None,
         redactor: Redactor | None = None,
     ) -> Any:
@@ -184,7 +185,7 @@ class Engine:
         """
         chosen = program.flow(flow)
         prepared = program.prepare_inputs(chosen, inputs or {})
-        options = RunOptions(sequential, tuple(hooks), log, redactor or Redactor())
+        options = RunOptions(sequential, tuple(hooks), log, redactor or Redactor(), warn)
         run_id = run_id or str(uuid.uuid4())
         if self.store is None:
             if started is not None:
@@ -212,6 +213,7 @@ class Engine:
         sequential: bool = False,
         hooks: Iterable[Hook] = (),
         log: LogSink = stderr_log,
+        warn: WarnSink = stderr_warning,
         redactor: Redactor | None = None,
     ) -> Any:
         """Continue run ``run_id`` from its journal (see the module's essay)."""
@@ -226,7 +228,7 @@ class Engine:
             raise RunRefused(f"run {run_id}: {error}") from None
         flow = _flow_named(loaded.ir, stored.flow, run_id)
         given = _restore_inputs(stored, flow, inputs or {})
-        options = RunOptions(sequential, tuple(hooks), log, redactor or Redactor())
+        options = RunOptions(sequential, tuple(hooks), log, redactor or Redactor(), warn)
         return await self._continue(stored, loaded, given, options, force=force, redrive=True)
 
     async def _continue(
@@ -320,6 +322,7 @@ class Engine:
             sequential=options.sequential,
             attempt=attempt,
             log=options.log,
+            warn=options.warn,
             redactor=options.redactor,
         )
         self.active.add(run)
@@ -342,6 +345,7 @@ class RunOptions:
     hooks: tuple[Hook, ...] = ()
     log: LogSink = stderr_log
     redactor: Redactor = attrs.field(factory=Redactor)
+    warn: WarnSink = stderr_warning
 
 
 async def execute_run(run: Run, flow: ir.FlowIR, inputs: dict[str, Any]) -> Any:

@@ -62,6 +62,7 @@ from flowc.compiler.evaluator_support import PREEMPTED
 from flowc.runtime import hooks as events
 from flowc.runtime.frames import BREAK, CONTINUE, Place, Return, Signal
 from flowc.runtime.journal import CURRENT_SITE
+from flowc.runtime.loopwatch import LoopWatch, watch_loop
 from flowc.runtime.policies import seconds_of
 from flowc.runtime.run import CompensationOutcome, Run
 from flowc.runtime.stepexec import RetryDecider, run_step
@@ -548,9 +549,17 @@ class FlowInvocation:
         if isinstance(loop, ir.WhileNode):
             return await self._run_while(loop, frame, place, collected)
         items = _iteration_items(self.evaluate(loop.iterable, frame), loop.index_slot is not None)
-        if loop.parallel:
-            return await self._run_parallel_for(loop, items, frame, place, collected)
-        return await self._run_sequential_for(loop, items, frame, place, collected)
+        run = self.run
+        watch = watch_loop(
+            run.hooks, run.run_id, self.flow.name, self.invocation, loop, place, len(items)
+        )
+        try:
+            if loop.parallel:
+                return await self._run_parallel_for(loop, items, frame, place, collected, watch)
+            return await self._run_sequential_for(loop, items, frame, place, collected, watch)
+        finally:
+            if watch is not None:
+                watch.finished()
 
     async def _run_sequential_for(
         self,
@@ -559,6 +568,7 @@ class FlowInvocation:
         frame: list[Any],
         place: Place,
         collected: list[Any] | None,
+        watch: LoopWatch | None,
     ) -> Signal:
         for position, (index, item) in enumerate(items):
             await self.pause()
@@ -567,6 +577,8 @@ class FlowInvocation:
                 frame[loop.index_slot] = index
             inner = place.nested(position, collected)
             signal = await self.exec_block(loop.body, frame, inner)
+            if watch is not None:
+                watch.advance()
             if signal is BREAK:
                 break
             if isinstance(signal, Return):
@@ -580,6 +592,7 @@ class FlowInvocation:
         frame: list[Any],
         place: Place,
         collected: list[Any] | None,
+        watch: LoopWatch | None,
     ) -> Signal:
         results: list[list[Any] | None] = [None] * len(items) if collected is not None else []
         returned: list[Return] = []  # the first iteration to `return` ends the loop and the flow
@@ -596,6 +609,8 @@ class FlowInvocation:
             if collected is not None:
                 sink = results[position] = []
             signal = await self.exec_block(loop.body, local, place.nested(position, sink))
+            if watch is not None:
+                watch.advance()
             if isinstance(signal, Return) and not returned:
                 returned.append(signal)
                 cancel_scope.cancel()  # `return`: the other iterations are cancelled

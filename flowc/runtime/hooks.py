@@ -4,7 +4,8 @@ A run tells the world what it does through events.  Each event is a small
 frozen class — no ad-hoc dictionaries — and the start and end of anything that
 takes time come in pairs (``FlowStarted``/``FlowFinished``,
 ``StepStarted``/``StepFinished``, ``AttemptStarted``/``AttemptFinished``,
-``CompensationStarted``/``CompensationFinished``), so a sink can measure,
+``CompensationStarted``/``CompensationFinished``, ``LoopStarted``/``LoopFinished``
+with a ``LoopAdvanced`` per iteration between them), so a sink can measure,
 nest and draw them.  Every event carries the run id; flow-level events carry
 the *invocation*, a number unique within the run for each flow invocation
 (the root flow is 1), and its parent's, because two concurrent calls of one
@@ -220,6 +221,44 @@ class Slept(Event):
     site: str
     seconds: float
     name: ClassVar[str] = "sleep"
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class LoopStarted(Event):
+    """A ``for`` loop over ``total`` items.  ``loop`` names this execution of it
+    within its flow invocation: ``for@12`` for the loop on line 12, with the
+    indices of the iterations around it (``for@12[3]``)."""
+
+    flow: str
+    invocation: int
+    loop: str
+    total: int
+    parallel: bool
+    name: ClassVar[str] = "loop_started"
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class LoopAdvanced(Event):
+    """One more iteration of a ``for`` loop ended: ``done`` of ``total``."""
+
+    flow: str
+    invocation: int
+    loop: str
+    done: int
+    total: int
+    name: ClassVar[str] = "loop_progress"
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class LoopFinished(Event):
+    """The end of a ``for`` loop, also by ``break``, ``return`` or a failure."""
+
+    flow: str
+    invocation: int
+    loop: str
+    done: int
+    total: int
+    name: ClassVar[str] = "loop_finished"
 
 
 @attrs.frozen(slots=True, kw_only=True)

@@ -47,10 +47,17 @@ if TYPE_CHECKING:
     from flowc.runtime.services import ServiceState
 
 LogSink = Callable[[str, str, Span], None]
+"""Where a run's ``log`` lines go: given the flow, the (scrubbed) text and its place."""
+WarnSink = Callable[[str], None]
+"""Where a run's warnings go (a compensation that failed), scrubbed."""
 
 
 def stderr_log(flow: str, text: str, span: Span) -> None:
     print(f"[{flow}] {text}", file=sys.stderr, flush=True)
+
+
+def stderr_warning(text: str) -> None:
+    print(f"flowc: warning: {text}", file=sys.stderr, flush=True)
 
 
 @attrs.define
@@ -75,6 +82,7 @@ class Run:
         sequential: bool = False,
         attempt: int = 1,
         log: LogSink = stderr_log,
+        warn: WarnSink = stderr_warning,
         redactor: Redactor | None = None,
     ) -> None:
         self.engine = engine
@@ -87,6 +95,7 @@ class Run:
         self.sequential = sequential
         self.attempt = attempt
         self._log = log
+        self._warn = warn
         self.invocations = 0
         self.sites: dict[int, dict[int, int]] = {}  # id(FlowIR) -> its node numbers
         self.compensations: list[CompensationOutcome] = []
@@ -120,7 +129,7 @@ class Run:
 
     def report(self, text: str) -> None:
         text = self.redactor.redact(text)
-        print(f"flowc: warning: {text}", file=sys.stderr, flush=True)
+        self._warn(text)
         if self.hooks.active:
             self.hooks.emit(events.Warned(run_id=self.run_id, message=text))
 
