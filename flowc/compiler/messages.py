@@ -179,7 +179,8 @@ SECRET_RECORDED = _error("E0408", "a secret cannot be {what}: it is kept in the 
 #: The help of the secret errors: what may be done with a secret, and why nothing else.
 SECRET_RULE_HELP: Final = (
     "a secret may only be sent (auth, headers, a form or a body) or built into a larger "
-    "secret (`+`, `${...}`, `bytes()`, `base64.encode()`); anything else computed from it, "
+    "secret (`+`, `${...}`, `bytes()`, `base64.encode()`) or be an HMAC key "
+    "(`hmac_sha256(key, message)`); anything else computed from it, "
     "or decided by it, could reveal it"
 )
 

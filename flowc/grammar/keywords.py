@@ -156,6 +156,11 @@ BUILTIN_FUNCTIONS: Final = (
     "values",
     "range",
     "sum",
+    "merge",
+    # signing and hashing
+    "hmac_sha256",
+    "hmac_sha512",
+    "sha256",
 )
 
 RESERVED: Final = frozenset(DECLARATION_KEYWORDS + STATEMENT_KEYWORDS + LITERAL_KEYWORDS)

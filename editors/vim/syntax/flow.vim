@@ -62,7 +62,7 @@ let s:builtin_functions = [
       \ 'timestamp', 'has', 'all', 'exists', 'exists_one', 'map', 'filter',
       \ 'env', 'secret', 'now', 'uuid', 'json_encode', 'json_decode', 'lower',
       \ 'upper', 'trim', 'split', 'join', 'replace', 'keys', 'values', 'range',
-      \ 'sum']
+      \ 'sum', 'merge', 'hmac_sha256', 'hmac_sha512', 'sha256']
 
 " A whole-word alternation of a list: \<\%(a\|b\)\>
 function! s:Words(list) abort
