@@ -60,6 +60,7 @@ from flowc.common.types import (
 from flowc.common.values import SIZE_SYNTAX, EvalError, describe_text, parse_byte_size
 from flowc.compiler import ast, messages
 from flowc.compiler.exprcheck import ExprChecker
+from flowc.compiler.ir import OAUTH2
 from flowc.compiler.scope import CheckInfo, Scope, Symbol
 
 SERVICE_CLAUSES: Final = frozenset(
@@ -156,6 +157,12 @@ class ClauseChecker:
                 self.add(messages.DUPLICATE_CLAUSE(clause.span, clause=keyword, notes=[note]))
                 continue
             by_keyword[keyword] = clause
+            if (
+                isinstance(clause, ast.AuthClause)
+                and clause.scheme == OAUTH2
+                and place != "service"
+            ):
+                self.add(messages.SERVICE_ONLY_AUTH(clause.span, scheme=clause.scheme))
             self._check_clause(clause, scope)
         self._check_single_body(by_keyword)
         return by_keyword
@@ -271,6 +278,9 @@ class ClauseChecker:
             for arg in clause.args:
                 self.exprs.expect(arg, scope, STRING, "`auth`")
             return
+        if clause.scheme == OAUTH2:
+            self._check_oauth2(clause, scope)
+            return
         expected = {"bearer": 1, "basic": 2, "header": 2}[clause.scheme]
         if len(clause.args) != expected:
             self.add(
@@ -282,6 +292,22 @@ class ClauseChecker:
             found = self.exprs.expect(arg, scope, STRING, f"`auth {clause.scheme}`")
             if clause.scheme == "header" and position == 0 and contains_secret(found):
                 self.add(messages.SECRET_RECORDED(arg.span, what="the name of a header"))
+
+    def _check_oauth2(self, clause: ast.AuthClause, scope: Scope) -> None:
+        """``TOKEN_URL, CLIENT_ID, CLIENT_SECRET[, SCOPES]``: the URL is plain (it
+        is traced), the id and secret strings or secrets, the scopes a list."""
+        if len(clause.args) not in (3, 4):
+            self.add(
+                messages.AUTH_ARITY(
+                    clause.span, scheme=clause.scheme, expected="3 or 4", found=len(clause.args)
+                )
+            )
+        wanted = (STRING, STRING, STRING, ListT(STRING))
+        what = ("the token URL", "the client id", "the client secret", "the scopes")
+        for arg, expected, name in zip(clause.args, wanted, what, strict=False):
+            found = self.exprs.expect(arg, scope, expected, f"{name} of `auth oauth2`")
+            if name == "the token URL" and contains_secret(found):
+                self.add(messages.SECRET_IN_URL(arg.span))
 
     def check_retry_policy(self, policy: ast.RetryPolicy, scope: Scope) -> None:
         self._expect_int(policy.count, scope, "the retry count")

@@ -148,6 +148,10 @@ MISPLACED_CLAUSE = _error("E0307", "`{clause}` is not a {place} clause; it belon
 DUPLICATE_CLAUSE = _error("E0308", "`{clause}` is given twice")
 SEVERAL_BODIES = _error("E0309", "a step has one body: use only one of `json`, `form` and `body`")
 AUTH_ARITY = _error("E0310", "`auth {scheme}` takes {expected} value(s), found {found}")
+SERVICE_ONLY_AUTH = _error(
+    "E0330",
+    "`auth {scheme}` belongs on a service, whose token every step shares",
+)
 CALL_RESULT_TYPE = _error(
     "E0311", "a `call` step's type is the called flow's result; remove `-> ...`"
 )

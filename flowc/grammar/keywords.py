@@ -64,6 +64,8 @@ CLAUSE_KEYWORDS: Final = (
     "bearer",
     "basic",
     "header",
+    "oauth2",
+    "client_credentials",
     "backoff",
     "fixed",
     "linear",

@@ -23,6 +23,7 @@ from flowc.common import errors
 from flowc.common.errors import FlowError
 from flowc.common.values import EvalError
 from flowc.compiler import ir
+from flowc.runtime.oauth2 import ClientCredentials, credentials_of
 from flowc.runtime.policies import (
     CircuitBreaker,
     CircuitOpen,
@@ -39,6 +40,7 @@ class ServiceState:
         self.breaker: CircuitBreaker | None = None
         self.rate: RateLimiter | None = None
         self.limiter: trio.CapacityLimiter | None = None
+        self._oauth2: ClientCredentials | None = None
         frame = self.new_frame()
         evaluate = _evaluator(service.name)
         if service.circuit_breaker is not None:
@@ -63,6 +65,23 @@ class ServiceState:
             value = _evaluator(self.ir.name)(self.ir.base_url, self.new_frame())
             self._base_url = value.reveal() if hasattr(value, "reveal") else str(value)
         return self._base_url
+
+    def oauth2(self, learn: Callable[[Any], None]) -> ClientCredentials | None:
+        """The service's OAuth 2.0 token holder (made on first use; its credentials'
+        secrets taught to the asking run's redactor through ``learn``)."""
+        auth = self.ir.auth
+        if auth is None or auth[0] != ir.OAUTH2:
+            return None
+        if self._oauth2 is None:
+            evaluate = _evaluator(self.ir.name)
+            frame = self.new_frame()
+            values = [evaluate(expr, frame) for expr in auth[1]]
+            for value in values:
+                learn(value)
+            self._oauth2 = ClientCredentials(credentials_of(values))
+        else:
+            learn(self._oauth2.credentials.client_secret)
+        return self._oauth2
 
     async def before_call(self, fail: Callable[[str, str], FlowError], deadline: float) -> bool:
         """Ask the breaker and the rate limiter; True when this call is the half-open trial.
