@@ -248,7 +248,8 @@ class ValueClause(Clause):
 class AuthClause(Clause):
     """``auth bearer T`` | ``auth basic U, P`` | ``auth header NAME, VALUE`` |
     ``auth oauth2 client_credentials TOKEN_URL, CLIENT_ID, CLIENT_SECRET[, SCOPES]``
-    (``scheme`` ``"oauth2 client_credentials"``), or
+    (``scheme`` ``"oauth2 client_credentials"``) |
+    ``auth aws_sigv4 REGION, SERVICE, ACCESS_KEY, SECRET_KEY[, SESSION_TOKEN]``, or
     ``auth VALUE[, VALUE]`` (``scheme`` None) on an OpenAPI service, whose document's
     security scheme says how the credentials are sent."""
 

@@ -135,6 +135,10 @@ class GrpcMethod:
 
 #: The ``auth`` scheme of OAuth 2.0 client credentials (``runtime/oauth2.py``).
 OAUTH2: Final = "oauth2 client_credentials"
+#: The ``auth`` scheme of AWS Signature Version 4 (``runtime/sigv4.py``).
+AWS_SIGV4: Final = "aws_sigv4"
+#: Schemes applied per attempt by ``stepexec`` rather than as a header by ``requests``.
+SIGNING_SCHEMES: Final = frozenset({OAUTH2, AWS_SIGV4})
 
 
 @attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)

@@ -150,7 +150,7 @@ SEVERAL_BODIES = _error("E0309", "a step has one body: use only one of `json`, `
 AUTH_ARITY = _error("E0310", "`auth {scheme}` takes {expected} value(s), found {found}")
 SERVICE_ONLY_AUTH = _error(
     "E0330",
-    "`auth {scheme}` belongs on a service, whose token every step shares",
+    "`auth {scheme}` belongs on a service, whose steps share its credentials",
 )
 CALL_RESULT_TYPE = _error(
     "E0311", "a `call` step's type is the called flow's result; remove `-> ...`"

@@ -66,6 +66,7 @@ CLAUSE_KEYWORDS: Final = (
     "header",
     "oauth2",
     "client_credentials",
+    "aws_sigv4",
     "backoff",
     "fixed",
     "linear",

@@ -31,6 +31,8 @@ from flowc.runtime.policies import (
     RateLimiter,
     seconds_of,
 )
+from flowc.runtime.sigv4 import AwsCredentials
+from flowc.runtime.sigv4 import credentials_of as aws_credentials_of
 
 
 class ServiceState:
@@ -41,6 +43,7 @@ class ServiceState:
         self.rate: RateLimiter | None = None
         self.limiter: trio.CapacityLimiter | None = None
         self._oauth2: ClientCredentials | None = None
+        self._sigv4: AwsCredentials | None = None
         frame = self.new_frame()
         evaluate = _evaluator(service.name)
         if service.circuit_breaker is not None:
@@ -82,6 +85,22 @@ class ServiceState:
         else:
             learn(self._oauth2.credentials.client_secret)
         return self._oauth2
+
+    def sigv4(self, learn: Callable[[Any], None]) -> AwsCredentials:
+        """The service's AWS credentials (evaluated on first use)."""
+        assert self.ir.auth is not None
+        if self._sigv4 is None:
+            evaluate = _evaluator(self.ir.name)
+            frame = self.new_frame()
+            values = [evaluate(expr, frame) for expr in self.ir.auth[1]]
+            for value in values:
+                learn(value)
+            self._sigv4 = aws_credentials_of(values)
+        else:
+            learn(self._sigv4.secret_key)
+            if self._sigv4.session_token is not None:
+                learn(self._sigv4.session_token)
+        return self._sigv4
 
     async def before_call(self, fail: Callable[[str, str], FlowError], deadline: float) -> bool:
         """Ask the breaker and the rate limiter; True when this call is the half-open trial.

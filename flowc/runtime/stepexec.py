@@ -61,6 +61,7 @@ from flowc.runtime.oauth2 import TokenError
 from flowc.runtime.policies import seconds_of
 from flowc.runtime.requests import UNSAFE_METHODS, build_request
 from flowc.runtime.retrying import RetryDecider
+from flowc.runtime.sigv4 import sign
 
 if TYPE_CHECKING:
     from flowc.runtime.executor import FlowInvocation
@@ -423,9 +424,13 @@ class StepExecution:
         """Send, with the service's OAuth 2.0 token if the step's auth is that."""
         service = self.service
         auth = self.setting("auth")
-        if service is None or auth is None or auth[0][0] != ir.OAUTH2:
+        if service is None or auth is None or auth[0][0] not in ir.SIGNING_SCHEMES:
             return await self._send_plain(request)
         redactor = self.invocation.run.redactor
+        if auth[0][0] == ir.AWS_SIGV4:
+            signed = sign(request, service.sigv4(redactor.note))
+            redactor.add(dict(signed.headers)["Authorization"])
+            return await self._send_plain(signed)
         tokens = service.oauth2(redactor.note)
         assert tokens is not None
         try:

@@ -47,7 +47,7 @@ let s:literal_keywords = ['true', 'false', 'null']
 let s:statement_clause_keywords = ['timeout', 'retry']
 let s:clause_keywords = [
       \ 'as', 'call', 'query', 'headers', 'json', 'form', 'body', 'auth',
-      \ 'bearer', 'basic', 'header', 'oauth2', 'client_credentials', 'backoff', 'fixed', 'linear',
+      \ 'bearer', 'basic', 'header', 'oauth2', 'client_credentials', 'aws_sigv4', 'backoff', 'fixed', 'linear',
       \ 'exponential', 'max', 'factor', 'jitter', 'when', 'accept',
       \ 'idempotency_key', 'fallback', 'compensate', 'on', 'error', 'skip',
       \ 'circuit_breaker', 'failures', 'within', 'cooldown', 'rate_limit',
