@@ -9,6 +9,10 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import trio
 
+from flowc.common.values import Secret
 from flowc.runtime.engine import Engine
 from flowc.runtime.oauth2 import ClientCredentials, Credentials
 from tests.runtime_helpers import compile_flow, run
@@ -220,3 +225,50 @@ async def test_the_token_fetch_is_shared_under_trio_concurrency(oauth: OAuthServ
 
             nursery.start_soon(ask)
     assert len(set(got)) == 1 and len(got) == 5 and tokens.fetches == 1
+
+
+SUBFLOW = """
+    type Token = {access_token: secret, token_type: string}
+
+    flow fetch_token() -> {token: secret} {
+        step t = POST "@URL@/oauth/token" -> Token {
+            auth basic "flowc", secret("OAUTH_CLIENT_SECRET")
+            form {grant_type: "client_credentials"}
+        }
+        return {token: t.body.access_token}
+    }
+
+    flow first_page() -> {token: secret, ids: list[string]} {
+        step token = call fetch_token()
+        step page = GET "@URL@/reports" -> {items: list[{id: string}], next: string} {
+            headers {"Authorization": "Bearer ${token.body.token}"}
+        }
+        return {token: token.body.token, ids: page.body.items.map(i, i.id)}
+    }
+"""
+
+
+async def test_a_secret_result_lets_a_token_sub_flow_be_reused(oauth: OAuthServer) -> None:
+    outcome = await run(compile_flow(SUBFLOW, oauth.url), "first_page")
+    value = outcome.value
+    assert value["ids"] == ["r1", "r2"] and oauth.seen == ["tok-1-abcdefgh"]
+    assert isinstance(value["token"], Secret) and value["token"].reveal() == "tok-1-abcdefgh"
+    assert "tok-1-abcdefgh" not in outcome.trace_text
+
+
+def test_a_secret_in_a_runs_output_is_redacted(
+    oauth: OAuthServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flow = tmp_path / "token.flow"
+    flow.write_text(textwrap.dedent(SUBFLOW).replace("@URL@", oauth.url))
+    done = subprocess.run(
+        [sys.executable, "-m", "flowc.cli", "run", str(flow), "--flow", "first_page"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={k: v for k, v in os.environ.items() if "proxy" not in k.lower()},
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"token": "***redacted***", "ids": ["r1", "r2"]}
+    assert "tok-1" not in done.stdout + done.stderr
