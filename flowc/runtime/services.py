@@ -69,38 +69,34 @@ class ServiceState:
             self._base_url = value.reveal() if hasattr(value, "reveal") else str(value)
         return self._base_url
 
-    def oauth2(self, learn: Callable[[Any], None]) -> ClientCredentials | None:
-        """The service's OAuth 2.0 token holder (made on first use; its credentials'
-        secrets taught to the asking run's redactor through ``learn``)."""
+    def oauth2(self, learn: Callable[[str], None]) -> ClientCredentials | None:
+        """The service's OAuth 2.0 token holder (made on first use).  ``learn``
+        (the asking run's ``Redactor.add``) is taught the client secret, whether
+        or not it was written as a secret (the client id is no secret)."""
         auth = self.ir.auth
         if auth is None or auth[0] != ir.OAUTH2:
             return None
         if self._oauth2 is None:
-            evaluate = _evaluator(self.ir.name)
-            frame = self.new_frame()
-            values = [evaluate(expr, frame) for expr in auth[1]]
-            for value in values:
-                learn(value)
-            self._oauth2 = ClientCredentials(credentials_of(values))
-        else:
-            learn(self._oauth2.credentials.client_secret)
+            self._oauth2 = ClientCredentials(credentials_of(self._auth_values()))
+        learn(self._oauth2.credentials.client_secret)
         return self._oauth2
 
-    def sigv4(self, learn: Callable[[Any], None]) -> AwsCredentials:
-        """The service's AWS credentials (evaluated on first use)."""
-        assert self.ir.auth is not None
+    def sigv4(self, learn: Callable[[str], None]) -> AwsCredentials:
+        """The service's AWS credentials (evaluated on first use); ``learn`` is
+        taught the secret key and the session token (the access key id is no secret)."""
         if self._sigv4 is None:
-            evaluate = _evaluator(self.ir.name)
-            frame = self.new_frame()
-            values = [evaluate(expr, frame) for expr in self.ir.auth[1]]
-            for value in values:
-                learn(value)
-            self._sigv4 = aws_credentials_of(values)
-        else:
-            learn(self._sigv4.secret_key)
-            if self._sigv4.session_token is not None:
-                learn(self._sigv4.session_token)
-        return self._sigv4
+            self._sigv4 = aws_credentials_of(self._auth_values())
+        given = self._sigv4
+        for text in (given.secret_key, given.session_token):
+            if text is not None:
+                learn(text)
+        return given
+
+    def _auth_values(self) -> list[Any]:
+        assert self.ir.auth is not None
+        evaluate = _evaluator(self.ir.name)
+        frame = self.new_frame()
+        return [evaluate(expr, frame) for expr in self.ir.auth[1]]
 
     async def before_call(self, fail: Callable[[str, str], FlowError], deadline: float) -> bool:
         """Ask the breaker and the rate limiter; True when this call is the half-open trial.

@@ -428,10 +428,10 @@ class StepExecution:
             return await self._send_plain(request)
         redactor = self.invocation.run.redactor
         if auth[0][0] == ir.AWS_SIGV4:
-            signed = sign(request, service.sigv4(redactor.note))
+            signed = sign(request, service.sigv4(redactor.add))
             redactor.add(dict(signed.headers)["Authorization"])
             return await self._send_plain(signed)
-        tokens = service.oauth2(redactor.note)
+        tokens = service.oauth2(redactor.add)
         assert tokens is not None
         try:
             return await tokens.send(
