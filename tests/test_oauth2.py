@@ -272,4 +272,3 @@ def test_a_secret_in_a_runs_output_is_redacted(
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"token": "***redacted***", "ids": ["r1", "r2"]}
     assert "tok-1" not in done.stdout + done.stderr
-
