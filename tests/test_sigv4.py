@@ -13,8 +13,11 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flowc.runtime.http import HttpRequest
+from flowc.runtime.http_urls import url_with_params
 from flowc.runtime.sigv4 import AwsCredentials, authorization_header, sign
 from tests.runtime_helpers import compile_flow, run
 
@@ -214,3 +217,28 @@ async def test_a_wrong_secret_key_is_refused(
     outcome = await run(compile_flow(SIGNED, aws.url))
     assert outcome.error is not None and outcome.error.status == 403
     assert aws.verdicts == [False]
+
+
+class _Headers(dict[str, str]):
+    """Case-insensitive lookup, as a server's header map has."""
+
+    def __getitem__(self, name: str) -> str:
+        return next(v for k, v in self.items() if k.lower() == name.lower())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=3),
+    st.lists(st.tuples(st.text(max_size=6), st.text(max_size=6)), max_size=4),
+    st.binary(max_size=64),
+)
+def test_any_path_query_and_body_verify_from_what_is_sent(
+    segments: list[str], params: list[tuple[str, str]], body: bytes
+) -> None:
+    path = "/" + "/".join(quote(s, safe="") for s in segments)
+    request = HttpRequest("PUT", f"http://127.0.0.1:9{path}", (), tuple(params), content=body)
+    signed = sign(request, AwsCredentials("us-east-1", "execute-api", "AK", "SK"))
+    raw_path = url_with_params(signed.url, ()).raw_path.decode("ascii")
+    headers = _Headers(signed.headers)
+    wanted = expected_signature("PUT", raw_path, headers, body, "SK")
+    assert headers["Authorization"].endswith(f"Signature={wanted}")
