@@ -343,8 +343,10 @@ def clauses(depth: int = 1) -> st.SearchStrategy[ast.Clause]:
         st.builds(ast.ValueClause, st.sampled_from(VALUE_CLAUSE_KEYWORDS), expr),
         st.builds(
             ast.AuthClause,
-            st.sampled_from(("bearer", "basic", "header")),
-            st.lists(expr, min_size=1, max_size=2).map(tuple),
+            st.sampled_from(
+                ("bearer", "basic", "header", "oauth2 client_credentials", "aws_sigv4")
+            ),
+            st.lists(expr, min_size=1, max_size=5).map(tuple),
         ),
         retry_policies().map(ast.RetryClause),
         st.builds(ast.CircuitBreakerClause, expr, expr, expr),

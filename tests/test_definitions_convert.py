@@ -36,6 +36,7 @@ FLOW_EXAMPLES = sorted(EXAMPLES.glob("*.flow"))
 OUT_OF_REACH = {
     "error_handling.flow": "a `try` statement",
     "grpc_billing.flow": "a `grpc` service",
+    "oauth_pagination.flow": "`auth oauth2 client_credentials` with 4 value(s)",
     "openapi_users.flow": "a `openapi` service",
     "pagination.flow": "a `while` loop",
     "timeouts.flow": "a `try` statement",

@@ -133,7 +133,7 @@ def load_textmate() -> dict[str, Any]:
 
 def word_list(regex: str) -> set[str]:
     r"""The words of a ``\b(?:a|b|c)\b`` rule."""
-    m = re.fullmatch(r"\\b(?:\(\?:)?([A-Za-z_|]+)\)?\\b", regex)
+    m = re.fullmatch(r"\\b(?:\(\?:)?([A-Za-z0-9_|]+)\)?\\b", regex)
     assert m, f"not a word-list rule: {regex}"
     return set(m.group(1).split("|"))
 
@@ -176,7 +176,7 @@ def test_textmate_word_lists_equal_keywords_py() -> None:
     ]
     assert function_rules
     for rule in function_rules:
-        alternation = re.search(r"\\b\(\?:([A-Za-z_|]+)\)\\b", rule["match"])
+        alternation = re.search(r"\\b\(\?:([A-Za-z0-9_|]+)\)\\b", rule["match"])
         assert alternation, rule["match"]
         assert set(alternation.group(1).split("|")) == set(kw.BUILTIN_FUNCTIONS)
 

@@ -363,6 +363,18 @@ def test_completion_in_a_step_block_offers_its_clauses(editor: LspSession, proje
     assert "idempotency_key" not in labels
 
 
+def test_completion_after_auth_offers_every_scheme(editor: LspSession, project: Path) -> None:
+    service = COMMON.replace("    concurrency 20\n", "    concurrency 20\n    auth \n")
+    library = editor.open(project / "lib" / "common.flow", service)
+    labels = editor.labels(library, position_of(service, "auth \n", shift=5))
+    for scheme in ("bearer", "basic", "header", "oauth2", "aws_sigv4"):
+        assert scheme in labels
+    service = service.replace("    auth \n", "    auth oauth2 \n")
+    editor.change(library, service)
+    labels = editor.labels(library, position_of(service, "auth oauth2 \n", shift=12))
+    assert labels == ["client_credentials"]
+
+
 def test_completion_after_a_dot_offers_fields_while_the_file_does_not_parse(
     editor: LspSession, project: Path
 ) -> None:

@@ -40,6 +40,7 @@ LOOP_LIMIT: Final = "loop_limit"
 BODY_LIMIT: Final = "body_limit"
 CALL_DEPTH: Final = "call_depth"
 INVALID_REQUEST: Final = "invalid_request"
+AUTH: Final = "auth"  # no OAuth 2.0 token (runtime/oauth2.py)
 
 NO_BODY: Final = object()  # a FlowError without a response body
 

@@ -37,7 +37,8 @@ Using it:
 
 The library itself lives in ``stdlib_ops`` (operators), ``stdlib_convert``
 (conversions), ``stdlib_strings``, ``stdlib_time``, ``stdlib_math`` and
-``stdlib_flow`` (the `.flow` built-ins, encoders and the ``Effects`` context);
+``stdlib_flow`` (the `.flow` built-ins, encoders and the ``Effects`` context)
+and ``stdlib_crypto`` (HMAC, SHA-256, hex/base64url, ``merge``);
 each module's docstring explains its semantics.
 """
 
@@ -48,6 +49,7 @@ from typing import Final
 
 from flowc.common import (
     stdlib_convert,
+    stdlib_crypto,
     stdlib_flow,
     stdlib_math,
     stdlib_ops,
@@ -101,6 +103,7 @@ def _all_overloads() -> list[Overload]:
         + stdlib_time.overloads()
         + stdlib_math.overloads()
         + stdlib_flow.overloads()
+        + stdlib_crypto.overloads()
     )
 
 
@@ -191,6 +194,8 @@ def _call_with_secrets(name: str, receiver: bool, args: Sequence[object]) -> obj
     overload = resolve_dynamic(name, receiver, plain)
     if overload is None:
         raise EvalError(NO_MATCHING_OVERLOAD, _no_overload_message(name, receiver, args))
+    if overload.secrets.kind == "declassify":
+        return _call_declassified(name, overload, args, plain)
     if overload.secrets is not DERIVE:
         raise EvalError(TYPE_ERROR, f"{_display(name)} cannot be applied to a secret")
     failure: str | None = None
@@ -203,6 +208,17 @@ def _call_with_secrets(name: str, receiver: bool, args: Sequence[object]) -> obj
     if type(result) is not str and type(result) is not bytes:  # pragma: no cover - DERIVE
         raise EvalError(TYPE_ERROR, f"{_display(name)} cannot be applied to a secret")
     return Secret(result)
+
+
+def _call_declassified(
+    name: str, overload: Overload, args: Sequence[object], plain: list[object]
+) -> object:
+    """A call whose result may be plain although some arguments are secrets
+    (``stdlib_core.declassify``): only the declared positions may hold them."""
+    allowed = overload.secrets.positions
+    if any(type(arg) is Secret and index not in allowed for index, arg in enumerate(args)):
+        raise EvalError(TYPE_ERROR, f"{_display(name)} cannot be applied to a secret")
+    return overload.impl(*plain)
 
 
 def _display(name: str) -> str:

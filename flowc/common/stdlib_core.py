@@ -32,6 +32,11 @@ Secrets.  Each overload declares what it does with a secret argument
   without looking at them (``size(list[A])``, ``list[A] + list[A]``, indexing),
   so a secret inside a list or map in those positions is fine and the result
   holds it as the secret it is.
+* ``declassify(0, ...)``: the ``string`` or ``bytes`` arguments at those
+  positions may be secrets and the result is *plain*, because it reveals
+  nothing about them (``hmac_sha256(secret_key, body)``: see ``stdlib_crypto``
+  for why that is safe).  Only functions whose output is a keyed
+  pseudo-random function of the secret may use it.
 
 Two optional flags extend the signature record:
 
@@ -84,12 +89,15 @@ Impl = Callable[..., object]
 class SecretRule:
     """What an overload does with arguments that are, or hold, secrets."""
 
-    kind: str  # "reject", "derive" or "carry"
+    kind: str  # "reject", "derive", "carry" or "declassify"
     carries: frozenset[str] = frozenset()  # for "carry": the type parameters moved unseen
+    positions: frozenset[int] = frozenset()  # for "declassify": the arguments that may be secret
 
     def __str__(self) -> str:
         if self.kind == "carry":
             return f"carry({', '.join(sorted(self.carries))})"
+        if self.kind == "declassify":
+            return f"declassify({', '.join(map(str, sorted(self.positions)))})"
         return self.kind
 
 
@@ -100,6 +108,12 @@ DERIVE: Final = SecretRule("derive")
 def carry(*type_params: str) -> SecretRule:
     """The rule of a function that moves values of ``type_params`` unseen."""
     return SecretRule("carry", frozenset(type_params))
+
+
+def declassify(*positions: int) -> SecretRule:
+    """The rule of a function whose result reveals nothing about the secrets
+    it takes at ``positions`` (an HMAC's key): its result stays plain."""
+    return SecretRule("declassify", positions=frozenset(positions))
 
 
 @attrs.frozen(slots=True)

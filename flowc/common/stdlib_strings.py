@@ -16,6 +16,11 @@ with a count follow Go's ``SplitN``/``Replace`` (0: nothing, negative: all).
 ``matches`` uses RE2 (the ``google-re2`` package): linear-time matching, so a
 pattern such as ``(a+)+$`` can never hang, and RE2 syntax exactly as CEL
 specifies (no backreferences or lookaround).  Compiled patterns are cached.
+``regex.extract(s, re)`` and ``regex.extractAll(s, re)`` (cel-go's regex
+extension names) use the same compiled patterns, so they are linear-time too:
+a pattern has at most one capture group, whose text is the result (the whole
+match when there is none); ``extract`` gives null when nothing matches, and
+``extractAll`` leaves out matches where an optional group took no part.
 
 ``format`` implements the extension's clauses ``%s %d %f %e %b %o %x %X`` with
 optional precision (``%.3f``) and ``%%``, rendering ``%s`` the way cel-go's
@@ -33,7 +38,7 @@ import math
 from typing import Any, Final
 
 from flowc.common.stdlib_core import Overload, fn, method
-from flowc.common.types import BOOL, INT, JSON, STRING, ListT
+from flowc.common.types import BOOL, INT, JSON, STRING, ListT, OptionalT
 from flowc.common.values import (
     INVALID_ARGUMENT,
     MAX_LIST_LENGTH,
@@ -97,6 +102,38 @@ def matches(text: str, pattern: str) -> bool:
     """RE2 search: true if the pattern matches any substring of ``text``."""
     compiled = compile_regex(pattern)
     return compiled.search(text) is not None  # type: ignore[attr-defined]
+
+
+def _capture_group(compiled: Any, function: str) -> int:
+    """cel-go's rule: the one capture group, or the whole match if there is none."""
+    if compiled.groups > 1:
+        raise EvalError(
+            INVALID_ARGUMENT, f"{function}: the pattern may have at most one capture group"
+        )
+    return int(compiled.groups)
+
+
+def regex_extract(text: str, pattern: str) -> str | None:
+    """The first match (its capture group if it has one), or null."""
+    compiled: Any = compile_regex(pattern)
+    group = _capture_group(compiled, "regex.extract")
+    found = compiled.search(text)
+    return None if found is None else found.group(group)
+
+
+def regex_extract_all(text: str, pattern: str) -> list[object]:
+    """Every non-overlapping match, in order; a group that took no part is left out."""
+    compiled: Any = compile_regex(pattern)
+    group = _capture_group(compiled, "regex.extractAll")
+    result: list[object] = []
+    for found in compiled.finditer(text):
+        value = found.group(group)
+        if value is None:
+            continue
+        if len(result) >= MAX_LIST_LENGTH:
+            raise EvalError("limit", f"regex.extractAll: more than {MAX_LIST_LENGTH} matches")
+        result.append(value)
+    return result
 
 
 # --------------------------------------------------------------------------- positions
@@ -439,6 +476,14 @@ def overloads() -> list[Overload]:
         method("ends_with_string", "endsWith", (STRING, STRING), BOOL, ends_with),
         fn("matches", "matches", (STRING, STRING), BOOL, matches),
         method("matches_string", "matches", (STRING, STRING), BOOL, matches),
+        fn("regex_extract", "regex.extract", (STRING, STRING), OptionalT(STRING), regex_extract),
+        fn(
+            "regex_extract_all",
+            "regex.extractAll",
+            (STRING, STRING),
+            list_string,
+            regex_extract_all,
+        ),
         method("string_char_at_int", "charAt", (STRING, INT), STRING, char_at),
         method("string_index_of_string", "indexOf", (STRING, STRING), INT, index_of),
         method("string_index_of_string_int", "indexOf", (STRING, STRING, INT), INT, index_of_from),

@@ -246,7 +246,10 @@ class ValueClause(Clause):
 
 @attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class AuthClause(Clause):
-    """``auth bearer T`` | ``auth basic U, P`` | ``auth header NAME, VALUE``, or
+    """``auth bearer T`` | ``auth basic U, P`` | ``auth header NAME, VALUE`` |
+    ``auth oauth2 client_credentials TOKEN_URL, CLIENT_ID, CLIENT_SECRET[, SCOPES]``
+    (``scheme`` ``"oauth2 client_credentials"``) |
+    ``auth aws_sigv4 REGION, SERVICE, ACCESS_KEY, SECRET_KEY[, SESSION_TOKEN]``, or
     ``auth VALUE[, VALUE]`` (``scheme`` None) on an OpenAPI service, whose document's
     security scheme says how the credentials are sent."""
 

@@ -308,8 +308,8 @@ class AstBuilder:
         args = tuple(x for x in c[1:] if isinstance(x, ast.Expr))
         return ast.AuthClause(None, args, span=self.span(c))
 
-    def auth_scheme(self, c: list[Child]) -> Token:
-        return c[0]  # type: ignore[no-any-return]
+    def auth_scheme(self, c: list[Child]) -> str:
+        return " ".join(map(str, c))  # "oauth2 client_credentials" is two words
 
     def retry_clause(self, c: list[Child]) -> ast.RetryClause:
         return ast.RetryClause(c[1], span=self.span(c))

@@ -60,6 +60,7 @@ from flowc.common.types import (
 from flowc.common.values import SIZE_SYNTAX, EvalError, describe_text, parse_byte_size
 from flowc.compiler import ast, messages
 from flowc.compiler.exprcheck import ExprChecker
+from flowc.compiler.ir import AWS_SIGV4, OAUTH2, SIGNING_SCHEMES
 from flowc.compiler.scope import CheckInfo, Scope, Symbol
 
 SERVICE_CLAUSES: Final = frozenset(
@@ -156,6 +157,12 @@ class ClauseChecker:
                 self.add(messages.DUPLICATE_CLAUSE(clause.span, clause=keyword, notes=[note]))
                 continue
             by_keyword[keyword] = clause
+            if (
+                isinstance(clause, ast.AuthClause)
+                and clause.scheme in SIGNING_SCHEMES
+                and place != "service"
+            ):
+                self.add(messages.SERVICE_ONLY_AUTH(clause.span, scheme=clause.scheme))
             self._check_clause(clause, scope)
         self._check_single_body(by_keyword)
         return by_keyword
@@ -271,6 +278,12 @@ class ClauseChecker:
             for arg in clause.args:
                 self.exprs.expect(arg, scope, STRING, "`auth`")
             return
+        if clause.scheme == OAUTH2:
+            self._check_oauth2(clause, scope)
+            return
+        if clause.scheme == AWS_SIGV4:
+            self._check_sigv4(clause, scope)
+            return
         expected = {"bearer": 1, "basic": 2, "header": 2}[clause.scheme]
         if len(clause.args) != expected:
             self.add(
@@ -282,6 +295,37 @@ class ClauseChecker:
             found = self.exprs.expect(arg, scope, STRING, f"`auth {clause.scheme}`")
             if clause.scheme == "header" and position == 0 and contains_secret(found):
                 self.add(messages.SECRET_RECORDED(arg.span, what="the name of a header"))
+
+    def _check_oauth2(self, clause: ast.AuthClause, scope: Scope) -> None:
+        """``TOKEN_URL, CLIENT_ID, CLIENT_SECRET[, SCOPES]``: the URL is plain (it
+        is traced), the id and secret strings or secrets, the scopes a list."""
+        if len(clause.args) not in (3, 4):
+            self.add(
+                messages.AUTH_ARITY(
+                    clause.span, scheme=clause.scheme, expected="3 or 4", found=len(clause.args)
+                )
+            )
+        wanted = (STRING, STRING, STRING, ListT(STRING))
+        what = ("the token URL", "the client id", "the client secret", "the scopes")
+        for arg, expected, name in zip(clause.args, wanted, what, strict=False):
+            found = self.exprs.expect(arg, scope, expected, f"{name} of `auth oauth2`")
+            if name == "the token URL" and contains_secret(found):
+                self.add(messages.SECRET_IN_URL(arg.span))
+
+    def _check_sigv4(self, clause: ast.AuthClause, scope: Scope) -> None:
+        """``REGION, SERVICE, ACCESS_KEY, SECRET_KEY[, SESSION_TOKEN]``: strings; the
+        region and service plain (they are part of the credential scope)."""
+        if len(clause.args) not in (4, 5):
+            self.add(
+                messages.AUTH_ARITY(
+                    clause.span, scheme=clause.scheme, expected="4 or 5", found=len(clause.args)
+                )
+            )
+        what = ("the region", "the service", "the access key", "the secret key", "the token")
+        for position, (arg, name) in enumerate(zip(clause.args, what, strict=False)):
+            found = self.exprs.expect(arg, scope, STRING, f"{name} of `auth aws_sigv4`")
+            if position < 2 and contains_secret(found):
+                self.add(messages.SECRET_RECORDED(arg.span, what=name))
 
     def check_retry_policy(self, policy: ast.RetryPolicy, scope: Scope) -> None:
         self._expect_int(policy.count, scope, "the retry count")

@@ -28,6 +28,7 @@ import attrs
 
 from flowc.compiler import ast, messages
 from flowc.compiler.diagnostics import Diagnostic
+from flowc.compiler.ir import SIGNING_SCHEMES
 from flowc.compiler.loader import display_path
 from flowc.contracts.proto_document import ProtoProblem, read_proto_text
 from flowc.contracts.proto_model import ProtoContract
@@ -87,6 +88,14 @@ def _reject_http_clauses(service: ServiceInfo, exprs: ExprChecker) -> None:
         if clause is not None:
             exprs.error(messages.NOT_FOR_GRPC(clause.span, what=f"`{keyword}`", why=why))
     auth = service.clauses.get("auth")
+    if isinstance(auth, ast.AuthClause) and auth.scheme in SIGNING_SCHEMES:
+        exprs.error(
+            messages.NOT_FOR_GRPC(
+                auth.span,
+                what=f"`auth {auth.scheme}`",
+                why="it signs or authorizes HTTP requests only",
+            )
+        )
     if isinstance(auth, ast.AuthClause) and auth.scheme is None:
         exprs.error(
             messages.NOT_FOR_GRPC(

@@ -24,7 +24,7 @@ A checked flow is lowered (``lowering.py``) to a ``FlowIR``: a tree of
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -131,6 +131,14 @@ class GrpcMethod:
     fields: tuple[tuple[str, Expr], ...] = ()  # (field, value) for named arguments
     message: Expr | None = None  # the whole request, given positionally
     idempotency: str | None = None  # NO_SIDE_EFFECTS | IDEMPOTENT
+
+
+#: The ``auth`` scheme of OAuth 2.0 client credentials (``runtime/oauth2.py``).
+OAUTH2: Final = "oauth2 client_credentials"
+#: The ``auth`` scheme of AWS Signature Version 4 (``runtime/sigv4.py``).
+AWS_SIGV4: Final = "aws_sigv4"
+#: Schemes applied per attempt by ``stepexec`` rather than as a header by ``requests``.
+SIGNING_SCHEMES: Final = frozenset({OAUTH2, AWS_SIGV4})
 
 
 @attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)

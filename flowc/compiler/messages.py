@@ -148,6 +148,10 @@ MISPLACED_CLAUSE = _error("E0307", "`{clause}` is not a {place} clause; it belon
 DUPLICATE_CLAUSE = _error("E0308", "`{clause}` is given twice")
 SEVERAL_BODIES = _error("E0309", "a step has one body: use only one of `json`, `form` and `body`")
 AUTH_ARITY = _error("E0310", "`auth {scheme}` takes {expected} value(s), found {found}")
+SERVICE_ONLY_AUTH = _error(
+    "E0330",
+    "`auth {scheme}` belongs on a service, whose steps share its credentials",
+)
 CALL_RESULT_TYPE = _error(
     "E0311", "a `call` step's type is the called flow's result; remove `-> ...`"
 )
@@ -179,7 +183,8 @@ SECRET_RECORDED = _error("E0408", "a secret cannot be {what}: it is kept in the 
 #: The help of the secret errors: what may be done with a secret, and why nothing else.
 SECRET_RULE_HELP: Final = (
     "a secret may only be sent (auth, headers, a form or a body) or built into a larger "
-    "secret (`+`, `${...}`, `bytes()`, `base64.encode()`); anything else computed from it, "
+    "secret (`+`, `${...}`, `bytes()`, `base64.encode()`) or be an HMAC key "
+    "(`hmac_sha256(key, message)`); anything else computed from it, "
     "or decided by it, could reveal it"
 )
 

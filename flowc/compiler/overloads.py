@@ -26,6 +26,8 @@ plain (``typerel.unsecret``), and then each overload's ``SecretRule`` decides
 ``bytes`` and makes its result a ``secret`` or ``secret bytes``; ``carry``
 (``size(list[A])``, ``xs[0]``) takes secrets inside the type parameters it
 moves unseen, and its result, matched with the real arguments, holds them;
+``declassify`` (``hmac_sha256(key, body)``) takes a secret ``string`` or
+``bytes`` at the positions it names and its result stays plain;
 anything else -- the default of every overload -- is E0404.  The runtime
 (``stdlib.call_dynamic``) obeys the same rules.
 
@@ -146,6 +148,13 @@ def _secret_result(overload: Overload, args: list[Type]) -> Type | None:
             if contains_secret(arg) and (arg, overload.param_at(index)) not in _DERIVED_FROM:
                 return None
         return _DERIVED.get(overload.result)
+    if rule.kind == "declassify":
+        for index, arg in enumerate(args):
+            if contains_secret(arg) and (
+                index not in rule.positions or (arg, overload.param_at(index)) not in _DERIVED_FROM
+            ):
+                return None
+        return overload.result
     if rule.kind == "carry":
         if not all(
             _only_carried(overload.param_at(i), arg, rule.carries) for i, arg in enumerate(args)

@@ -59,7 +59,8 @@ def interactive_grammar() -> lark.Lark:
                 pattern = terminal.pattern
                 if pattern.type == "str":
                     value = str(pattern.value)
-                    target = _WORDS if value.replace("_", "").isalpha() else _PUNCTUATION
+                    word = value[:1].isalpha() and value.replace("_", "").isalnum()  # oauth2
+                    target = _WORDS if word else _PUNCTUATION
                     target[terminal.name] = value
             _LARK = parser
         return _LARK

@@ -321,9 +321,11 @@ class FlowChecker:
             self.error(messages.MISPLACED_JUMP(stmt.span, stmt="return", place=crossing))
         found = NULL if stmt.value is None else self.value(stmt.value, scope)
         node = stmt.value if stmt.value is not None else stmt
-        self.no_secret(node, found, "a flow's result")
         declared = self.flow.declared_result
-        if declared is not None and not contains_secret(found):
+        declared_secrets = _declares_its_secrets(found, declared)
+        if not declared_secrets:
+            self.no_secret(node, found, "a flow's result")
+        if declared is not None and declared_secrets:
             self.check_assignable(node, found, declared, f"the result of `{self.flow.name}`")
         self.returns.append(found)
         return Reach.NORMAL if misplaced else Reach.EXITS
@@ -554,3 +556,12 @@ def _is_safe_step(node: ast.Node | None) -> bool:
         and isinstance(node.action, ast.HttpAction)
         and node.action.method in SAFE_HTTP_METHODS
     )
+
+
+def _declares_its_secrets(found: Type, declared: Type | None) -> bool:
+    """Whether a result may hold the secrets it does: every one of them is typed a
+    secret in the flow's declared result (``-> {token: secret}``), so a caller
+    receives them as secrets and the run's output shows them redacted."""
+    if not contains_secret(found):
+        return True
+    return declared is not None and assignable(found, declared) and keeps_secrets(found, declared)

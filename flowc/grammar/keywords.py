@@ -64,6 +64,9 @@ CLAUSE_KEYWORDS: Final = (
     "bearer",
     "basic",
     "header",
+    "oauth2",
+    "client_credentials",
+    "aws_sigv4",
     "backoff",
     "fixed",
     "linear",
@@ -156,6 +159,11 @@ BUILTIN_FUNCTIONS: Final = (
     "values",
     "range",
     "sum",
+    "merge",
+    # signing and hashing
+    "hmac_sha256",
+    "hmac_sha512",
+    "sha256",
 )
 
 RESERVED: Final = frozenset(DECLARATION_KEYWORDS + STATEMENT_KEYWORDS + LITERAL_KEYWORDS)

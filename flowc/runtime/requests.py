@@ -97,7 +97,7 @@ def request_headers(step: StepExecution) -> dict[str, tuple[str, str]]:
         merged[name.lower()] = (name, text_of(value))
         _note_secrets(step, value)
     auth = step.setting("auth")
-    if auth is not None:
+    if auth is not None and auth[0][0] not in ir.SIGNING_SCHEMES:  # those: per attempt
         name, value = _auth_header(auth[0], step, auth[1])
         merged[name.lower()] = (name, value)
         step.invocation.run.redactor.add(value)  # credentials, even when written as plain text

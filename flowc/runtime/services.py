@@ -23,6 +23,7 @@ from flowc.common import errors
 from flowc.common.errors import FlowError
 from flowc.common.values import EvalError
 from flowc.compiler import ir
+from flowc.runtime.oauth2 import ClientCredentials, credentials_of
 from flowc.runtime.policies import (
     CircuitBreaker,
     CircuitOpen,
@@ -30,6 +31,8 @@ from flowc.runtime.policies import (
     RateLimiter,
     seconds_of,
 )
+from flowc.runtime.sigv4 import AwsCredentials
+from flowc.runtime.sigv4 import credentials_of as aws_credentials_of
 
 
 class ServiceState:
@@ -39,6 +42,8 @@ class ServiceState:
         self.breaker: CircuitBreaker | None = None
         self.rate: RateLimiter | None = None
         self.limiter: trio.CapacityLimiter | None = None
+        self._oauth2: ClientCredentials | None = None
+        self._sigv4: AwsCredentials | None = None
         frame = self.new_frame()
         evaluate = _evaluator(service.name)
         if service.circuit_breaker is not None:
@@ -63,6 +68,35 @@ class ServiceState:
             value = _evaluator(self.ir.name)(self.ir.base_url, self.new_frame())
             self._base_url = value.reveal() if hasattr(value, "reveal") else str(value)
         return self._base_url
+
+    def oauth2(self, learn: Callable[[str], None]) -> ClientCredentials | None:
+        """The service's OAuth 2.0 token holder (made on first use).  ``learn``
+        (the asking run's ``Redactor.add``) is taught the client secret, whether
+        or not it was written as a secret (the client id is no secret)."""
+        auth = self.ir.auth
+        if auth is None or auth[0] != ir.OAUTH2:
+            return None
+        if self._oauth2 is None:
+            self._oauth2 = ClientCredentials(credentials_of(self._auth_values()))
+        learn(self._oauth2.credentials.client_secret)
+        return self._oauth2
+
+    def sigv4(self, learn: Callable[[str], None]) -> AwsCredentials:
+        """The service's AWS credentials (evaluated on first use); ``learn`` is
+        taught the secret key and the session token (the access key id is no secret)."""
+        if self._sigv4 is None:
+            self._sigv4 = aws_credentials_of(self._auth_values())
+        given = self._sigv4
+        for text in (given.secret_key, given.session_token):
+            if text is not None:
+                learn(text)
+        return given
+
+    def _auth_values(self) -> list[Any]:
+        assert self.ir.auth is not None
+        evaluate = _evaluator(self.ir.name)
+        frame = self.new_frame()
+        return [evaluate(expr, frame) for expr in self.ir.auth[1]]
 
     async def before_call(self, fail: Callable[[str, str], FlowError], deadline: float) -> bool:
         """Ask the breaker and the rate limiter; True when this call is the half-open trial.

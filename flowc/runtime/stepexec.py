@@ -58,9 +58,11 @@ from flowc.runtime.journal import (
     StepRecord,
     error_from_record,
 )
+from flowc.runtime.oauth2 import TokenError
 from flowc.runtime.policies import seconds_of
 from flowc.runtime.requests import UNSAFE_METHODS, build_request
 from flowc.runtime.retrying import RetryDecider
+from flowc.runtime.sigv4 import sign
 
 if TYPE_CHECKING:
     from flowc.runtime.executor import FlowInvocation
@@ -420,6 +422,26 @@ class StepExecution:
         return self.fail(kind, message)
 
     async def _send(self, request: HttpRequest) -> HttpResponse:
+        """Send, with the service's OAuth 2.0 token if the step's auth is that."""
+        service = self.service
+        auth = self.setting("auth")
+        if service is None or auth is None or auth[0][0] not in ir.SIGNING_SCHEMES:
+            return await self._send_plain(request)
+        redactor = self.invocation.run.redactor
+        if auth[0][0] == ir.AWS_SIGV4:
+            signed = sign(request, service.sigv4(redactor.add))
+            redactor.add(dict(signed.headers)["Authorization"])
+            return await self._send_plain(signed)
+        tokens = service.oauth2(redactor.add)
+        assert tokens is not None
+        try:
+            return await tokens.send(
+                request, self._send_plain, self.invocation.run.invoker.send, redactor.add
+            )
+        except TokenError as failure:
+            raise self.fail(errors.AUTH, failure.message, status=failure.status) from None
+
+    async def _send_plain(self, request: HttpRequest) -> HttpResponse:
         service = self.service
         invoker = self.invocation.run.invoker
         if service is not None and service.limiter is not None:

@@ -47,7 +47,7 @@ let s:literal_keywords = ['true', 'false', 'null']
 let s:statement_clause_keywords = ['timeout', 'retry']
 let s:clause_keywords = [
       \ 'as', 'call', 'query', 'headers', 'json', 'form', 'body', 'auth',
-      \ 'bearer', 'basic', 'header', 'backoff', 'fixed', 'linear',
+      \ 'bearer', 'basic', 'header', 'oauth2', 'client_credentials', 'aws_sigv4', 'backoff', 'fixed', 'linear',
       \ 'exponential', 'max', 'factor', 'jitter', 'when', 'accept',
       \ 'idempotency_key', 'fallback', 'compensate', 'on', 'error', 'skip',
       \ 'circuit_breaker', 'failures', 'within', 'cooldown', 'rate_limit',
@@ -62,7 +62,7 @@ let s:builtin_functions = [
       \ 'timestamp', 'has', 'all', 'exists', 'exists_one', 'map', 'filter',
       \ 'env', 'secret', 'now', 'uuid', 'json_encode', 'json_decode', 'lower',
       \ 'upper', 'trim', 'split', 'join', 'replace', 'keys', 'values', 'range',
-      \ 'sum']
+      \ 'sum', 'merge', 'hmac_sha256', 'hmac_sha512', 'sha256']
 
 " A whole-word alternation of a list: \<\%(a\|b\)\>
 function! s:Words(list) abort
