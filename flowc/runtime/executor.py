@@ -64,6 +64,7 @@ from flowc.runtime.frames import BREAK, CONTINUE, Place, Return, Signal
 from flowc.runtime.journal import CURRENT_SITE
 from flowc.runtime.policies import seconds_of
 from flowc.runtime.run import CompensationOutcome, Run
+from flowc.runtime.signals import wait_signal
 from flowc.runtime.stepexec import RetryDecider, run_step
 
 DEFAULT_WHILE_BOUND: Final = 10_000
@@ -391,6 +392,10 @@ class FlowInvocation:
                 )
             )
         await trio.sleep(remaining)
+        return None
+
+    async def _wait_signal(self, node: ir.WaitSignalNode, frame: list[Any], place: Place) -> Signal:
+        frame[node.slot] = await wait_signal(self, node, frame)
         return None
 
     async def _log(self, node: ir.LogNode, frame: list[Any], place: Place) -> Signal:
@@ -751,6 +756,7 @@ _HANDLERS: Final[dict[type, Callable[..., Awaitable[Signal]]]] = {
     ir.Compute: FlowInvocation._compute,
     ir.StepNode: FlowInvocation._step,
     ir.SleepNode: FlowInvocation._sleep,
+    ir.WaitSignalNode: FlowInvocation._wait_signal,
     ir.LogNode: FlowInvocation._log,
     ir.AssertNode: FlowInvocation._assert,
     ir.FailNode: FlowInvocation._fail,

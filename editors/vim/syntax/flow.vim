@@ -51,7 +51,8 @@ let s:clause_keywords = [
       \ 'exponential', 'max', 'factor', 'jitter', 'when', 'accept',
       \ 'idempotency_key', 'fallback', 'compensate', 'on', 'error', 'skip',
       \ 'circuit_breaker', 'failures', 'within', 'cooldown', 'rate_limit',
-      \ 'per', 'concurrency', 'openapi', 'url', 'grpc', 'proto', 'tls', 'max_body']
+      \ 'per', 'concurrency', 'openapi', 'url', 'grpc', 'proto', 'tls', 'max_body',
+      \ 'wait', 'signal']
 let s:http_methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']
 let s:builtin_types = [
       \ 'int', 'uint', 'float', 'double', 'bool', 'string', 'bytes', 'null',
