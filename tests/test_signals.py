@@ -22,6 +22,7 @@ import pytest
 
 from tests.cli_process import ROOT, child_environment, run_flowc
 from tests.http_fixtures import DemoServer
+from tests.lsp_session import LspSession, position_of
 from tests.test_serve import TOKEN, Served, _free_port
 
 FLOWS = """
@@ -179,3 +180,14 @@ def test_an_ephemeral_run_cannot_wait(tmp_path: Path) -> None:
     assert finished.code == 1
     assert "needs a durable run" in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+def test_the_language_server_completes_wait_signal(tmp_path: Path) -> None:
+    text = "flow f() {\n    let answer = w\n    let other = wait s\n}\n"
+    session = LspSession()
+    try:
+        uri = session.open(tmp_path / "f.flow", text)
+        assert "wait" in session.labels(uri, position_of(text, "w\n", shift=1))
+        assert "signal" in session.labels(uri, position_of(text, "s\n}", shift=1))
+    finally:
+        session.close()

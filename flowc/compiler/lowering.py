@@ -575,7 +575,7 @@ class _FlowLowerer:
     def _ReturnStmt(self, stmt: ast.ReturnStmt) -> ir.Node:
         if isinstance(stmt.value, ast.ForLoop | ast.WhileLoop):
             return ir.ReturnNode(stmt.span, None, self.loop(stmt.value, collect_slot=None))
-        assert not isinstance(stmt.value, ast.WaitSignal)  # the checker refuses it (E0637)
+        assert not isinstance(stmt.value, ast.WaitSignal)  # the checker refuses it (E0332)
         value = self.expr(stmt.value) if stmt.value is not None else None
         return ir.ReturnNode(stmt.span, value)
 
