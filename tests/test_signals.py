@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from flowc.server.callbacks import callback_token
 from tests.cli_process import ROOT, child_environment, run_flowc
 from tests.http_fixtures import DemoServer
 from tests.lsp_session import LspSession, position_of
@@ -45,12 +46,22 @@ flow approve(ms: int = 1) -> {by: string, second: string} {
     return {by: answer.by, second: second}
 }
 
+flow hooked(ms: int = 1) -> {url: string, payload: json} {
+    let url = callback_url("done")
+    step announce = POST demo "/echo" {
+        json {callback: url}
+    }
+    let payload = wait signal "done" -> json timeout 20s
+    return {url: url, payload: payload}
+}
+
 flow twice(key: string) -> int {
     let go = wait signal "go" -> int timeout 20s
     step flaky = GET demo "/flaky/${key}?fail=1&status=500"
     return go + 1
 }
 """
+CALLBACK_KEY = "a-test-callback-key"
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +71,9 @@ def served(demo_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     (root / "tokens").write_text(f"{TOKEN}\n")
     port = _free_port()
     log = root / "serve.log"
-    environment = child_environment({"FLOWC_DEMO_URL": demo_server})
+    environment = child_environment(
+        {"FLOWC_DEMO_URL": demo_server, "FLOWC_CALLBACK_KEY": CALLBACK_KEY}
+    )
     with log.open("wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "flowc.cli", "serve", str(root / "flows.flow"),
@@ -149,6 +162,42 @@ def test_a_resumed_run_does_not_wait_again(served: Served, demo: DemoServer) -> 
     assert run["result"] == 42
     assert time.monotonic() - started < 10
     assert len(run["signals"]) == 1
+
+
+def test_a_callback_url_delivers_its_signal_only_with_its_token(
+    served: Served, demo: DemoServer
+) -> None:
+    run_id = _start(served, "hooked", {})
+    token = callback_token(CALLBACK_KEY.encode(), run_id, "done")
+    url = f"{served.url}/v1/callbacks/{run_id}/done/{token}"
+    plain = httpx.Client(timeout=10, trust_env=False)  # no bearer token: the URL is the guard
+    wrong = url[: -len(token)] + ("A" if token[0] != "A" else "B") + token[1:]
+    assert plain.post(wrong, json={"paid": True}).status_code == 403
+    assert plain.post(url.replace("/done/", "/other/"), json=1).status_code == 403
+    other_run = url.replace(f"/{run_id}/", "/another-run/")
+    assert plain.post(other_run, json=1).status_code == 403
+    answer = plain.post(url, json={"paid": True})
+    assert answer.status_code == 202, answer.text
+    run = _ended(served, run_id)
+    assert run["status"] == "completed", run
+    assert run["result"] == {"url": url, "payload": {"paid": True}}
+    assert len(run["signals"]) == 1  # the refused requests delivered nothing
+    assert token not in served.output()
+
+
+def test_callback_url_outside_a_server_is_a_clear_run_error(
+    demo_server: str, tmp_path: Path
+) -> None:
+    (tmp_path / "f.flow").write_text(FLOWS)
+    environment = child_environment({"FLOWC_DEMO_URL": demo_server})
+    finished = subprocess.run(
+        [sys.executable, "-m", "flowc.cli", "run", str(tmp_path / "f.flow"), "--flow", "hooked",
+         "--ephemeral"],
+        capture_output=True, text=True, env=environment, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert finished.returncode == 1
+    assert "callback_url() needs `flowc serve`" in finished.stderr
+    assert "Traceback" not in finished.stderr
 
 
 def test_flowc_run_takes_a_signal_from_another_process(demo_server: str, tmp_path: Path) -> None:

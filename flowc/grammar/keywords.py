@@ -147,6 +147,7 @@ BUILTIN_FUNCTIONS: Final = (
     "secret",
     "now",
     "uuid",
+    "callback_url",
     "json_encode",
     "json_decode",
     "lower",

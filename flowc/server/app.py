@@ -52,6 +52,7 @@ from flowc.runtime.programs import InputError
 from flowc.runtime.store import ENDED, AsyncStore, RunQuery, RunRecord, RunStatus, StoreError
 from flowc.server import messages
 from flowc.server.auth import Tokens
+from flowc.server.callbacks import PREFIX, token_matches
 from flowc.server.catalog import Catalog
 from flowc.server.events import EventBroker, TooManySubscribers
 from flowc.server.schemas import flow_description, openapi_document
@@ -72,6 +73,7 @@ class Server:
     tokens: Tokens
     broker: EventBroker
     worker: Worker | None
+    callback_key: bytes | None = None
 
 
 class ApiError(Exception):
@@ -98,7 +100,8 @@ class _Auth:
         self.tokens = tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("path") != "/healthz":
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path != "/healthz" and not path.startswith(PREFIX):
             authorization = None
             for name, value in scope.get("headers", ()):
                 if name == b"authorization":
@@ -122,6 +125,7 @@ def build_app(server: Server) -> Starlette:
         Route("/v1/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
         Route("/v1/runs/{run_id}/resume", resume_run, methods=["POST"]),
         Route("/v1/runs/{run_id}/signals/{name}", deliver_signal, methods=["POST"]),
+        Route(PREFIX + "{run_id}/{name}/{token}", deliver_callback, methods=["POST"]),
     ]
     app = Starlette(
         routes=routes,
@@ -334,6 +338,16 @@ async def resume_run(request: Request) -> Response:
     return JSONResponse(
         run_view(await _record(server, record.id)), 202, headers=_location(record.id)
     )
+
+
+async def deliver_callback(request: Request) -> Response:
+    """A callback URL's request (no bearer token): its token guards it instead."""
+    server = _server(request)
+    run_id, name = request.path_params["run_id"], request.path_params["name"]
+    key = server.callback_key
+    if key is None or not token_matches(key, run_id, name, request.path_params["token"]):
+        raise ApiError(403, "bad_callback", messages.BAD_CALLBACK)
+    return await deliver_signal(request)
 
 
 async def deliver_signal(request: Request) -> Response:

@@ -61,7 +61,7 @@ let s:builtin_functions = [
       \ 'size', 'int', 'uint', 'double', 'string', 'bytes', 'bool', 'type',
       \ 'dyn', 'matches', 'contains', 'startsWith', 'endsWith', 'duration',
       \ 'timestamp', 'has', 'all', 'exists', 'exists_one', 'map', 'filter',
-      \ 'env', 'secret', 'now', 'uuid', 'json_encode', 'json_decode', 'lower',
+      \ 'env', 'secret', 'now', 'uuid', 'callback_url', 'json_encode', 'json_decode', 'lower',
       \ 'upper', 'trim', 'split', 'join', 'replace', 'keys', 'values', 'range',
       \ 'sum']
 
