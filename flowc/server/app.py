@@ -13,6 +13,7 @@ Routes (``docs/serve.md`` has the details and the error codes)::
     POST /v1/runs/{id}/cancel              cancel; compensations run
     POST /v1/runs/{id}/resume              queue a failed or interrupted run again
     POST /v1/runs/{id}/signals/{name}      keep a signal for the run
+    POST /v1/callbacks/{id}/{name}/{token} the same, guarded by the token instead
 
 A start validates the inputs exactly as ``flowc run`` does
 (``LoadedProgram.prepare_inputs``: the 400 body carries the same message) and
