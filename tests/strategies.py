@@ -385,7 +385,14 @@ def _values(depth: int) -> st.SearchStrategy[ast.Value]:
     expr = _small_expressions()
     if depth <= 0:
         return expr
-    return st.one_of(expr, expr, for_loops(depth), while_loops(depth))
+    return st.one_of(expr, expr, for_loops(depth), while_loops(depth), _waits())
+
+
+@functools.cache
+def _waits() -> st.SearchStrategy[ast.WaitSignal]:
+    """``wait signal "name" -> T timeout e`` (any string prints back; these are valid)."""
+    signal = st.from_regex(r"[A-Za-z0-9_.\-]{1,20}", fullmatch=True)
+    return st.builds(ast.WaitSignal, signal, types(3), _small_expressions())
 
 
 @functools.cache

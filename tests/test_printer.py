@@ -65,6 +65,7 @@ line\"\"\"]
     try { log 1 } catch err { log err.message }
     retry 3 backoff exponential 1s max 1m factor 2 when error.status >= 500 { log "r" }
     timeout 30s { log "t" }
+    let answer = wait signal "approval" -> {approved: bool, by: string?} timeout 72h
     assert .x.y(1)[0] in [true, false, null], "m"
     log "${'a'} and ${{'k': [1]}} and \\${not}"
     return

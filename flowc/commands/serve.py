@@ -123,6 +123,7 @@ async def _main(
     grace: float,
 ) -> None:
     import functools
+    import os
     import signal
 
     import trio
@@ -135,6 +136,7 @@ async def _main(
     from flowc.runtime.store.sqlite import SQLiteStore
     from flowc.server import messages
     from flowc.server.app import Server, build_app
+    from flowc.server.callbacks import PUBLIC_URL_VARIABLE, CallbackMinter, callback_key
     from flowc.server.events import EventBroker
     from flowc.server.wakeup import listen
     from flowc.server.worker import Worker
@@ -150,7 +152,12 @@ async def _main(
         assert engine.store is not None
         observed.watch(engine)
         worker = Worker(engine, catalog, concurrency=concurrency, grace=grace) if local else None
-        server = Server(catalog, engine.store, tokens, broker, worker, observed.metrics)
+        key = callback_key()
+        base = os.environ.get(PUBLIC_URL_VARIABLE) or f"http://{host}:{port}"
+        engine.callbacks = CallbackMinter(base, key)
+        server = Server(
+            catalog, engine.store, tokens, broker, worker, observed.metrics, callback_key=key
+        )
         config = Config()
         config.bind = [f"{host}:{port}"]
         config.accesslog = None

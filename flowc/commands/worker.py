@@ -88,12 +88,14 @@ async def _main(
     grace: float,
     observed: Any,
 ) -> None:
+    import os
     import signal
 
     import trio
 
     from flowc.runtime.engine import Engine
     from flowc.server import messages
+    from flowc.server.callbacks import PUBLIC_URL_VARIABLE, CallbackMinter, callback_key
     from flowc.server.wakeup import listen
     from flowc.server.worker import Worker
 
@@ -101,6 +103,9 @@ async def _main(
         store=store, hooks=observed.hooks, header_sources=observed.header_sources
     ) as engine:
         observed.watch(engine)
+        public = os.environ.get(PUBLIC_URL_VARIABLE)
+        if public:  # callback URLs point at the servers in front of this worker
+            engine.callbacks = CallbackMinter(public, callback_key())
         worker = Worker(engine, catalog, concurrency=concurrency, lease=lease, grace=grace)
         async with trio.open_nursery() as nursery:
             await nursery.start(worker.run)

@@ -59,9 +59,11 @@ from flowc.common import (
 from flowc.common.stdlib_core import DERIVE, Impl, Overload, fn, matches_classes, method
 from flowc.common.stdlib_flow import (
     SYSTEM_EFFECTS,
+    CallbackMinter,
     Effects,
     SystemEffects,
     current_effects,
+    use_callbacks,
     use_effects,
 )
 from flowc.common.values import (
@@ -77,6 +79,7 @@ __all__ = [
     "OVERLOADS_BY_ID",
     "REGISTRY",
     "SYSTEM_EFFECTS",
+    "CallbackMinter",
     "Effects",
     "Impl",
     "Overload",
@@ -88,6 +91,7 @@ __all__ = [
     "method",
     "overloads_for",
     "resolve_dynamic",
+    "use_callbacks",
     "use_effects",
 ]
 

@@ -38,7 +38,7 @@ import contextlib
 import contextvars
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Final, Protocol
 
 from flowc.common.stdlib_core import DERIVE, Overload, carry, fn
@@ -127,6 +127,37 @@ def use_effects(effects: Effects) -> Iterator[Effects]:
         yield effects
     finally:
         _CURRENT_EFFECTS.reset(token)
+
+
+# --------------------------------------------------------------------------- callbacks
+
+CallbackMinter = Callable[[str], str]
+"""The callback URL of a signal name, for the run being evaluated."""
+
+NO_CALLBACKS: Final = (
+    "callback_url() needs `flowc serve` (or `flowc worker` with FLOWC_PUBLIC_URL set): "
+    "nothing here takes callbacks"
+)
+_CALLBACKS: contextvars.ContextVar[CallbackMinter | None] = contextvars.ContextVar(
+    "flowc_callbacks", default=None
+)
+
+
+@contextlib.contextmanager
+def use_callbacks(minter: CallbackMinter | None) -> Iterator[None]:
+    """Make ``minter`` the source of ``callback_url()`` here (None: there is none)."""
+    token = _CALLBACKS.set(minter)
+    try:
+        yield
+    finally:
+        _CALLBACKS.reset(token)
+
+
+def callback_url(name: str) -> str:
+    minter = _CALLBACKS.get()
+    if minter is None:
+        raise EvalError(ENVIRONMENT, NO_CALLBACKS)
+    return minter(name)
 
 
 # --------------------------------------------------------------------------- environment
@@ -260,6 +291,7 @@ def overloads() -> list[Overload]:
         fn("secret_string", "secret", (STRING,), SECRET, secret),
         fn("now", "now", (), TIMESTAMP, now),
         fn("uuid", "uuid", (), STRING, new_uuid),
+        fn("callback_url_string", "callback_url", (STRING,), STRING, callback_url),
         fn("json_encode", "json_encode", (JSON,), STRING, json_encode),
         fn("json_decode", "json_decode", (STRING,), JSON, parse_json),
         fn("lower_string", "lower", (STRING,), STRING, lower),

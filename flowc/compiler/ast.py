@@ -397,8 +397,17 @@ class WhileLoop(Node):
     max: Expr | None = None
 
 
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
+class WaitSignal(Node):
+    """``wait signal "name" -> Type timeout duration``: a value the run waits for."""
+
+    signal: str
+    payload: TypeExpr
+    timeout: Expr
+
+
 Loop: TypeAlias = ForLoop | WhileLoop
-Value: TypeAlias = Expr | ForLoop | WhileLoop
+Value: TypeAlias = Expr | ForLoop | WhileLoop | WaitSignal
 
 
 @attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)

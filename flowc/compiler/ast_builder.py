@@ -467,6 +467,10 @@ class AstBuilder:
     def while_loop(self, c: list[Child]) -> ast.WhileLoop:
         return ast.WhileLoop(c[1], c[4], max=c[3], span=self.span([c[0], self._block_end]))
 
+    def wait_signal(self, c: list[Child]) -> ast.WaitSignal:
+        name = self._plain_string(c[2], "a signal name")
+        return ast.WaitSignal(name, c[4], c[6], span=self.span(c))
+
     def parallel_stmt(self, c: list[Child]) -> ast.ParallelStmt:
         branches = []
         for item in c[2:-1]:

@@ -252,6 +252,19 @@ class BudgetChecker:
         nanos = self.constant(stmt.duration)
         return Cost(nanos, [f"sleep {format_duration(nanos)}"]) if nanos else Cost()
 
+    def _LetStmt(self, stmt: ast.LetStmt) -> Cost:
+        return self.wait_cost(stmt.value)
+
+    def _AssignStmt(self, stmt: ast.AssignStmt) -> Cost:
+        return self.wait_cost(stmt.value)
+
+    def wait_cost(self, value: ast.Value) -> Cost:
+        """A ``wait signal`` may take its whole timeout (other values cost nothing)."""
+        if not isinstance(value, ast.WaitSignal):
+            return Cost()
+        nanos = self.constant(value.timeout)
+        return Cost(nanos, [f"wait signal {format_duration(nanos)}"]) if nanos else Cost()
+
     def _IfStmt(self, stmt: ast.IfStmt) -> Cost:
         options = [self.block(arm.body) for arm in stmt.arms]
         if stmt.orelse is not None:

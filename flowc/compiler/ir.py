@@ -245,6 +245,17 @@ class SleepNode(Node):
 
 
 @attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
+class WaitSignalNode(Node):
+    """``let slot = wait signal "name" -> payload timeout duration``."""
+
+    slot: int
+    name: str
+    signal: str
+    payload: Type
+    timeout: Expr
+
+
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class LogNode(Node):
     value: Expr
 

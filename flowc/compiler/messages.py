@@ -149,7 +149,7 @@ DUPLICATE_CLAUSE = _error("E0308", "`{clause}` is given twice")
 SEVERAL_BODIES = _error("E0309", "a step has one body: use only one of `json`, `form` and `body`")
 AUTH_ARITY = _error("E0310", "`auth {scheme}` takes {expected} value(s), found {found}")
 SERVICE_ONLY_AUTH = _error(
-    "E0330",
+    "E0314",
     "`auth {scheme}` belongs on a service, whose steps share its credentials",
 )
 CALL_RESULT_TYPE = _error(
@@ -267,6 +267,9 @@ GRPC_ONLY = _error("E0631", "{what} is only for gRPC services")
 NOT_FOR_GRPC = _error("E0632", "{what} is not for gRPC services: {why}")
 BAD_METHOD_ARGUMENT = _error("E0633", "bad call of method `{method}`: {problem}")
 OUT_OF_RANGE = _error("E0634", "{value} does not fit {what} ({kind}: {low}..{high})")
+BAD_SIGNAL_NAME = _error("E0330", "bad signal name {name}: 1-100 letters, digits, `_`, `.` or `-`")
+SIGNAL_PAYLOAD_TYPE = _error("E0331", "a signal's payload cannot be {type}: {why}")
+WAIT_NOT_BOUND = _error("E0332", "`wait signal` must be bound: `let answer = wait signal ...`")
 
 UNKNOWN_BODY_FIELD = _warning("W0601", "{what} has no field `{field}`")
 AUTH_MISMATCH = _warning(

@@ -283,6 +283,15 @@ class Printer(ExpressionPrinter):
             return concat(
                 "while ", self.expr(value.cond), *limit, " ", self.block(value, 0, value.body)
             )
+        if isinstance(value, ast.WaitSignal):
+            return concat(
+                "wait signal ",
+                self.expr(ast.Literal("string", value.signal, span=value.span)),
+                " -> ",
+                self.type(value.payload),
+                " timeout ",
+                self.expr(value.timeout),
+            )
         return self.expr(value)
 
     def for_loop(self, loop: ast.ForLoop) -> Doc:

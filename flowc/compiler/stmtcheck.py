@@ -65,7 +65,7 @@ from flowc.compiler.clausecheck import ClauseChecker, error_scope
 from flowc.compiler.exprcheck import ExprChecker, pairs_keep_secrets
 from flowc.compiler.scope import Scope, Symbol, suggest
 from flowc.compiler.stepcheck import NON_IDEMPOTENT, StepChecker
-from flowc.grammar.keywords import SAFE_HTTP_METHODS
+from flowc.grammar.keywords import SAFE_HTTP_METHODS, SIGNAL_NAME
 
 if TYPE_CHECKING:
     from flowc.compiler.symbols import FlowInfo, ModuleSymbols
@@ -215,7 +215,20 @@ class FlowChecker:
     def value(self, value: ast.Value, scope: Scope) -> Type:
         if isinstance(value, ast.ForLoop | ast.WhileLoop):
             return self.loop(value, scope, as_value=True)
+        if isinstance(value, ast.WaitSignal):
+            return self.wait_signal(value, scope)
         return self.exprs.check(value, scope)
+
+    def wait_signal(self, wait: ast.WaitSignal, scope: Scope) -> Type:
+        """The payload's type; the name must be one the server takes."""
+        if not SIGNAL_NAME.fullmatch(wait.signal):
+            self.error(messages.BAD_SIGNAL_NAME(wait.span, name=repr(wait.signal)))
+        self.exprs.expect(wait.timeout, scope, DURATION, "a wait's `timeout`")
+        payload = self.resolve_annotation(wait.payload)
+        if contains_secret(payload):
+            why = "a signal arrives as plain JSON"
+            self.error(messages.SIGNAL_PAYLOAD_TYPE(wait.payload.span, type=payload, why=why))
+        return payload
 
     def _LetStmt(self, stmt: ast.LetStmt, scope: Scope) -> Reach:
         found = self.value(stmt.value, scope)
@@ -319,6 +332,8 @@ class FlowChecker:
         misplaced = crossing is not None
         if crossing is not None:
             self.error(messages.MISPLACED_JUMP(stmt.span, stmt="return", place=crossing))
+        if isinstance(stmt.value, ast.WaitSignal):
+            self.error(messages.WAIT_NOT_BOUND(stmt.value.span))
         found = NULL if stmt.value is None else self.value(stmt.value, scope)
         node = stmt.value if stmt.value is not None else stmt
         declared = self.flow.declared_result

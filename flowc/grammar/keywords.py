@@ -19,6 +19,7 @@ knows every word here, so they cannot drift apart.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 DECLARATION_KEYWORDS: Final = ("import", "type", "const", "service", "flow")
@@ -95,6 +96,8 @@ CLAUSE_KEYWORDS: Final = (
     "proto",
     "tls",
     "max_body",
+    "wait",
+    "signal",
 )
 
 HTTP_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -147,6 +150,7 @@ BUILTIN_FUNCTIONS: Final = (
     "secret",
     "now",
     "uuid",
+    "callback_url",
     "json_encode",
     "json_decode",
     "lower",
@@ -175,3 +179,6 @@ ALL_KEYWORDS: Final = frozenset(
     + STATEMENT_CLAUSE_KEYWORDS
     + CLAUSE_KEYWORDS
 )
+
+SIGNAL_NAME: Final = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
+"""What a signal may be called (the server, ``flowc signal`` and the checker agree)."""

@@ -38,6 +38,7 @@ nothing can be resumed, and a run costs nothing extra.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -112,6 +113,8 @@ class Engine:
         self.active: set[Run] = set()
         self._loader = loader or load_program
         self.owner = process_owner()
+        self.callbacks: Callable[[str, str], str] | None = None
+        """(run id, signal name) -> the callback URL that delivers it (set by servers)."""
 
     async def __aenter__(self) -> Self:
         if sys.getrecursionlimit() < RECURSION_LIMIT:
@@ -350,7 +353,7 @@ class RunOptions:
 
 async def execute_run(run: Run, flow: ir.FlowIR, inputs: dict[str, Any]) -> Any:
     """Run the root flow of ``run``, reporting its start and its end to the hooks."""
-    from flowc.common.stdlib import Effects, current_effects, use_effects
+    from flowc.common.stdlib import Effects, current_effects, use_callbacks, use_effects
 
     hooks = run.hooks
     if hooks.active:
@@ -369,7 +372,9 @@ async def execute_run(run: Run, flow: ir.FlowIR, inputs: dict[str, Any]) -> Any:
     if run.durable:
         effects = JournalingEffects(run.journal, effects)
     try:
-        with use_effects(effects), preempting():
+        mint = run.engine.callbacks
+        minter = None if mint is None else functools.partial(mint, run.run_id)
+        with use_effects(effects), use_callbacks(minter), preempting():
             result = await root.invoke(inputs)
     except FlowError as error:
         _run_finished(run, flow, "failed", error=error.record(), message=error.describe())

@@ -65,6 +65,7 @@ from flowc.runtime.journal import CURRENT_SITE
 from flowc.runtime.loopwatch import LoopWatch, watch_loop
 from flowc.runtime.policies import seconds_of
 from flowc.runtime.run import CompensationOutcome, Run
+from flowc.runtime.signals import wait_signal
 from flowc.runtime.stepexec import RetryDecider, run_step
 
 DEFAULT_WHILE_BOUND: Final = 10_000
@@ -392,6 +393,10 @@ class FlowInvocation:
                 )
             )
         await trio.sleep(remaining)
+        return None
+
+    async def _wait_signal(self, node: ir.WaitSignalNode, frame: list[Any], place: Place) -> Signal:
+        frame[node.slot] = await wait_signal(self, node, frame)
         return None
 
     async def _log(self, node: ir.LogNode, frame: list[Any], place: Place) -> Signal:
@@ -766,6 +771,7 @@ _HANDLERS: Final[dict[type, Callable[..., Awaitable[Signal]]]] = {
     ir.Compute: FlowInvocation._compute,
     ir.StepNode: FlowInvocation._step,
     ir.SleepNode: FlowInvocation._sleep,
+    ir.WaitSignalNode: FlowInvocation._wait_signal,
     ir.LogNode: FlowInvocation._log,
     ir.AssertNode: FlowInvocation._assert,
     ir.FailNode: FlowInvocation._fail,

@@ -212,6 +212,22 @@ class RunJournal:
             self._queue(JournalEntry(EFFECT, site, ordinal, value))
         return value
 
+    def replay_value(self, site: str) -> str | None:
+        """The journaled value at ``site``'s next position, if any (``record_value``
+        records one there when there is none; the two calls pair up)."""
+        ordinal = self._counters.get(site, 0)
+        stored = self._values.pop((site, ordinal), None)
+        if stored is not None:
+            self._counters[site] = ordinal + 1
+        return stored
+
+    def record_value(self, site: str, value: str) -> None:
+        """Record ``value`` at ``site``'s next position and move past it."""
+        ordinal = self._counters.get(site, 0)
+        self._counters[site] = ordinal + 1
+        if self.durable:
+            self._queue(JournalEntry(EFFECT, site, ordinal, value))
+
     def wake_time(self, site: str, asked: Callable[[], float]) -> float:
         """When the next ``sleep`` of ``site`` ends: journaled, or now + its length."""
         ordinal = self._counters.get(site, 0)

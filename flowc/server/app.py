@@ -14,6 +14,7 @@ Routes (``docs/serve.md`` has the details and the error codes)::
     POST /v1/runs/{id}/cancel              cancel; compensations run
     POST /v1/runs/{id}/resume              queue a failed or interrupted run again
     POST /v1/runs/{id}/signals/{name}      keep a signal for the run
+    POST /v1/callbacks/{id}/{name}/{token} the same, guarded by the token instead
 
 A start validates the inputs exactly as ``flowc run`` does
 (``LoadedProgram.prepare_inputs``: the 400 body carries the same message) and
@@ -64,6 +65,7 @@ from flowc.runtime.store import (
 )
 from flowc.server import messages
 from flowc.server.auth import Tokens
+from flowc.server.callbacks import PREFIX, token_matches
 from flowc.server.catalog import Catalog
 from flowc.server.events import EventBroker, TooManySubscribers
 from flowc.server.schemas import flow_description, openapi_document
@@ -89,6 +91,7 @@ class Server:
     broker: EventBroker
     worker: Worker | None
     metrics: FlowMetrics | None = None
+    callback_key: bytes | None = None
 
 
 class ApiError(Exception):
@@ -115,7 +118,8 @@ class _Auth:
         self.tokens = tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("path") != "/healthz":
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path != "/healthz" and not path.startswith(PREFIX):
             authorization = None
             for name, value in scope.get("headers", ()):
                 if name == b"authorization":
@@ -140,6 +144,7 @@ def build_app(server: Server) -> Starlette:
         Route("/v1/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
         Route("/v1/runs/{run_id}/resume", resume_run, methods=["POST"]),
         Route("/v1/runs/{run_id}/signals/{name}", deliver_signal, methods=["POST"]),
+        Route(PREFIX + "{run_id}/{name}/{token}", deliver_callback, methods=["POST"]),
     ]
     app = Starlette(
         routes=routes,
@@ -383,6 +388,16 @@ async def resume_run(request: Request) -> Response:
     return JSONResponse(
         run_view(await _record(server, record.id)), 202, headers=_location(record.id)
     )
+
+
+async def deliver_callback(request: Request) -> Response:
+    """A callback URL's request (no bearer token): its token guards it instead."""
+    server = _server(request)
+    run_id, name = request.path_params["run_id"], request.path_params["name"]
+    key = server.callback_key
+    if key is None or not token_matches(key, run_id, name, request.path_params["token"]):
+        raise ApiError(403, "bad_callback", messages.BAD_CALLBACK)
+    return await deliver_signal(request)
 
 
 async def deliver_signal(request: Request) -> Response:

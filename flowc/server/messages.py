@@ -32,6 +32,7 @@ RESUME_COMPENSATED: Final = (
     "run {run_id} is {status} and its compensations already ran; start a new run instead"
 )
 SIGNAL_ENDED: Final = "run {run_id} has already ended ({status}); the signal was not kept"
+BAD_CALLBACK: Final = "this callback URL is not valid"
 BAD_SIGNAL_NAME: Final = "a signal name is 1 to 100 letters, digits, `_`, `-` or `.`"
 STORE_UNAVAILABLE: Final = "the run store is unavailable: {reason}"
 METRICS_LISTENING: Final = "flowc: metrics on http://{host}:{port}/metrics"

@@ -51,7 +51,8 @@ let s:clause_keywords = [
       \ 'exponential', 'max', 'factor', 'jitter', 'when', 'accept',
       \ 'idempotency_key', 'fallback', 'compensate', 'on', 'error', 'skip',
       \ 'circuit_breaker', 'failures', 'within', 'cooldown', 'rate_limit',
-      \ 'per', 'concurrency', 'openapi', 'url', 'grpc', 'proto', 'tls', 'max_body']
+      \ 'per', 'concurrency', 'openapi', 'url', 'grpc', 'proto', 'tls', 'max_body',
+      \ 'wait', 'signal']
 let s:http_methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']
 let s:builtin_types = [
       \ 'int', 'uint', 'float', 'double', 'bool', 'string', 'bytes', 'null',
@@ -60,7 +61,7 @@ let s:builtin_functions = [
       \ 'size', 'int', 'uint', 'double', 'string', 'bytes', 'bool', 'type',
       \ 'dyn', 'matches', 'contains', 'startsWith', 'endsWith', 'duration',
       \ 'timestamp', 'has', 'all', 'exists', 'exists_one', 'map', 'filter',
-      \ 'env', 'secret', 'now', 'uuid', 'json_encode', 'json_decode', 'lower',
+      \ 'env', 'secret', 'now', 'uuid', 'callback_url', 'json_encode', 'json_decode', 'lower',
       \ 'upper', 'trim', 'split', 'join', 'replace', 'keys', 'values', 'range',
       \ 'sum', 'merge', 'hmac_sha256', 'hmac_sha512', 'sha256']
 

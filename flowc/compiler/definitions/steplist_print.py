@@ -279,6 +279,8 @@ class StepListPrinter(ValuePrinter):
             return out
         if isinstance(stmt.value, ast.WhileLoop):
             raise NotRepresentable("a `while` loop", stmt.value)
+        if isinstance(stmt.value, ast.WaitSignal):
+            raise NotRepresentable("a `wait signal`", stmt.value)
         out = {"id": stmt.name, "type": "set", "value": self.value(stmt.value)}
         if stmt.annotation is not None:
             out["value_type"] = print_type(stmt.annotation, WIDE)
