@@ -5,6 +5,7 @@ Routes (``docs/serve.md`` has the details and the error codes)::
     GET  /healthz                          no token needed
     GET  /openapi.json                     OpenAPI 3.1, one typed operation per flow
     GET  /v1/flows                         each flow, JSON Schemas of inputs and result
+    GET  /v1/flows/{flow}/graph            the flow's graph and source lines (the UI's)
     POST /v1/flows/{flow}/runs             start (Idempotency-Key, ?wait=30s)
     GET  /v1/runs                          flow, status, since, until, limit, cursor
     GET  /v1/runs/{id}                     status, inputs (secrets withheld), result or
@@ -13,6 +14,8 @@ Routes (``docs/serve.md`` has the details and the error codes)::
     POST /v1/runs/{id}/cancel              cancel; compensations run
     POST /v1/runs/{id}/resume              queue a failed or interrupted run again
     POST /v1/runs/{id}/signals/{name}      keep a signal for the run
+    GET  /ui/                              the web UI (static files; no token needed,
+                                           its API calls carry one)
 
 A start validates the inputs exactly as ``flowc run`` does
 (``LoadedProgram.prepare_inputs``: the 400 body carries the same message) and
@@ -33,6 +36,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, Final
 
 import attrs
@@ -40,8 +44,9 @@ import trio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flowc.common.values import Duration, EvalError, to_json
@@ -54,6 +59,7 @@ from flowc.server import messages
 from flowc.server.auth import Tokens
 from flowc.server.catalog import Catalog
 from flowc.server.events import EventBroker, TooManySubscribers
+from flowc.server.graph_view import graph_document
 from flowc.server.schemas import flow_description, openapi_document
 from flowc.server.worker import Worker
 
@@ -63,6 +69,8 @@ MAX_PAGE: Final = 500
 _SIGNAL_NAME: Final = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
 _KEY: Final = re.compile(r"[\x21-\x7e]{1,255}")
 _STATUSES: Final = tuple(s.value for s in RunStatus)
+UI_DIST: Final = Path(__file__).with_name("ui_dist")
+_OPEN: Final = ("/healthz", "/ui", "/ui/")
 
 
 @attrs.define
@@ -86,14 +94,14 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
 
 
 class _Auth:
-    """ASGI middleware: every request but ``/healthz`` needs a known bearer token."""
+    """ASGI middleware: every request but ``/healthz`` and the UI's files needs a token."""
 
     def __init__(self, app: ASGIApp, tokens: Tokens) -> None:
         self.app = app
         self.tokens = tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("path") != "/healthz":
+        if scope["type"] == "http" and not _open_path(str(scope.get("path", ""))):
             authorization = None
             for name, value in scope.get("headers", ()):
                 if name == b"authorization":
@@ -105,19 +113,27 @@ class _Auth:
         await self.app(scope, receive, send)
 
 
+def _open_path(path: str) -> bool:
+    return path in _OPEN or path.startswith("/ui/")
+
+
 def build_app(server: Server) -> Starlette:
-    routes = [
+    routes: list[Route | Mount] = [
         Route("/healthz", healthz),
         Route("/openapi.json", openapi),
         Route("/v1/flows", list_flows),
         Route("/v1/flows/{flow}/runs", start_run, methods=["POST"]),
+        Route("/v1/flows/{flow}/graph", flow_graph),
         Route("/v1/runs", list_runs),
         Route("/v1/runs/{run_id}", get_run),
         Route("/v1/runs/{run_id}/events", run_events),
         Route("/v1/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
         Route("/v1/runs/{run_id}/resume", resume_run, methods=["POST"]),
         Route("/v1/runs/{run_id}/signals/{name}", deliver_signal, methods=["POST"]),
+        Route("/ui", ui_redirect),
     ]
+    if UI_DIST.is_dir():
+        routes.append(Mount("/ui", StaticFiles(directory=UI_DIST, html=True), name="ui"))
     app = Starlette(
         routes=routes,
         middleware=[Middleware(_Auth, tokens=server.tokens)],
@@ -169,6 +185,20 @@ async def openapi(request: Request) -> Response:
 async def list_flows(request: Request) -> Response:
     flows = [flow_description(flow) for flow in _server(request).catalog.flows]
     return JSONResponse({"flows": flows})
+
+
+async def flow_graph(request: Request) -> Response:
+    server = _server(request)
+    name = request.path_params["flow"]
+    offered = server.catalog.get(name)
+    if offered is None:
+        names = ", ".join(server.catalog.names) or "none"
+        raise ApiError(404, "no_flow", messages.NO_FLOW.format(flow=name, names=names))
+    return JSONResponse(graph_document(offered))
+
+
+async def ui_redirect(request: Request) -> Response:
+    return RedirectResponse("/ui/", 308)
 
 
 async def start_run(request: Request) -> Response:
@@ -393,6 +423,7 @@ async def _steps(store: AsyncStore, run_id: str) -> list[dict[str, Any]]:
                 "outcome": data.get("outcome", ""),
                 "attempts": data.get("attempts", 0),
                 "status": data.get("status", 0),
+                "error": data.get("error"),
                 "started_at": _when(started),
                 "elapsed_ms": round((finished - started) * 1000, 3),
             }

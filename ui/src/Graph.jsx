@@ -1,0 +1,106 @@
+// A flow's graph, laid out by dagre and drawn by React Flow (pan, zoom, click).
+// Nodes are coloured by the step state given in `states` (step name -> state).
+import { memo, useMemo } from "react";
+import { ReactFlow, Background, Controls, Handle, Position } from "@xyflow/react";
+import dagre from "dagre";
+
+const WIDTH = 190;
+const HEIGHT = 54;
+
+export function layout(graph) {
+  const g = new dagre.graphlib.Graph();
+  g.setGraph({ rankdir: "TB", nodesep: 24, ranksep: 36 });
+  g.setDefaultEdgeLabel(() => ({}));
+  for (const node of graph.nodes) g.setNode(node.id, { width: WIDTH, height: HEIGHT });
+  const edges = [];
+  for (const edge of graph.edges) edges.push({ ...edge });
+  // A container (branch, loop, parallel, try) points at the first node of each of its blocks.
+  const firstChild = new Map();
+  const hasIncoming = new Set(graph.edges.filter((e) => e.kind === "order").map((e) => e.target));
+  for (const node of graph.nodes) {
+    if (node.parent && !hasIncoming.has(node.id)) {
+      edges.push({ source: node.parent, target: node.id, kind: "branch", label: "" });
+      firstChild.set(node.parent, true);
+    }
+  }
+  for (const edge of edges) g.setEdge(edge.source, edge.target);
+  dagre.layout(g);
+  const nodes = graph.nodes.map((node) => {
+    const at = g.node(node.id);
+    return { node, x: at.x - WIDTH / 2, y: at.y - HEIGHT / 2 };
+  });
+  return { nodes, edges };
+}
+
+export function stepName(key) {
+  // "parent/child[3]" -> "child": the graph's nodes are the flow's statements.
+  const last = String(key).split("/").pop();
+  return last.replace(/\[[^\]]*\]$/g, "").replace(/\[[^\]]*\]/g, "");
+}
+
+const StepNode = memo(function StepNode({ data }) {
+  const { node, state } = data;
+  const sub = node.kind === "step" ? [node.method, node.service, node.path].filter(Boolean).join(" ") : "";
+  return (
+    <div className={`node kind-${node.kind.replace(/\s/g, "-")} state-${state || "none"}`}>
+      <Handle type="target" position={Position.Top} />
+      <div className="node-label">{node.label}</div>
+      <div className="node-sub">{sub || (state ? "" : node.kind)}{state ? ` · ${state}` : ""}</div>
+      <Handle type="source" position={Position.Bottom} />
+    </div>
+  );
+});
+
+const nodeTypes = { flowc: StepNode };
+
+export function FlowGraph({ graph, states, onSelect, selected }) {
+  const laid = useMemo(() => layout(graph), [graph]);
+  const nodes = useMemo(
+    () =>
+      laid.nodes.map(({ node, x, y }) => {
+        const state = node.step ? states?.[node.step] : undefined;
+        return {
+          id: node.id,
+          type: "flowc",
+          position: { x, y },
+          data: { node, state },
+          selected: selected === node.id,
+          ariaLabel: `${node.kind} ${node.label}${state ? `, ${state}` : ""}`,
+          width: WIDTH,
+          height: HEIGHT,
+        };
+      }),
+    [laid, states, selected],
+  );
+  const edges = useMemo(
+    () =>
+      laid.edges.map((edge, i) => ({
+        id: `e${i}`,
+        source: edge.source,
+        target: edge.target,
+        label: edge.label || undefined,
+        className: `edge-${edge.kind}`,
+        animated: edge.kind === "data",
+      })),
+    [laid],
+  );
+  return (
+    <div className="graph" role="region" aria-label={`graph of flow ${graph.flow}`} data-testid="graph">
+      <ReactFlow
+        nodes={nodes}
+        edges={edges}
+        nodeTypes={nodeTypes}
+        onNodeClick={(_, n) => onSelect && onSelect(n.id)}
+        nodesDraggable={false}
+        nodesConnectable={false}
+        fitView
+        minZoom={0.05}
+        onlyRenderVisibleElements
+        proOptions={{ hideAttribution: true }}
+      >
+        <Background />
+        <Controls showInteractive={false} />
+      </ReactFlow>
+    </div>
+  );
+}
