@@ -41,7 +41,13 @@ import trio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import flowc
-from bench.runtime import FANOUT_FLOW, compile_text, measure_startup, sequential_flow
+from bench.runtime import (
+    FANOUT_FLOW,
+    compile_text,
+    measure_startup,
+    run_peer,
+    sequential_flow,
+)
 from flowc.demo import start_demo_server
 from flowc.runtime.engine import Engine
 from flowc.runtime.http import HttpRequest, HttpResponse
@@ -192,22 +198,15 @@ def measure_runs_listing(tmp: Path, count: int = 100_000, rounds: int = 5) -> tu
 
 def measure_dbos(base: str, tmp: Path, postgres_url: str | None) -> dict[str, float]:
     """DBOS's extra ms per step over its own plain loop, if its venv exists."""
-    python = ROOT / "bench" / ".venv-peers" / "bin" / "python"
-    if not python.exists():
-        return {}
     found: dict[str, float] = {}
     targets = {"sqlite": f"sqlite:///{tmp / 'dbos.sqlite'}"}
     if postgres_url:
         targets["postgresql"] = postgres_url.replace("postgresql://", "postgresql+psycopg://")
     for name, url in targets.items():
-        script = str(ROOT / "bench" / "peers" / "dbos_steps.py")
-        output = subprocess.run(
-            [str(python), script, base, url, "200", "5"], capture_output=True, text=True
-        )
-        if output.returncode != 0:
-            print(f"(DBOS on {name} failed: {output.stderr.strip().splitlines()[-1:]})")
+        stdout = run_peer("dbos_steps.py", base, url, "200", "5")
+        if stdout is None:
             continue
-        times = json.loads(output.stdout.strip().splitlines()[-1])
+        times = json.loads(stdout.strip().splitlines()[-1])
         found[name] = (times["durable"] - times["plain"]) / 200 * 1000
     return found
 

@@ -13,6 +13,12 @@ in the same run, so the two sides share the machine's state.  The targets
   ``--sequential``;
 * a parallel loop over 10,000 items, limit 100: peak RSS <= 150 MB;
 * ``flowc run`` start-up to the first request on a small flow: <= 300 ms.
+
+Issue 15 adds an aiohttp script beside them (the same two workloads, asyncio with
+aiohttp's C extensions): the parallel loop within 1.5 x of it.  aiohttp is not a
+flowc dependency; it runs from the peers venv when that exists
+(``python3 -m venv bench/.venv-peers && bench/.venv-peers/bin/pip install -r
+bench/requirements-peers.txt``), else its rows say so.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ import flowc
 from flowc.demo import start_demo_server
 
 ROUNDS = 5
+BENCH = Path(__file__).resolve().parent
+PEERS_PYTHON = BENCH / ".venv-peers" / "bin" / "python"
 RSS_ITEMS = tuple(
     int(n) for n in os.environ.get("BENCH_RSS_ITEMS", "10000,30000,100000").split(",")
 )
@@ -179,6 +187,33 @@ def measure_fanout(base: str) -> tuple[float, float]:
     return flow_side, hand_side
 
 
+def run_peer(script: str, *args: str) -> str | None:
+    """The stdout of ``bench/peers/SCRIPT ARGS`` run by the peers venv's Python.
+
+    None when that venv does not exist, or when the script fails (its last line
+    of stderr is printed): the rows of another engine are then left out."""
+    if not PEERS_PYTHON.exists():
+        return None
+    output = subprocess.run(
+        [str(PEERS_PYTHON), str(BENCH / "peers" / script), *args],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if output.returncode != 0:
+        last = output.stderr.strip().splitlines()[-1:] or ["no message"]
+        print(f"({script} {' '.join(args)} failed: {last[0]})", file=sys.stderr)
+        return None
+    return output.stdout
+
+
+def measure_aiohttp(base: str) -> tuple[float, float] | None:
+    """(sequential, fan-out) medians of the aiohttp script, or None without the peers venv."""
+    stdout = run_peer("aiohttp_side.py", base, str(ROUNDS))
+    if stdout is None:
+        return None
+    found = dict(line.split() for line in stdout.splitlines())
+    return float(found["sequential"]), float(found["fanout"])
+
+
 def measure_auto_parallel() -> tuple[float, float]:
     program = compile_text(independent_flow(20, 50))
     parallel = median_of(lambda: timed(lambda: program.run("independent")))
@@ -292,11 +327,26 @@ def measure_script_startup(runs: int = 9) -> float:
     return statistics.median(timings)
 
 
+def _aiohttp_rows(
+    aio: tuple[float, float] | None, seq_flow: float, fan_flow: float
+) -> list[tuple[str, str, str, str]]:
+    if aio is None:
+        return [("aiohttp script", "not measured: no bench/.venv-peers with aiohttp", "", "")]
+    seq, fan = aio
+    return [
+        ("  200 sequential GETs, aiohttp script", f"{seq * 1000:.0f} ms",
+         f"flowc {seq_flow / seq:.2f}x", ""),
+        ("  parallel loop 1,000/50, aiohttp script", f"{fan * 1000:.0f} ms",
+         f"flowc {fan_flow / fan:.2f}x", "<= 1.5x"),
+    ]  # fmt: skip
+
+
 def main() -> None:
     with start_demo_server() as base:
         os.environ["FLOWC_DEMO_URL"] = base
         seq_flow, seq_hand = measure_sequential(base)
         fan_flow, fan_hand = measure_fanout(base)
+        aio = measure_aiohttp(base)
         auto, sequential = measure_auto_parallel()
         rss = measure_peak_rss(base)
         per_step = measure_per_step(base)
@@ -317,6 +367,7 @@ def main() -> None:
             f"{fan_flow / fan_hand:.2f}x",
             "<= 1.0x",
         ),
+        *_aiohttp_rows(aio, seq_flow, fan_flow),
         (
             "20 independent GETs, 50 ms latency",
             f"auto {auto * 1000:.0f} ms / sequential {sequential * 1000:.0f} ms",

@@ -164,6 +164,7 @@ def test_start_validates_inputs_with_the_cli_messages(served: Served, tmp_path: 
     assert served.client.post("/v1/flows/nope/runs", json={}).status_code == 404
     big = served.client.post("/v1/flows/greet/runs", content=b" " * (2 << 20))
     assert big.status_code == 413
+    assert big.headers["connection"] == "close"  # the unread body ends the connection
     assert served.client.post("/v1/flows/greet/runs?wait=forever", json={}).status_code == 400
 
 

@@ -89,7 +89,12 @@ class ApiError(Exception):
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if status == 413:
+        # The rest of the body is never read, so the connection cannot carry another
+        # request: say so, or a keep-alive client sends its next request into a socket
+        # the server is closing ("Server disconnected without sending a response").
+        headers["Connection"] = "close"
     return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
 
 
