@@ -10,7 +10,8 @@ Routes (``docs/serve.md`` has the details and the error codes)::
     GET  /v1/runs                          flow, status, since, until, limit, cursor
     GET  /v1/runs/{id}                     status, inputs (secrets withheld), result or
                                            error, steps with attempts and timings
-    GET  /v1/runs/{id}/events              Server-Sent Events, live
+    GET  /v1/runs/{id}/steps/{key}         one journaled step with a response preview
+    GET  /v1/runs/{id}/events              Server-Sent Events, live (steps in flight first)
     POST /v1/runs/{id}/cancel              cancel; compensations run
     POST /v1/runs/{id}/resume              queue a failed or interrupted run again
     POST /v1/runs/{id}/signals/{name}      keep a signal for the run
@@ -49,8 +50,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flowc.common.values import Duration, EvalError, to_json
-from flowc.runtime import codec
+from flowc.common.values import Duration, EvalError
 from flowc.runtime.decode import DecodeError, coerce_input
 from flowc.runtime.engine import holds_secret, queued_record
 from flowc.runtime.programs import InputError
@@ -60,6 +60,7 @@ from flowc.server.auth import Tokens
 from flowc.server.catalog import Catalog
 from flowc.server.events import EventBroker, TooManySubscribers
 from flowc.server.graph_view import graph_document
+from flowc.server.run_views import run_summary, run_view, step_detail, step_rows, when
 from flowc.server.schemas import flow_description, openapi_document
 from flowc.server.worker import Worker
 
@@ -132,6 +133,7 @@ def build_app(server: Server) -> Starlette:
         Route("/v1/runs", list_runs),
         Route("/v1/runs/{run_id}", get_run),
         Route("/v1/runs/{run_id}/events", run_events),
+        Route("/v1/runs/{run_id}/steps/{key:path}", get_step),
         Route("/v1/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
         Route("/v1/runs/{run_id}/resume", resume_run, methods=["POST"]),
         Route("/v1/runs/{run_id}/signals/{name}", deliver_signal, methods=["POST"]),
@@ -281,12 +283,23 @@ async def get_run(request: Request) -> Response:
     server = _server(request)
     record = await _record(server, request.path_params["run_id"])
     view = run_view(record)
-    view["steps"] = await _steps(server.store, record.id)
+    view["steps"] = await step_rows(server.store, record.id)
     view["signals"] = [
-        {"name": s.name, "sequence": s.sequence, "delivered_at": _when(s.delivered_at)}
+        {"name": s.name, "sequence": s.sequence, "delivered_at": when(s.delivered_at)}
         for s in await server.store.signals(record.id)
     ]
     return JSONResponse(view)
+
+
+async def get_step(request: Request) -> Response:
+    server = _server(request)
+    record = await _record(server, request.path_params["run_id"])
+    key = request.path_params["key"]
+    detail = await step_detail(server.store, record.id, key)
+    if detail is None:
+        text = messages.NO_STEP.format(run_id=record.id, key=key[:200])
+        raise ApiError(404, "no_step", text)
+    return JSONResponse(detail)
 
 
 async def run_events(request: Request) -> Response:
@@ -384,57 +397,6 @@ async def deliver_signal(request: Request) -> Response:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def run_summary(record: RunRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "flow": record.flow,
-        "status": record.status,
-        "attempt": record.attempt,
-        "created_at": _when(record.created_at),
-        "updated_at": _when(record.updated_at),
-        "url": f"/v1/runs/{record.id}",
-    }
-
-
-def run_view(record: RunRecord) -> dict[str, Any]:
-    view = run_summary(record)
-    decoded = to_json(codec.decode(record.inputs))
-    inputs: dict[str, Any] = dict(decoded) if isinstance(decoded, dict) else {}
-    for name in record.withheld_inputs:
-        inputs[name] = "***redacted***"
-    view["inputs"] = inputs
-    if record.result is not None:
-        view["result"] = to_json(codec.decode(record.result))
-    if record.error is not None:
-        data = json.loads(record.error)
-        view["error"] = {**data.get("error", {}), "message": data.get("message", "")}
-    view["compensated"] = record.compensated
-    return view
-
-
-async def _steps(store: AsyncStore, run_id: str) -> list[dict[str, Any]]:
-    rows = []
-    for entry in await store.journal(run_id):
-        if entry.kind != "step":
-            continue
-        data = json.loads(entry.data)
-        started, finished = float(data.get("started", 0.0)), float(data.get("finished", 0.0))
-        rows.append(
-            {
-                "key": entry.key,
-                "flow": data.get("flow", ""),
-                "outcome": data.get("outcome", ""),
-                "attempts": data.get("attempts", 0),
-                "status": data.get("status", 0),
-                "error": data.get("error"),
-                "started_at": _when(started),
-                "elapsed_ms": round((finished - started) * 1000, 3),
-            }
-        )
-    rows.sort(key=lambda row: row["started_at"])
-    return rows
 
 
 async def _record(server: Server, run_id: str) -> RunRecord:
@@ -568,16 +530,6 @@ def _keyed_id(flow: str, key: str) -> str:
 
 def _location(run_id: str) -> dict[str, str]:
     return {"Location": f"/v1/runs/{run_id}"}
-
-
-def _when(epoch: float) -> str:
-    import datetime as dt
-
-    return (
-        dt.datetime.fromtimestamp(epoch, dt.UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
 
 
 def _sse(event: str, data: dict[str, Any]) -> bytes:

@@ -42,7 +42,7 @@ const StepNode = memo(function StepNode({ data }) {
   const { node, state } = data;
   const sub = node.kind === "step" ? [node.method, node.service, node.path].filter(Boolean).join(" ") : "";
   return (
-    <div className={`node kind-${node.kind.replace(/\s/g, "-")} state-${state || "none"}`}>
+    <div className={`node kind-${node.kind.replace(/\s/g, "-")} state-${state || "none"}`} data-step={node.step || undefined}>
       <Handle type="target" position={Position.Top} />
       <div className="node-label">{node.label}</div>
       <div className="node-sub">{sub || (state ? "" : node.kind)}{state ? ` · ${state}` : ""}</div>
@@ -58,7 +58,7 @@ export function FlowGraph({ graph, states, onSelect, selected }) {
   const nodes = useMemo(
     () =>
       laid.nodes.map(({ node, x, y }) => {
-        const state = node.step ? states?.[node.step] : undefined;
+        const state = node.step && states ? states[node.step] || "pending" : undefined;
         return {
           id: node.id,
           type: "flowc",
@@ -94,6 +94,7 @@ export function FlowGraph({ graph, states, onSelect, selected }) {
         nodesDraggable={false}
         nodesConnectable={false}
         fitView
+        fitViewOptions={{ maxZoom: 1 }}
         minZoom={0.05}
         onlyRenderVisibleElements
         proOptions={{ hideAttribution: true }}

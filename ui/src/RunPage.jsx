@@ -36,6 +36,7 @@ export function RunPage({ runId }) {
 
   useEffect(() => {
     let stop = () => {};
+    let stopped = false;
     let pending = [];
     let timer = null;
     const flush = () => {
@@ -46,7 +47,7 @@ export function RunPage({ runId }) {
     };
     (async () => {
       const first = await refresh();
-      if (!first) return;
+      if (!first || stopped) return;
       api(`/v1/flows/${encodeURIComponent(first.flow)}/graph`).then(setGraph, () => {});
       if (ENDED.has(first.status)) return;
       setLive(true);
@@ -69,12 +70,17 @@ export function RunPage({ runId }) {
       );
     })();
     return () => {
+      stopped = true;
       stop();
       if (timer != null) clearTimeout(timer);
     };
   }, [runId]);
 
-  const states = useMemo(() => statesByName(state), [state]);
+  const compensable = useMemo(() => {
+    if (!run?.compensated || !graph) return null;
+    return new Set(graph.nodes.filter((n) => n.step && n.clauses?.compensate).map((n) => n.step));
+  }, [run?.compensated, graph]);
+  const states = useMemo(() => statesByName(state, compensable), [state, compensable]);
   if (error && !run) return <p role="alert" className="error">{error}</p>;
   if (!run) return <p>Loading run…</p>;
   const chosen = selected && state.steps[selected];
@@ -101,7 +107,7 @@ export function RunPage({ runId }) {
         </div>
         <aside className="panel">
           <StepList state={state} selected={selected} onSelect={setSelected} />
-          {chosen && <StepDetail step={chosen} />}
+          {chosen && <StepDetail runId={run.id} step={chosen} />}
         </aside>
       </div>
     </section>
@@ -139,9 +145,45 @@ function ms(seconds) {
   return seconds == null ? "" : `${(seconds * 1000).toFixed(1)} ms`;
 }
 
-function StepDetail({ step }) {
+const DONE = new Set(["completed", "failed", "skipped", "compensated"]);
+
+// The journaled step with its response preview, once the step has ended.
+function useJournaled(runId, step) {
+  const [detail, setDetail] = useState(null);
+  const done = DONE.has(step.state);
+  useEffect(() => {
+    setDetail(null);
+    if (!done) return undefined;
+    let alive = true;
+    api(`/v1/runs/${encodeURIComponent(runId)}/steps/${step.key.split("/").map(encodeURIComponent).join("/")}`).then(
+      (d) => alive && setDetail(d),
+      () => {},
+    );
+    return () => {
+      alive = false;
+    };
+  }, [runId, step.key, done]);
+  return detail;
+}
+
+function Preview({ response, withheld }) {
+  if (withheld) return <p>The response held a secret and was not kept.</p>;
+  if (!response) return null;
+  return (
+    <figure className="preview">
+      <figcaption>
+        Response {response.status ?? ""} {response.content_type ? <code>{response.content_type}</code> : null}
+        {response.truncated ? " (first part)" : ""}
+      </figcaption>
+      <pre tabIndex={0} aria-label="response preview" data-testid="response-preview">{response.body}</pre>
+    </figure>
+  );
+}
+
+function StepDetail({ runId, step }) {
   const last = step.attempts[step.attempts.length - 1];
-  const error = step.error;
+  const journaled = useJournaled(runId, step);
+  const error = step.error || journaled?.error;
   return (
     <section aria-labelledby="step-title" className="step-detail" data-testid="step-detail">
       <h2 id="step-title">Step {step.key}</h2>
@@ -161,6 +203,7 @@ function StepDetail({ step }) {
           <strong>{error.kind || "error"}</strong>: {error.message || JSON.stringify(error)}
         </div>
       )}
+      {journaled && <Preview response={journaled.response} withheld={journaled.withheld} />}
       {step.attempts.length > 0 && (
         <table aria-label="attempts">
           <thead><tr><th scope="col">#</th><th scope="col">Status</th><th scope="col">Time</th><th scope="col">Error</th></tr></thead>

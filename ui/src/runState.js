@@ -25,7 +25,7 @@ function seconds(iso) {
 export function fromJournal(state, steps) {
   for (const row of steps || []) {
     const s = step(state, row.key);
-    s.state = OUTCOMES[row.outcome] || s.state;
+    if (s.state !== "compensated") s.state = OUTCOMES[row.outcome] || s.state;
     s.status = row.status || s.status;
     s.error = row.error || s.error;
     s.started = s.started ?? seconds(row.started_at);
@@ -107,12 +107,15 @@ export function fold(previous, events) {
 const RANK = { running: 6, retrying: 7, failed: 5, compensated: 4, completed: 3, skipped: 2, pending: 1 };
 
 // The state of each graph node's step name: a loop's step shows its busiest iteration.
-export function statesByName(state) {
+// A run whose compensations ran shows its completed compensable steps as compensated
+// (when the page opened after they ran, no event said so).
+export function statesByName(state, compensable) {
   const byName = {};
   for (const key of state.order) {
     const s = state.steps[key];
+    const shown = compensable && compensable.has(s.name) && s.state === "completed" ? "compensated" : s.state;
     const now = byName[s.name];
-    if (!now || RANK[s.state] > RANK[now]) byName[s.name] = s.state;
+    if (!now || RANK[shown] > RANK[now]) byName[s.name] = shown;
   }
   return byName;
 }
