@@ -1,8 +1,8 @@
-// A flow's graph, laid out by dagre and drawn by React Flow (pan, zoom, click).
+// A flow's graph, laid out by dagre (@dagrejs/dagre) and drawn by React Flow (pan, zoom, click).
 // Nodes are coloured by the step state given in `states` (step name -> state).
-import { memo, useMemo } from "react";
+import { memo, useEffect, useMemo, useRef } from "react";
 import { ReactFlow, Background, Controls, Handle, Position } from "@xyflow/react";
-import dagre from "dagre";
+import dagre from "@dagrejs/dagre";
 
 const WIDTH = 190;
 const HEIGHT = 54;
@@ -54,7 +54,25 @@ const StepNode = memo(function StepNode({ data }) {
 const nodeTypes = { flowc: StepNode };
 
 export function FlowGraph({ graph, states, onSelect, selected }) {
-  const laid = useMemo(() => layout(graph), [graph]);
+  // When the graph's data arrived, and (data-drawn-ms) how long layout and first paint took.
+  const arrived = useRef(performance.now());
+  const box = useRef(null);
+  const laid = useMemo(() => {
+    const start = performance.now();
+    const result = layout(graph);
+    result.ms = performance.now() - start;
+    return result;
+  }, [graph]);
+  useEffect(() => {
+    // The second frame callback runs after the first frame with the nodes was painted.
+    requestAnimationFrame(() =>
+      requestAnimationFrame(() => {
+        if (!box.current) return;
+        box.current.dataset.drawnMs = (performance.now() - arrived.current).toFixed(1);
+        box.current.dataset.layoutMs = laid.ms.toFixed(1);
+      }),
+    );
+  }, [laid]);
   const nodes = useMemo(
     () =>
       laid.nodes.map(({ node, x, y }) => {
@@ -85,7 +103,7 @@ export function FlowGraph({ graph, states, onSelect, selected }) {
     [laid],
   );
   return (
-    <div className="graph" role="region" aria-label={`graph of flow ${graph.flow}`} data-testid="graph">
+    <div ref={box} className="graph" role="region" aria-label={`graph of flow ${graph.flow}`} data-testid="graph">
       <ReactFlow
         nodes={nodes}
         edges={edges}
