@@ -1,36 +1,8 @@
-// A flow's graph, laid out by dagre (@dagrejs/dagre) and drawn by React Flow (pan, zoom, click).
+// A flow's graph, laid out by layout.js and drawn by React Flow (pan, zoom, click).
 // Nodes are coloured by the step state given in `states` (step name -> state).
 import { memo, useEffect, useMemo, useRef } from "react";
 import { ReactFlow, Background, Controls, Handle, Position } from "@xyflow/react";
-import dagre from "@dagrejs/dagre";
-
-const WIDTH = 190;
-const HEIGHT = 54;
-
-export function layout(graph) {
-  const g = new dagre.graphlib.Graph();
-  g.setGraph({ rankdir: "TB", nodesep: 24, ranksep: 36 });
-  g.setDefaultEdgeLabel(() => ({}));
-  for (const node of graph.nodes) g.setNode(node.id, { width: WIDTH, height: HEIGHT });
-  const edges = [];
-  for (const edge of graph.edges) edges.push({ ...edge });
-  // A container (branch, loop, parallel, try) points at the first node of each of its blocks.
-  const firstChild = new Map();
-  const hasIncoming = new Set(graph.edges.filter((e) => e.kind === "order").map((e) => e.target));
-  for (const node of graph.nodes) {
-    if (node.parent && !hasIncoming.has(node.id)) {
-      edges.push({ source: node.parent, target: node.id, kind: "branch", label: "" });
-      firstChild.set(node.parent, true);
-    }
-  }
-  for (const edge of edges) g.setEdge(edge.source, edge.target);
-  dagre.layout(g);
-  const nodes = graph.nodes.map((node) => {
-    const at = g.node(node.id);
-    return { node, x: at.x - WIDTH / 2, y: at.y - HEIGHT / 2 };
-  });
-  return { nodes, edges };
-}
+import { DAGRE_LIMIT, HEIGHT, WIDTH, layout } from "./layout.js";
 
 export function stepName(key) {
   // "parent/child[3]" -> "child": the graph's nodes are the flow's statements.
@@ -98,10 +70,11 @@ export function FlowGraph({ graph, states, onSelect, selected }) {
         target: edge.target,
         label: edge.label || undefined,
         className: `edge-${edge.kind}`,
-        animated: edge.kind === "data",
       })),
     [laid],
   );
+  // The dotted background costs a software-rendered page dearly at the least zoom.
+  const large = graph.nodes.length > DAGRE_LIMIT;
   return (
     <div ref={box} className="graph" role="region" aria-label={`graph of flow ${graph.flow}`} data-testid="graph">
       <ReactFlow
@@ -117,7 +90,7 @@ export function FlowGraph({ graph, states, onSelect, selected }) {
         onlyRenderVisibleElements
         proOptions={{ hideAttribution: true }}
       >
-        <Background />
+        {!large && <Background />}
         <Controls showInteractive={false} />
       </ReactFlow>
     </div>

@@ -1,7 +1,7 @@
 // One run: its graph coloured by step state, live from the run's event stream
 // (events are batched and applied at most every FLUSH_MS), a Gantt chart of every
 // attempt, a step's detail, and the actions cancel, resume and send signal.
-import { useEffect, useMemo, useRef, useState } from "react";
+import { memo, useDeferredValue, useEffect, useMemo, useRef, useState } from "react";
 import { api, streamEvents } from "./api.js";
 import { FlowGraph } from "./Graph.jsx";
 import { emptyState, fold, fromJournal, statesByName } from "./runState.js";
@@ -81,6 +81,9 @@ export function RunPage({ runId }) {
     return new Set(graph.nodes.filter((n) => n.step && n.clauses?.compensate).map((n) => n.step));
   }, [run?.compensated, graph]);
   const states = useMemo(() => statesByName(state, compensable), [state, compensable]);
+  // The step list and the timeline follow at lower priority (an interruptible render),
+  // so that a stream of events does not hold up input and the graph's colours.
+  const lagging = useDeferredValue(state);
   if (error && !run) return <p role="alert" className="error">{error}</p>;
   if (!run) return <p>Loading run…</p>;
   const chosen = selected && state.steps[selected];
@@ -103,10 +106,10 @@ export function RunPage({ runId }) {
       <div className="columns">
         <div className="grow">
           {graph && <FlowGraph graph={graph} states={states} onSelect={selectNode} />}
-          <Timeline state={state} selected={selected} onSelect={setSelected} />
+          <Timeline state={lagging} selected={selected} onSelect={setSelected} />
         </div>
         <aside className="panel">
-          <StepList state={state} selected={selected} onSelect={setSelected} />
+          <StepList state={lagging} selected={selected} onSelect={setSelected} />
           {chosen && <StepDetail runId={run.id} step={chosen} />}
         </aside>
       </div>
@@ -114,32 +117,35 @@ export function RunPage({ runId }) {
   );
 }
 
-function StepList({ state, selected, onSelect }) {
+const StepRow = memo(function StepRow({ step, pressed, onSelect }) {
+  return (
+    <li>
+      <button
+        type="button"
+        className={`step-button state-${step.state}`}
+        aria-pressed={pressed}
+        onClick={() => onSelect(step.key)}
+      >
+        {step.key} <span className="state-word">{step.state}</span>
+      </button>
+    </li>
+  );
+});
+
+const StepList = memo(function StepList({ state, selected, onSelect }) {
   const keys = state.order.slice(0, 300);
   return (
     <section aria-labelledby="steps-title">
       <h2 id="steps-title">Steps</h2>
       <ul className="step-list">
-        {keys.map((key) => {
-          const s = state.steps[key];
-          return (
-            <li key={key}>
-              <button
-                type="button"
-                className={`step-button state-${s.state}`}
-                aria-pressed={selected === key}
-                onClick={() => onSelect(key)}
-              >
-                {key} <span className="state-word">{s.state}</span>
-              </button>
-            </li>
-          );
-        })}
+        {keys.map((key) => (
+          <StepRow key={key} step={state.steps[key]} pressed={selected === key} onSelect={onSelect} />
+        ))}
       </ul>
       {state.order.length > keys.length && <p>and {state.order.length - keys.length} more</p>}
     </section>
   );
-}
+});
 
 function ms(seconds) {
   return seconds == null ? "" : `${(seconds * 1000).toFixed(1)} ms`;

@@ -1,11 +1,13 @@
 // A Gantt chart of every attempt of every step: one row per step key, one bar per
 // attempt, so overlaps (parallelism), retries and waits between them show at a glance.
+import { memo } from "react";
+
 const ROW = 18;
 const LABEL = 180;
 const WIDTH = 900;
 const MAX_ROWS = 400;
 
-export function Timeline({ state, selected, onSelect }) {
+export const Timeline = memo(function Timeline({ state, selected, onSelect }) {
   const keys = state.order.slice(0, MAX_ROWS);
   if (!keys.length || state.start == null) return null;
   const start = state.start;
@@ -44,4 +46,4 @@ export function Timeline({ state, selected, onSelect }) {
       </svg>
     </figure>
   );
-}
+});

@@ -55,11 +55,10 @@ export function streamEvents(runId, onEvent, onEnd) {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        buffer += value;
-        let cut;
-        while ((cut = buffer.indexOf("\n\n")) >= 0) {
-          const chunk = buffer.slice(0, cut);
-          buffer = buffer.slice(cut + 2);
+        // One split per read: slicing the buffer per event would copy it per event.
+        const chunks = (buffer + value).split("\n\n");
+        buffer = chunks.pop();
+        for (const chunk of chunks) {
           let name = "message";
           const data = [];
           for (const line of chunk.split("\n")) {
