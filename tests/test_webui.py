@@ -69,6 +69,13 @@ flow saga(item: string, ms: int = 5000) -> string {
     return order.body.id
 }
 """
+LONG = 160
+"""Steps of flow ``long``: more than the UI lays out with dagre (``DAGRE_LIMIT``)."""
+FLOWS += 'flow long() -> int {\n    step s0 = GET demo "/delay/0"\n'
+FLOWS += "".join(
+    f'    step s{i} = GET demo "/delay/${{s{i - 1}.status * 0}}"\n' for i in range(1, LONG)
+)
+FLOWS += f"    return s{LONG - 1}.status\n}}\n"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update",
         "--disable-sync"]  # fmt: skip
@@ -351,3 +358,20 @@ def test_a_stream_opened_late_replays_the_steps_in_flight(served: Served) -> Non
                 break
     assert names == [("step_started", "first"), ("attempt_started", "first")]
     served.client.post(f"/v1/runs/{run_id}/cancel")
+
+
+def test_a_long_flow_is_laid_out_in_layers(page: Page, served: Served) -> None:
+    page.get_by_role("link", name="long").click()
+    graph = page.locator("[data-testid=graph][data-drawn-ms]")
+    graph.wait_for()
+    drawn = page.locator("[data-testid=graph] .node").evaluate_all(
+        "nodes => nodes.map(n => n.dataset.step)"
+    )
+    assert 10 <= len(drawn) < LONG  # only what is on screen is drawn
+    k = min(int(name[1:]) for name in drawn)
+    first = page.locator(f'.react-flow__node:has([data-step="s{k}"])').bounding_box()
+    second = page.locator(f'.react-flow__node:has([data-step="s{k + 1}"])').bounding_box()
+    assert first is not None and second is not None
+    assert second["y"] > first["y"] + first["height"] * 0.5  # one rank below
+    assert abs(second["x"] - first["x"]) < 1  # a chain stays in one column
+    assert float(graph.get_attribute("data-layout-ms") or "inf") < 1000
