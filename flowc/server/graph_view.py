@@ -2,9 +2,10 @@
 
 The UI draws the JSON form of ``flowc.graph.model.FlowGraph`` (nodes with a
 kind, label, parent, step name, method, service, path, callee, source span and
-clauses; edges of kind ``order``, ``data`` or ``branch``).  When that module is
-available it is used as it is; until then ``outline`` builds the same shape
-from the IR itself, more simply: one node per statement that matters to a run
+clauses; edges of kind ``order``, ``data`` or ``branch``), as ``flowc graph
+--format json`` writes it.  A flow that is not in its program's root module
+(which ``flow_graph`` looks in) gets ``outline``, the same shape built from
+the IR more simply: one node per statement that matters to a run
 (steps, and the branches, loops, parallel regions and try blocks that contain
 them, as parent nodes), ``order`` edges between consecutive statements of a
 block and ``data`` edges from a step to the steps whose values it reads.
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from flowc.compiler import ir
+from flowc.graph.model import UnknownFlow, flow_graph
 from flowc.server.catalog import Offered
 
 MAX_SOURCE = 1 << 20
@@ -36,15 +38,11 @@ def graph_document(offered: Offered) -> dict[str, Any]:
 
 
 def _model_graph(offered: Offered) -> dict[str, Any] | None:
-    import importlib
-
     try:
-        model: Any = importlib.import_module("flowc.graph.model")
-    except ImportError:
+        graph = flow_graph(offered.program.ir, offered.flow.name)
+    except UnknownFlow:  # a flow offered from outside the program's root module
         return None
-    graph = model.flow_graph(offered.program.ir, offered.flow)
-    result: dict[str, Any] = graph.to_json()
-    return result
+    return graph.to_json()
 
 
 class _Outline:

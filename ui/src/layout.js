@@ -14,7 +14,7 @@ const RANKSEP = 36;
 // first node of each of its blocks.
 function withBranches(graph) {
   const edges = graph.edges.map((e) => ({ ...e }));
-  const hasIncoming = new Set(graph.edges.filter((e) => e.kind === "order").map((e) => e.target));
+  const hasIncoming = new Set(graph.edges.map((e) => e.target));
   for (const node of graph.nodes) {
     if (node.parent && !hasIncoming.has(node.id)) {
       edges.push({ source: node.parent, target: node.id, kind: "branch", label: "" });
