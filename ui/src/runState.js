@@ -22,8 +22,14 @@ function seconds(iso) {
   return iso ? Date.parse(iso) / 1000 : null;
 }
 
+// Mutates `state` (a fresh copy from `fold`), copying each step it changes: the step
+// list's rows are memoised by step object.
 export function fromJournal(state, steps) {
   for (const row of steps || []) {
+    if (state.steps[row.key]) {
+      const old = state.steps[row.key];
+      state.steps[row.key] = { ...old, attempts: [...old.attempts] };
+    }
     const s = step(state, row.key);
     if (s.state !== "compensated") s.state = OUTCOMES[row.outcome] || s.state;
     s.status = row.status || s.status;
