@@ -6,15 +6,19 @@ Routes (``docs/serve.md`` has the details and the error codes)::
     GET  /metrics                          Prometheus text (``observe/metrics.py``)
     GET  /openapi.json                     OpenAPI 3.1, one typed operation per flow
     GET  /v1/flows                         each flow, JSON Schemas of inputs and result
+    GET  /v1/flows/{flow}/graph            the flow's graph and source lines (the UI's)
     POST /v1/flows/{flow}/runs             start (Idempotency-Key, ?wait=30s)
     GET  /v1/runs                          flow, status, since, until, limit, cursor
     GET  /v1/runs/{id}                     status, inputs (secrets withheld), result or
                                            error, steps with attempts and timings
-    GET  /v1/runs/{id}/events              Server-Sent Events, live
+    GET  /v1/runs/{id}/steps/{key}         one journaled step with a response preview
+    GET  /v1/runs/{id}/events              Server-Sent Events, live (steps in flight first)
     POST /v1/runs/{id}/cancel              cancel; compensations run
     POST /v1/runs/{id}/resume              queue a failed or interrupted run again
     POST /v1/runs/{id}/signals/{name}      keep a signal for the run
     POST /v1/callbacks/{id}/{name}/{token} the same, guarded by the token instead
+    GET  /ui/                              the web UI (static files; no token needed,
+                                           its API calls carry one)
 
 A start validates the inputs exactly as ``flowc run`` does
 (``LoadedProgram.prepare_inputs``: the 400 body carries the same message) and
@@ -35,6 +39,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -42,13 +47,13 @@ import trio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flowc.common.values import Duration, EvalError, to_json
+from flowc.common.values import Duration, EvalError
 from flowc.observe import messages as observe_messages
-from flowc.runtime import codec
 from flowc.runtime.decode import DecodeError, coerce_input
 from flowc.runtime.engine import holds_secret, queued_record
 from flowc.runtime.journal import CONTEXT, TRACE_PARENT
@@ -68,6 +73,8 @@ from flowc.server.auth import Tokens
 from flowc.server.callbacks import PREFIX, token_matches
 from flowc.server.catalog import Catalog
 from flowc.server.events import EventBroker, TooManySubscribers
+from flowc.server.graph_view import graph_document
+from flowc.server.run_views import run_summary, run_view, step_detail, step_rows, when
 from flowc.server.schemas import flow_description, openapi_document
 from flowc.server.worker import Worker
 
@@ -81,6 +88,8 @@ _SIGNAL_NAME: Final = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
 _KEY: Final = re.compile(r"[\x21-\x7e]{1,255}")
 _STATUSES: Final = tuple(s.value for s in RunStatus)
 _TRACE_PARENT: Final = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+UI_DIST: Final = Path(__file__).with_name("ui_dist")
+_OPEN: Final = ("/healthz", "/ui", "/ui/")
 
 
 @attrs.define
@@ -111,15 +120,15 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
 
 
 class _Auth:
-    """ASGI middleware: every request but ``/healthz`` needs a known bearer token."""
+    """ASGI middleware: every request but ``/healthz`` and the UI's files needs a token."""
 
     def __init__(self, app: ASGIApp, tokens: Tokens) -> None:
         self.app = app
         self.tokens = tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] == "http" and path != "/healthz" and not path.startswith(PREFIX):
+        path = str(scope.get("path", ""))
+        if scope["type"] == "http" and not _open_path(path) and not path.startswith(PREFIX):
             authorization = None
             for name, value in scope.get("headers", ()):
                 if name == b"authorization":
@@ -131,21 +140,30 @@ class _Auth:
         await self.app(scope, receive, send)
 
 
+def _open_path(path: str) -> bool:
+    return path in _OPEN or path.startswith("/ui/")
+
+
 def build_app(server: Server) -> Starlette:
-    routes = [
+    routes: list[Route | Mount] = [
         Route("/healthz", healthz),
         Route("/openapi.json", openapi),
         Route("/metrics", metrics),
         Route("/v1/flows", list_flows),
         Route("/v1/flows/{flow}/runs", start_run, methods=["POST"]),
+        Route("/v1/flows/{flow}/graph", flow_graph),
         Route("/v1/runs", list_runs),
         Route("/v1/runs/{run_id}", get_run),
         Route("/v1/runs/{run_id}/events", run_events),
+        Route("/v1/runs/{run_id}/steps/{key:path}", get_step),
         Route("/v1/runs/{run_id}/cancel", cancel_run, methods=["POST"]),
         Route("/v1/runs/{run_id}/resume", resume_run, methods=["POST"]),
         Route("/v1/runs/{run_id}/signals/{name}", deliver_signal, methods=["POST"]),
         Route(PREFIX + "{run_id}/{name}/{token}", deliver_callback, methods=["POST"]),
+        Route("/ui", ui_redirect),
     ]
+    if UI_DIST.is_dir():
+        routes.append(Mount("/ui", StaticFiles(directory=UI_DIST, html=True), name="ui"))
     app = Starlette(
         routes=routes,
         middleware=[Middleware(_Auth, tokens=server.tokens)],
@@ -207,6 +225,20 @@ async def openapi(request: Request) -> Response:
 async def list_flows(request: Request) -> Response:
     flows = [flow_description(flow) for flow in _server(request).catalog.flows]
     return JSONResponse({"flows": flows})
+
+
+async def flow_graph(request: Request) -> Response:
+    server = _server(request)
+    name = request.path_params["flow"]
+    offered = server.catalog.get(name)
+    if offered is None:
+        names = ", ".join(server.catalog.names) or "none"
+        raise ApiError(404, "no_flow", messages.NO_FLOW.format(flow=name, names=names))
+    return JSONResponse(graph_document(offered))
+
+
+async def ui_redirect(request: Request) -> Response:
+    return RedirectResponse("/ui/", 308)
 
 
 async def start_run(request: Request) -> Response:
@@ -300,12 +332,23 @@ async def get_run(request: Request) -> Response:
     server = _server(request)
     record = await _record(server, request.path_params["run_id"])
     view = run_view(record)
-    view["steps"] = await _steps(server.store, record.id)
+    view["steps"] = await step_rows(server.store, record.id)
     view["signals"] = [
-        {"name": s.name, "sequence": s.sequence, "delivered_at": _when(s.delivered_at)}
+        {"name": s.name, "sequence": s.sequence, "delivered_at": when(s.delivered_at)}
         for s in await server.store.signals(record.id)
     ]
     return JSONResponse(view)
+
+
+async def get_step(request: Request) -> Response:
+    server = _server(request)
+    record = await _record(server, request.path_params["run_id"])
+    key = request.path_params["key"]
+    detail = await step_detail(server.store, record.id, key)
+    if detail is None:
+        text = messages.NO_STEP.format(run_id=record.id, key=key[:200])
+        raise ApiError(404, "no_step", text)
+    return JSONResponse(detail)
 
 
 async def run_events(request: Request) -> Response:
@@ -418,56 +461,6 @@ async def deliver_signal(request: Request) -> Response:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def run_summary(record: RunRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "flow": record.flow,
-        "status": record.status,
-        "attempt": record.attempt,
-        "created_at": _when(record.created_at),
-        "updated_at": _when(record.updated_at),
-        "url": f"/v1/runs/{record.id}",
-    }
-
-
-def run_view(record: RunRecord) -> dict[str, Any]:
-    view = run_summary(record)
-    decoded = to_json(codec.decode(record.inputs))
-    inputs: dict[str, Any] = dict(decoded) if isinstance(decoded, dict) else {}
-    for name in record.withheld_inputs:
-        inputs[name] = "***redacted***"
-    view["inputs"] = inputs
-    if record.result is not None:
-        view["result"] = to_json(codec.decode(record.result))
-    if record.error is not None:
-        data = json.loads(record.error)
-        view["error"] = {**data.get("error", {}), "message": data.get("message", "")}
-    view["compensated"] = record.compensated
-    return view
-
-
-async def _steps(store: AsyncStore, run_id: str) -> list[dict[str, Any]]:
-    rows = []
-    for entry in await store.journal(run_id):
-        if entry.kind != "step":
-            continue
-        data = json.loads(entry.data)
-        started, finished = float(data.get("started", 0.0)), float(data.get("finished", 0.0))
-        rows.append(
-            {
-                "key": entry.key,
-                "flow": data.get("flow", ""),
-                "outcome": data.get("outcome", ""),
-                "attempts": data.get("attempts", 0),
-                "status": data.get("status", 0),
-                "started_at": _when(started),
-                "elapsed_ms": round((finished - started) * 1000, 3),
-            }
-        )
-    rows.sort(key=lambda row: row["started_at"])
-    return rows
 
 
 async def _record(server: Server, run_id: str) -> RunRecord:
@@ -605,16 +598,6 @@ def _keyed_id(flow: str, key: str) -> str:
 
 def _location(run_id: str) -> dict[str, str]:
     return {"Location": f"/v1/runs/{run_id}"}
-
-
-def _when(epoch: float) -> str:
-    import datetime as dt
-
-    return (
-        dt.datetime.fromtimestamp(epoch, dt.UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
 
 
 def _sse(event: str, data: dict[str, Any]) -> bytes:

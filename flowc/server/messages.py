@@ -12,6 +12,7 @@ UNAUTHORIZED: Final = "a valid bearer token is needed (Authorization: Bearer TOK
 NOT_FOUND: Final = "no such resource: {path}"
 NO_FLOW: Final = "no flow named `{flow}` (this server offers: {names})"
 NO_RUN: Final = "no run {run_id}"
+NO_STEP: Final = "run {run_id} has no journaled step {key}"
 NOT_JSON: Final = "the request body must be a JSON object of the flow's inputs: {reason}"
 NOT_OBJECT: Final = "the request body must be a JSON object of the flow's inputs, found {kind}"
 BODY_TOO_LARGE: Final = "the request body is larger than {limit} bytes"

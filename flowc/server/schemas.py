@@ -123,6 +123,14 @@ def openapi_document(flows: list[ir.FlowIR], *, secured: bool) -> dict[str, Any]
             "get": {"operationId": "healthz", "responses": {"200": {"description": "ok"}}}
         },
         "/v1/flows": {"get": {"operationId": "list_flows", "responses": {"200": _json_ok({})}}},
+        "/v1/flows/{flow}/graph": {
+            "get": {
+                "operationId": "flow_graph",
+                "summary": "The flow's graph (nodes, edges) and its source file's lines",
+                "parameters": [_path("flow")],
+                "responses": {"200": _json_ok(_GRAPH), "404": errors["404"]},
+            }
+        },
         "/v1/runs": {
             "get": {
                 "operationId": "list_runs",
@@ -144,6 +152,14 @@ def openapi_document(flows: list[ir.FlowIR], *, secured: bool) -> dict[str, Any]
                     },
                     "404": errors["404"],
                 },
+            }
+        },
+        "/v1/runs/{run_id}/steps/{key}": {
+            "get": {
+                "operationId": "get_step",
+                "summary": "One journaled step of a run, with a preview of its response",
+                "parameters": [_path("run_id"), _path("key")],
+                "responses": {"200": _json_ok(_STEP), "404": errors["404"]},
             }
         },
         "/v1/runs/{run_id}/cancel": {"post": _run_operation("cancel_run", errors)},
@@ -206,6 +222,30 @@ def openapi_document(flows: list[ir.FlowIR], *, secured: bool) -> dict[str, Any]
     return document
 
 
+_GRAPH: Final = {
+    "type": "object",
+    "properties": {
+        "flow": {"type": "string"},
+        "nodes": {"type": "array", "items": {"type": "object"}},
+        "edges": {"type": "array", "items": {"type": "object"}},
+        "source": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["flow", "nodes", "edges"],
+}
+_STEP: Final = {
+    "type": "object",
+    "properties": {
+        "key": {"type": "string"},
+        "outcome": {"type": "string"},
+        "attempts": {"type": "integer"},
+        "status": {"type": "integer"},
+        "error": {"type": ["object", "null"]},
+        "started_at": {"type": "string"},
+        "elapsed_ms": {"type": "number"},
+        "response": {"type": ["object", "null"]},
+    },
+    "required": ["key", "outcome", "attempts"],
+}
 _ERRORS: Final = {
     "400": "the request is invalid (inputs, query or body)",
     "401": "no valid bearer token",
