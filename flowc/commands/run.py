@@ -143,6 +143,10 @@ def execute(
     run_id: str | None,
     resolve: tuple[str, ...] = (),
 ) -> int:
+    from flowc.commands import serverless
+
+    if serverless.is_workflow_file(file):
+        return serverless.execute(file, input_json, assignments, resolve)
     from flowc.api import CompileError, compile_file
     from flowc.compiler import SourceError
     from flowc.compiler.parse_store import PersistentParseCache
