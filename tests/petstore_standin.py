@@ -5,7 +5,9 @@ It serves what the kit's scenarios read from those hosts: ``GET /v2/pet/{id}`` (
 pet, or 404), ``GET /v2/pet/findByStatus?status=`` (a list of pets),
 ``GET /v2/pet/getPetByName/{name}`` (404, as the real API answers: no such route),
 and ``GET /basic-auth/{user}/{password}`` (200 when the Basic credentials match,
-else 401).  A ``ThreadingHTTPServer`` on 127.0.0.1, port chosen by the system.
+else 401); for flowc's own tests also ``/flaky/KEY/N`` (503 N times, then 200) and
+``/bearer`` (200 for one token, else 401 echoing the header).  A
+``ThreadingHTTPServer`` on 127.0.0.1, port chosen by the system.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ PETS = {
     2: {"id": 2, "name": "Milou", "status": "available", "photoUrls": [], "tags": []},
     3: {"id": 3, "name": "Garfield", "status": "sold", "photoUrls": [], "tags": []},
 }
+
+
+_FLAKY: dict[str, int] = {}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -51,6 +56,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(404, {"code": 1, "type": "error", "message": "Pet not found"})
             else:
                 self._send(200, pet)
+        elif segments[0] == "flaky" and len(segments) == 3:
+            # /flaky/KEY/N: 503 for the first N requests of KEY, then 200
+            seen = _FLAKY[segments[1]] = _FLAKY.get(segments[1], 0) + 1
+            self._send(503 if seen <= int(segments[2]) else 200, {"attempt": seen})
+        elif segments[0] == "bearer":
+            if self.headers.get("Authorization") == "Bearer s3cr3t-t0ken-value":
+                self._send(200, {"authenticated": True})
+            else:
+                self._send(401, {"echo": self.headers.get("Authorization", "")})
         elif segments[0] == "basic-auth" and len(segments) == 3:
             pair = f"{segments[1]}:{segments[2]}".encode()
             expected = "Basic " + base64.b64encode(pair).decode()

@@ -10,7 +10,8 @@ Each takes the ``Runner`` (``serverless.py``) that runs its nested task lists.
   either spelling the specification uses, ``.../spec/1.0.0/errors/communication``
   and the conformance kit's ``.../dsl/errors/types/communication``; then ``when``
   and ``exceptWhen``, with the error as ``$<as>``, default ``$error``) is retried
-  when ``retry`` allows, else handled by ``catch.do`` (whose output is the task's)
+  when ``retry`` allows (once its attempts run out, the last error propagates), else
+  handled by ``catch.do`` (whose output is the task's)
   or swallowed (the task's output is its input).
 * ``fork``: the branches run concurrently on the same input; the output is the
   list of their outputs, or with ``compete`` the first branch's to finish.
@@ -118,10 +119,10 @@ async def try_task(
             if not await _caught(runner, catch, failure.error, data, path, scope):
                 raise
             attempt += 1
-            if isinstance(retry, dict) and await _retry(
-                runner, retry, failure.error, attempt, data, scope, path
-            ):
-                continue
+            if isinstance(retry, dict):
+                if await _retry(runner, retry, failure.error, attempt, data, scope, path):
+                    continue
+                raise  # the retries ran out: the task fails with its last error
             if "do" not in catch:
                 return data
             inner = {**scope, catch.get("as") or "error": failure.error}

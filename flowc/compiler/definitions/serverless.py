@@ -83,7 +83,7 @@ def check_workflow(document: Document) -> list[Diagnostic]:
         return violations
     checker = _Checker(document)
     checker.workflow()
-    return checker.found
+    return sorted(checker.found, key=lambda d: (d.span.line, d.span.col))
 
 
 def schema_diagnostics(document: Document, plain: object) -> list[Diagnostic]:

@@ -95,7 +95,9 @@ def check_all(expressions: Sequence[tuple[str, tuple[str, ...]]]) -> list[tuple[
         binds = "".join(f"null as ${name} | " for name in extra)
         parts.append(f"({binds}({expression}\n))")
     names = "; ".join(f"${name}" for name in STANDARD_VARIABLES)
-    text = f"{_PRELUDE}def _check({names}): [{', '.join(parts)}]; ."
+    nulls = "; ".join("null" for _ in STANDARD_VARIABLES)
+    # called, or libjq would not resolve the variables of an unused definition
+    text = f"{_PRELUDE}def _check({names}): [{', '.join(parts)}]; _check({nulls})"
     try:
         jq.compile(text)
         return []
