@@ -340,6 +340,17 @@ def test_a_runaway_expression_is_stopped_by_the_deadline() -> None:
     assert "more than 0.2 s" in caught.value.error["detail"]
 
 
+def test_only_surely_bounded_expressions_skip_the_worker_thread() -> None:
+    from flowc.runtime.serverless_values import bounded
+
+    for quick in ("{status: 200}", "{ids: [$input, .id]}", '.colors + ["red"]', "keys | length"):
+        assert bounded(quick), quick
+    for slow in ("[range(9)]", '"x" * 9', "def f: f; f", "[..]", "repeat(.)", 'test("a+")'):
+        assert not bounded(slow), slow
+    assert not bounded('"\\(range(9))"')  # code inside an interpolation counts
+    assert evaluate('{n: (.a | length), k: "range"}', {"a": [1, 2]}) == {"n": 2, "k": "range"}
+
+
 def test_results_and_inputs_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(serverless_values, "MAX_OUTPUT", 1000)
     with pytest.raises(Fault, match="Expression"):

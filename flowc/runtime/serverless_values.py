@@ -6,10 +6,14 @@ value and the runtime arguments (``$context``, ``$input``, ``$secrets``, ...).  
 bounded three ways: the JSON text handed to jq is at most ``MAX_INPUT`` characters,
 the result at most ``MAX_OUTPUT``, and the evaluation runs on a worker thread
 (``trio.to_thread``, so the trio loop keeps serving other tasks) for at most
-``timeout`` seconds.  libjq cannot be interrupted: a thread past its deadline is
+``timeout`` seconds — unless ``bounded`` proves from its text that it ends quickly
+(only field access, operators but ``*``, and builtins that do not loop) and its
+input is small: that common case (``.id``, ``{a: .x, b: $input.y}``) runs inline,
+as the thread hop would cost more than the evaluation.  libjq cannot be interrupted: a thread past its deadline is
 abandoned (the run fails at once with an expression error) and finishes in the
-background; ``_LIMITER`` keeps such threads few.  ``$secrets`` is handed to jq only
-when the expression names it.
+background; ``_LIMITER`` keeps such threads few.  A runtime argument (``$secrets``,
+``$workflow`` with the whole definition, ...) is handed to jq only when the
+expression names it.
 
 ``template`` evaluates a value the way the specification does: a ``${...}`` string
 is an expression, an object or array is evaluated member by member, anything else
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Any, Final
 
 import trio
@@ -80,21 +85,27 @@ class Evaluator:
         text = json.dumps([*values, *extra.values(), {}], separators=(",", ":"))
         if len(text) > MAX_INPUT:
             raise fault("expression", 400, "Expression Error", where, "input is too large")
-        with trio.move_on_after(self.timeout) as scope:
-            result = await trio.to_thread.run_sync(
-                _run, compiled, text, abandon_on_cancel=True, limiter=_LIMITER
-            )
-        if scope.cancelled_caught:
-            detail = f"the expression ran for more than {self.timeout:g} s"
-            raise fault("expression", 400, "Expression Error", where, detail)
+        if len(text) <= INLINE_INPUT and bounded(expression):
+            result = _run(compiled, text)
+        else:
+            with trio.move_on_after(self.timeout) as scope:
+                result = await trio.to_thread.run_sync(
+                    _run, compiled, text, abandon_on_cancel=True, limiter=_LIMITER
+                )
+            if scope.cancelled_caught:
+                detail = f"the expression ran for more than {self.timeout:g} s"
+                raise fault("expression", 400, "Expression Error", where, detail)
         if isinstance(result, str):
             raise fault("expression", 400, "Expression Error", where, result)
         return result[0] if result else None
 
     def _argument(self, name: str, expression: str, arguments: dict[str, Any]) -> Any:
-        if name == "secrets":
-            return self.secrets if "$secrets" in expression else None
-        return arguments.get(name)
+        # Only what the expression names is serialised for jq: ``$workflow`` holds the
+        # whole definition, and ``$secrets`` should reach no expression that does
+        # not ask for it.
+        if f"${name}" not in expression:
+            return None
+        return self.secrets if name == "secrets" else arguments.get(name)
 
     async def template(
         self, node: Any, value: Any, arguments: dict[str, Any], extra: dict[str, Any], where: str
@@ -121,6 +132,38 @@ class Evaluator:
         if isinstance(node, str) and embedded(node) is None:
             return await self.evaluate(node, value, arguments, extra, where)
         return await self.template(node, value, arguments, extra, where)
+
+
+INLINE_INPUT: Final = 64 * 1024
+_BOUNDED_NAMES: Final = frozenset(
+    """if then elif else end as and or not reduce foreach null true false empty error
+    length utf8bytelength
+    keys keys_unsorted values has in map map_values select add any all flatten floor ceil
+    round fabs tostring tonumber type first last nth reverse sort sort_by group_by unique
+    unique_by min max min_by max_by to_entries from_entries with_entries del contains
+    inside startswith endswith ltrimstr rtrimstr trim ltrim rtrim ascii_downcase
+    ascii_upcase join tojson fromjson abs isnan infinite nan now todate fromdate
+    todateiso8601 fromdateiso8601 getpath paths leaf_paths objects arrays strings numbers
+    booleans nulls iterables scalars index rindex indices split ascii explode implode
+    tostream""".split()
+)
+_NAME: Final = re.compile(r"(?<![.$A-Za-z0-9_])[A-Za-z_][A-Za-z0-9_]*\b(?!\s*:)")
+_PLAIN_STRING: Final = re.compile(r'"(?:[^"\\]|\\[^(])*"')
+
+
+@lru_cache(maxsize=4096)
+def bounded(expression: str) -> bool:
+    """Whether ``expression`` surely ends quickly on a small input: no recursion, no
+    generator of unbounded length (``range``, ``repeat``, ``until``, ``recurse``,
+    ``..``, ``limit``, definitions), no regular expression and no ``*`` (string
+    repetition); object keys and string literals without ``\\(...)`` are not names.
+    Such an expression runs on the trio thread, without the hop to a
+    worker; any other one runs on a worker under the deadline.  A name inside a
+    string literal counts too, which only ever sends an expression to the worker."""
+    if "*" in expression or ".." in expression or "def " in expression:
+        return False
+    code = _PLAIN_STRING.sub('""', expression)  # literals without interpolation
+    return all(name in _BOUNDED_NAMES for name in _NAME.findall(code))
 
 
 def _run(compiled: Any, text: str) -> list[Any] | str:

@@ -11,8 +11,9 @@ of a program, an expression that tries them does not parse at all.
 
 Compiling costs libjq about 3 ms (it compiles its builtins each time), so:
 
-* the static check compiles *all* the expressions of a document as one program
-  (``check_all``) and only when that fails compiles them one by one to say which;
+* the static check compiles the expressions of a document a few hundred to a
+  program (``check_all``) and only when one fails compiles them one by one to say
+  which;
 * the runtime compiles each distinct expression once (``program``, cached).
 
 The variables an expression may use are bound from one input array
@@ -49,6 +50,12 @@ PRELUDE: Final = (
 )
 _PRELUDE = PRELUDE.replace("def $__loc__: null; ", "")
 
+CHECK_CHUNK: Final = 400
+"""Expressions per checking program: libjq's compile time grows faster than the
+program, and each compile has a fixed cost (~3 ms), so neither one nor many."""
+
+_NAMES: Final = "; ".join(f"${name}" for name in STANDARD_VARIABLES)
+_NULLS: Final = "; ".join("null" for _ in STANDARD_VARIABLES)
 _EXPRESSION = re.compile(r"^\s*\$\{(.*)\}\s*$", re.DOTALL)
 
 
@@ -85,28 +92,37 @@ def problem_of(error: ValueError) -> str:
 def check_all(expressions: Sequence[tuple[str, tuple[str, ...]]]) -> list[tuple[int, str]]:
     """The (index, problem) of each expression that does not compile, all at once.
 
-    One compile for the whole list when every expression is good (the common case)."""
+    A few compiles for the whole list when every expression is good (the common
+    case); a chunk that fails is halved until the bad expressions are found."""
+    found: list[tuple[int, str]] = []
+    for start in range(0, len(expressions), CHECK_CHUNK):
+        _check_range(expressions, start, min(start + CHECK_CHUNK, len(expressions)), found)
+    return found
+
+
+def _check_range(
+    expressions: Sequence[tuple[str, tuple[str, ...]]],
+    start: int,
+    end: int,
+    found: list[tuple[int, str]],
+) -> None:
     import jq
 
-    if not expressions:
-        return []
+    if end - start == 1:
+        try:
+            program(*expressions[start])
+        except ValueError as error:
+            found.append((start, problem_of(error)))
+        return
     parts = []
-    for expression, extra in expressions:
+    for expression, extra in expressions[start:end]:
         binds = "".join(f"null as ${name} | " for name in extra)
         parts.append(f"({binds}({expression}\n))")
-    names = "; ".join(f"${name}" for name in STANDARD_VARIABLES)
-    nulls = "; ".join("null" for _ in STANDARD_VARIABLES)
     # called, or libjq would not resolve the variables of an unused definition
-    text = f"{_PRELUDE}def _check({names}): [{', '.join(parts)}]; _check({nulls})"
+    text = f"{_PRELUDE}def _check({_NAMES}): [{', '.join(parts)}]; _check({_NULLS})"
     try:
         jq.compile(text)
-        return []
     except ValueError:
-        pass
-    found = []
-    for index, (expression, extra) in enumerate(expressions):
-        try:
-            program(expression, extra)
-        except ValueError as error:
-            found.append((index, problem_of(error)))
-    return found
+        middle = (start + end) // 2
+        _check_range(expressions, start, middle, found)
+        _check_range(expressions, middle, end, found)
