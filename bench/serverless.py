@@ -65,7 +65,7 @@ def _unit(n: int) -> list[dict[str, Any]]:
             "type": "https://example.com/errors/bad", "status": 400, "title": f"bad {n}"}}}},
         {f"wait{n}": {"wait": {"milliseconds": 1}, "if": "false"}},
         {f"sum{n}": {"set": {"total": f"${{ ($context.n // 0) + {n} }}"}}},
-        {f"end{n}": {"set": {"done": True}, "output": {"as": ". + {unit: %d}" % n}}},
+        {f"end{n}": {"set": {"done": True}, "output": {"as": f". + {{unit: {n}}}"}}},
     ]  # fmt: skip
 
 

@@ -9,9 +9,9 @@ the result at most ``MAX_OUTPUT``, and the evaluation runs on a worker thread
 ``timeout`` seconds — unless ``bounded`` proves from its text that it ends quickly
 (only field access, operators but ``*``, and builtins that do not loop) and its
 input is small: that common case (``.id``, ``{a: .x, b: $input.y}``) runs inline,
-as the thread hop would cost more than the evaluation.  libjq cannot be interrupted: a thread past its deadline is
-abandoned (the run fails at once with an expression error) and finishes in the
-background; ``_LIMITER`` keeps such threads few.  A runtime argument (``$secrets``,
+as the thread hop would cost more than the evaluation.  libjq cannot be
+interrupted: a thread past its deadline is abandoned (the run fails at once with an
+expression error) and finishes in the background; ``_LIMITER`` keeps such threads few.  A runtime argument (``$secrets``,
 ``$workflow`` with the whole definition, ...) is handed to jq only when the
 expression names it.
 
@@ -136,16 +136,20 @@ class Evaluator:
 
 INLINE_INPUT: Final = 64 * 1024
 _BOUNDED_NAMES: Final = frozenset(
-    """if then elif else end as and or not reduce foreach null true false empty error
-    length utf8bytelength
-    keys keys_unsorted values has in map map_values select add any all flatten floor ceil
-    round fabs tostring tonumber type first last nth reverse sort sort_by group_by unique
-    unique_by min max min_by max_by to_entries from_entries with_entries del contains
-    inside startswith endswith ltrimstr rtrimstr trim ltrim rtrim ascii_downcase
-    ascii_upcase join tojson fromjson abs isnan infinite nan now todate fromdate
-    todateiso8601 fromdateiso8601 getpath paths leaf_paths objects arrays strings numbers
-    booleans nulls iterables scalars index rindex indices split ascii explode implode
-    tostream""".split()
+    {
+        "if", "then", "elif", "else", "end", "as", "and", "or", "not", "reduce", "foreach", "null",
+        "true", "false", "empty", "error", "length", "utf8bytelength", "keys", "keys_unsorted",
+        "values", "has", "in", "map", "map_values", "select", "add", "any", "all", "flatten", "floor",
+        "ceil", "round", "fabs", "tostring", "tonumber", "type", "first", "last", "nth", "reverse",
+        "sort", "sort_by", "group_by", "unique", "unique_by", "min", "max", "min_by", "max_by",
+        "to_entries", "from_entries", "with_entries", "del", "contains", "inside", "startswith",
+        "endswith", "ltrimstr", "rtrimstr", "trim", "ltrim", "rtrim", "ascii_downcase",
+        "ascii_upcase", "join", "tojson", "fromjson", "abs", "isnan", "infinite", "nan", "now",
+        "todate", "fromdate", "todateiso8601", "fromdateiso8601", "getpath", "paths", "leaf_paths",
+        "objects", "arrays", "strings", "numbers", "booleans", "nulls", "iterables", "scalars",
+        "index", "rindex", "indices", "split", "ascii", "explode", "implode", "tostream",
+    }
+)  # fmt: skip
 )
 _NAME: Final = re.compile(r"(?<![.$A-Za-z0-9_])[A-Za-z_][A-Za-z0-9_]*\b(?!\s*:)")
 _PLAIN_STRING: Final = re.compile(r'"(?:[^"\\]|\\[^(])*"')
