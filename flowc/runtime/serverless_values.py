@@ -3,17 +3,15 @@
 Evaluation.  ``Evaluator.evaluate`` runs one compiled jq program
 (``compiler/definitions/serverless_jq.py``: sandboxed, compiled once per text) on a
 value and the runtime arguments (``$context``, ``$input``, ``$secrets``, ...).  It is
-bounded three ways: the JSON text handed to jq is at most ``MAX_INPUT`` characters,
-the result at most ``MAX_OUTPUT``, and the evaluation runs on a worker thread
-(``trio.to_thread``, so the trio loop keeps serving other tasks) for at most
-``timeout`` seconds — unless ``bounded`` proves from its text that it ends quickly
-(only field access, operators but ``*``, and builtins that do not loop) and its
-input is small: that common case (``.id``, ``{a: .x, b: $input.y}``) runs inline,
-as the thread hop would cost more than the evaluation.  libjq cannot be
-interrupted: a thread past its deadline is abandoned (the run fails at once with an
-expression error) and finishes in the background; ``_LIMITER`` keeps such threads
-few.  A runtime argument (``$secrets``, ``$workflow`` with the whole definition,
-...) is handed to jq only when the expression names it.
+bounded: the JSON text handed to jq is at most ``MAX_INPUT`` characters and the
+result at most ``MAX_OUTPUT``.  libjq holds the GIL and cannot be interrupted, so
+time is bounded by *where* an expression runs: one that ``bounded`` proves quick
+from its text (field access, operators but ``*``, builtins that do not loop: the
+common ``.id``, ``{a: .x, b: $input.y}``) on an input of at most ``INLINE_INPUT``
+runs inline; any other runs in a worker process (``serverless_worker.py``, memory
+limited) that trio kills after ``timeout`` seconds.  ``_LIMITER`` keeps such
+processes few.  A runtime argument (``$secrets``, ``$workflow`` with the whole
+definition, ...) is handed to jq only when the expression names it.
 
 ``template`` evaluates a value the way the specification does: a ``${...}`` string
 is an expression, an object or array is evaluated member by member, anything else
@@ -88,16 +86,39 @@ class Evaluator:
         if len(text) <= INLINE_INPUT and bounded(expression):
             result = _run(compiled, text)
         else:
-            with trio.move_on_after(self.timeout) as scope:
-                result = await trio.to_thread.run_sync(
-                    _run, compiled, text, abandon_on_cancel=True, limiter=_LIMITER
-                )
-            if scope.cancelled_caught:
-                detail = f"the expression ran for more than {self.timeout:g} s"
-                raise fault("expression", 400, "Expression Error", where, detail)
+            result = await self._isolated(expression, tuple(extra), text, where)
         if isinstance(result, str):
             raise fault("expression", 400, "Expression Error", where, result)
         return result[0] if result else None
+
+    async def _isolated(
+        self, expression: str, extra: tuple[str, ...], text: str, where: str
+    ) -> list[Any] | str:
+        """Evaluate in a worker process (``serverless_worker``), killed at the deadline."""
+        import sys
+
+        request = json.dumps({"expression": expression, "extra": list(extra), "input": text})
+        command = [sys.executable, "-m", "flowc.runtime.serverless_worker"]
+        with trio.move_on_after(self.timeout) as scope:
+            async with _LIMITER:
+                done = await trio.run_process(
+                    command, stdin=request.encode(), capture_stdout=True, capture_stderr=True,
+                    check=False,
+                )  # fmt: skip
+        if scope.cancelled_caught:
+            detail = f"the expression ran for more than {self.timeout:g} s"
+            raise fault("expression", 400, "Expression Error", where, detail)
+        try:
+            answer = json.loads(done.stdout)
+        except ValueError:
+            return "the expression's worker process failed"
+        if "error" in answer:
+            return str(answer["error"])
+        output = str(answer["ok"])
+        if len(output) > MAX_OUTPUT:
+            return "the result is too large"
+        result: list[Any] = json.loads(output)
+        return result
 
     def _argument(self, name: str, expression: str, arguments: dict[str, Any]) -> Any:
         # Only what the expression names is serialised for jq: ``$workflow`` holds the
