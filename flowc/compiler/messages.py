@@ -227,9 +227,6 @@ SW_BAD_EXPRESSION = _error("E0516", "the jq expression does not parse: {problem}
 SW_NEEDS_PACKAGE = _error(
     "E0517", "Serverless Workflow documents need the `{package}` package: {install}"
 )
-SW_NOT_A_MODULE = _error(
-    "E0518", "a Serverless Workflow document cannot be {use}; run it with `flowc run`"
-)
 SW_BAD_TASK = _error("E0519", "a task is a mapping with exactly one key, its name")
 
 
