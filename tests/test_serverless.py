@@ -416,3 +416,9 @@ def test_flowc_check_renders_positions(tmp_path: Path) -> None:
     assert "bad.yaml:3:18: error[E0516]" in done.stderr
     assert "bad.yaml:3:38: error[E0513]" in done.stderr
     assert flowc("check", "examples/serverless/pets.sw.yaml").returncode == 0
+
+
+def test_flowc_convert_refuses_a_workflow_document() -> None:
+    done = flowc("convert", "examples/serverless/pets.sw.yaml", "--to", "flow")
+    assert done.returncode != 0 and done.stdout == ""
+    assert "error[E0518]" in done.stderr

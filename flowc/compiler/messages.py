@@ -227,6 +227,9 @@ SW_BAD_EXPRESSION = _error("E0516", "the jq expression does not parse: {problem}
 SW_NEEDS_PACKAGE = _error(
     "E0517", "Serverless Workflow documents need the `{package}` package: {install}"
 )
+SW_NOT_CONVERTIBLE = _error(
+    "E0518", "a Serverless Workflow document cannot be converted; flowc runs it as it is"
+)
 SW_BAD_TASK = _error("E0519", "a task is a mapping with exactly one key, its name")
 
 
