@@ -89,6 +89,8 @@ def test_static_diagnostics_are_positioned_all_at_once() -> None:
               with: {proto: {endpoint: 'file://a.proto'}, service: {name: s, host: h}, method: m}
           - d:
               run: {shell: {command: ls}}
+          - f:
+              run: {workflow: {namespace: n, name: other, version: '1.0.0'}}
           - e:
               call: http
               with:
@@ -104,7 +106,8 @@ def test_static_diagnostics_are_positioned_all_at_once() -> None:
         ("E0515", 12, 7),
         ("E0515", 14, 13),
         ("E0515", 17, 13),
-        ("E0514", 22, 61),
+        ("E0515", 19, 13),
+        ("E0514", 24, 61),
     ]
 
 

@@ -15,7 +15,7 @@ JSON or YAML text:
    ``continue``, ``exit``, ``end``), ``use`` references (authentications, errors,
    retries, functions) exist, every jq expression parses (``serverless_jq``, one
    compile for the whole document), and tasks that flowc cannot run (``emit``,
-   ``listen``, ``run: container|script|shell``, AsyncAPI, gRPC, OpenAPI, A2A, MCP,
+   ``listen``, ``run: container|script|shell|workflow``, AsyncAPI, gRPC, OpenAPI, A2A, MCP,
    custom functions) are reported instead of failing at run time.
 
 The runtime (``flowc/runtime/serverless*.py``) interprets the plain data of a
@@ -225,7 +225,7 @@ class _Checker:
         if kind in ("emit", "listen"):
             self.report(messages.SW_UNSUPPORTED(self.document.span(key), what=f"`{kind}`"))
         elif kind == "run" and isinstance(value, Mapping):
-            for other in ("container", "script", "shell"):
+            for other in ("container", "script", "shell", "workflow"):
                 if other in value:
                     span = self.document.span(value.key(other) or value)
                     self.report(messages.SW_UNSUPPORTED(span, what=f"`run: {other}`"))
