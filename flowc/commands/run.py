@@ -147,6 +147,10 @@ def execute(
     verbose: bool = False,
     quiet: bool = False,
 ) -> int:
+    from flowc.commands import serverless
+
+    if serverless.is_workflow_file(file):
+        return serverless.execute(file, input_json, assignments, resolve)
     from flowc.api import CompileError, compile_file
     from flowc.compiler import SourceError
     from flowc.compiler.parse_store import PersistentParseCache

@@ -618,6 +618,12 @@ class Module(Node):
     comments: tuple[Comment, ...] = attrs.field(default=(), eq=False, repr=False)
 
 
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
+class WorkflowModule(Module):
+    """A checked Serverless Workflow document: no declarations, by design (its own
+    interpreter runs it, ``runtime/serverless.py``), so not an empty file."""
+
+
 def name_span_of(node: Node) -> Span:
     """Where a declaration's name is written (its whole span if unknown)."""
     span: Span = getattr(node, "name_span", NO_SPAN)

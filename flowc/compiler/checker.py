@@ -81,7 +81,7 @@ def _collect(program: Program, info: CheckInfo) -> dict[str, ModuleSymbols]:
         loaded = program.modules[path]
         if loaded.module is None:
             continue
-        if not loaded.module.decls:
+        if not loaded.module.decls and not isinstance(loaded.module, ast.WorkflowModule):
             start = ast.Span(loaded.module.span.file, 1, 1, 1, 2)
             info.sink.add(messages.EMPTY_FILE(start))
         module = ModuleSymbols(path, loaded.module, info)

@@ -220,6 +220,23 @@ BARE_INPUT = _error(
 )
 NOT_REPRESENTABLE = _error("E0510", "{construct} cannot be written in the step-list form")
 
+# Serverless Workflow 1.0 documents (``compiler/definitions/serverless*.py``).
+SW_SCHEMA = _error("E0511", "{place}: {problem}")
+SW_DUPLICATE_TASK = _error("E0512", "a task named `{name}` is already in this task list")
+SW_UNKNOWN_TARGET = _error(
+    "E0513", "`then: {target}` names no task of this task list (nor continue, exit or end)"
+)
+SW_UNKNOWN_USE = _error("E0514", "no {kind} `{name}` is defined under `use.{section}`")
+SW_UNSUPPORTED = _error("E0515", "{what} cannot be run by flowc")
+SW_BAD_EXPRESSION = _error("E0516", "the jq expression does not parse: {problem}")
+SW_NEEDS_PACKAGE = _error(
+    "E0517", "Serverless Workflow documents need the `{package}` package: {install}"
+)
+SW_NOT_CONVERTIBLE = _error(
+    "E0518", "a Serverless Workflow document cannot be converted; flowc runs it as it is"
+)
+SW_BAD_TASK = _error("E0519", "a task is a mapping with exactly one key, its name")
+
 
 # ----------------------------------------------------------------------- E06xx service contracts
 

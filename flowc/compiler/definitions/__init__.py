@@ -15,6 +15,9 @@ The pieces, each reusable by other document kinds:
 * ``embedded`` — ``${...}`` strings to expressions whose spans point into the file;
 * ``steplist`` (+ ``steplist_steps``, ``steplist_values``) — the step-list form to
   the AST, with the schema ``steplist.schema.json`` (printed by ``flowc schema``);
+* ``serverless`` (+ ``serverless_jq``) — CNCF Serverless Workflow 1.0 documents
+  (``document: {dsl: '1.0.x'}``), validated against the specification's schema and
+  checked statically; the runtime interprets them;
 * ``steplist_print`` (+ ``steplist_print_values``, ``emit``, ``convert``) — the AST
   back to the step-list form (``flowc convert``), reporting what it cannot hold.
 
@@ -76,6 +79,14 @@ def _read(kind: DocumentKind, file: str, text: str) -> tuple[ast.Module | None, 
         span = LineIndex(text).span(file, error.start, max(error.end, error.start + 1))
         name = "JSON" if kind == "json" else "YAML"
         return None, [messages.DOCUMENT_SYNTAX(span, kind=name, problem=error.message)]
+    from flowc.compiler.definitions.serverless import check_workflow, is_workflow
+
+    if is_workflow(document.root):
+        # A Serverless Workflow document: checked here, run by its own interpreter
+        # (``flowc run`` sends it to ``flowc/runtime/serverless.py``); it declares
+        # nothing another file could import, so its module is empty.
+        found = check_workflow(document)
+        return (None if found else ast.WorkflowModule((), span=document.span(document.root))), found
     module, diagnostics, problems = read_steplist(document)
     if problems:
         violations = schema_diagnostics(document)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from flowc.compiler import ast
+from flowc.compiler import ast, messages
 from flowc.compiler.definitions import definition_kind, read_definition
 from flowc.compiler.diagnostics import Diagnostic
 
@@ -49,6 +49,8 @@ def read_root(file: str, text: str) -> tuple[ast.Module | None, str | None, list
     if definition_kind(file) is not None:
         module, diagnostics = read_definition(file, text)
         errors = [d for d in diagnostics if d.is_error]
+        if isinstance(module, ast.WorkflowModule):
+            return None, None, [messages.SW_NOT_CONVERTIBLE(module.span)]
         return (module if not errors else None), _definition_description(file, text), errors
     from flowc.compiler.loader import ParseCache
 
