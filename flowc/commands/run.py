@@ -111,6 +111,14 @@ def run_options(function: Any) -> Any:
         ),
         click.option("--ephemeral", is_flag=True, help="Run without a store (nothing is kept)."),
         click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(["result", "envelope"]),
+            default="result",
+            help="`envelope`: print one JSON object whatever the outcome, "
+            '{"run_id", "status", "result"} or {"run_id", "status", "error"}.',
+        ),
+        click.option(
             "--run-id",
             metavar="ID",
             help="The run's id: an existing one answers or resumes that run.",
@@ -142,6 +150,7 @@ def execute(
     ephemeral: bool,
     run_id: str | None,
     resolve: tuple[str, ...] = (),
+    output_format: str = "result",
 ) -> int:
     from flowc.api import CompileError, compile_file
     from flowc.compiler import SourceError
@@ -174,6 +183,14 @@ def execute(
     except OSError as error:
         return usage_error(f"cannot write trace file {trace_path}: {error.strerror}")
 
+    envelope: dict[str, Any] | None = {} if output_format == "envelope" else None
+
+    def started(run_id: str) -> None:
+        if envelope is not None:
+            envelope["run_id"] = run_id
+        if store is not None:
+            announce(run_id)
+
     async def start(engine: Engine, hooks: list[Hook], redactor: Redactor) -> Any:
         return await engine.run(
             program,
@@ -182,14 +199,14 @@ def execute(
             run_id=run_id,
             sequential=sequential,
             hooks=hooks,
-            started=announce if store is not None else None,
+            started=started,
             redactor=redactor,
         )
 
     import flowc.runtime.http  # noqa: F401 -- imported while start-up pauses the collector
 
     try:
-        return drive(start, store, trace, resolve=hosts)
+        return drive(start, store, trace, resolve=hosts, envelope=envelope)
     finally:
         if trace is not None:
             trace.close()
