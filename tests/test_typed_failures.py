@@ -131,3 +131,12 @@ def test_journaled_errors_round_trip_exactly() -> None:
     assert restored.record() == error.record()
     assert restored.cause is not None and restored.cause.record() == cause.record()
     assert restored.cause.cause is None
+
+
+def test_fail_options_are_only_status_and_data(tmp_path: Path, demo: DemoServer) -> None:
+    path = tmp_path / "options.flow"
+    path.write_text('flow options() {\n    fail too_small "n" {status: 1, sku: 2}\n}\n')
+    result = flowc(["check", str(path)], demo)
+    assert result.exit_code == 1
+    assert "2:36: error[E0322]" in result.stderr
+    assert "takes only `status` and `data`" in result.stderr
