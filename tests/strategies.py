@@ -453,7 +453,10 @@ def _branches(depth: int) -> st.SearchStrategy[ast.Branch]:
 
 def _try_statements(block: st.SearchStrategy[tuple[ast.Stmt, ...]]) -> st.SearchStrategy[ast.Stmt]:
     clause = st.builds(
-        ast.CatchClause, st.none() | names(), block, st.none() | _small_expressions()
+        ast.CatchClause,
+        st.none() | names().filter(lambda n: n != "when"),
+        block,
+        st.none() | _small_expressions(),
     )
     return st.builds(ast.TryStmt, block, st.lists(clause, max_size=3).map(tuple), st.none() | block)
 
