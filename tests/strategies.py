@@ -407,6 +407,13 @@ def _simple_statements() -> st.SearchStrategy[ast.Stmt]:
         st.builds(ast.LogStmt, expr),
         st.builds(ast.AssertStmt, expr, st.none() | expr),
         st.builds(ast.FailStmt, expr),
+        st.builds(
+            lambda kind, message, status, data: ast.FailStmt(message, kind, status, data),
+            names(),
+            string_literals(),
+            st.none() | expr,
+            st.none() | expr,
+        ),
         st.builds(ast.ReturnStmt, expr),
         st.just(ast.BreakStmt()),
         st.just(ast.ContinueStmt()),
@@ -454,13 +461,13 @@ def _branches(depth: int) -> st.SearchStrategy[ast.Branch]:
 
 
 def _try_statements(block: st.SearchStrategy[tuple[ast.Stmt, ...]]) -> st.SearchStrategy[ast.Stmt]:
-    catch = st.one_of(
-        st.just((None, None)),
-        st.tuples(st.none() | names(), block),
+    clause = st.builds(
+        ast.CatchClause,
+        st.none() | names().filter(lambda n: n != "when"),
+        block,
+        st.none() | _small_expressions(),
     )
-    return st.builds(
-        lambda body, c, fin: ast.TryStmt(body, c[0], c[1], fin), block, catch, st.none() | block
-    )
+    return st.builds(ast.TryStmt, block, st.lists(clause, max_size=3).map(tuple), st.none() | block)
 
 
 @_compact

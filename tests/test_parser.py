@@ -480,12 +480,13 @@ def test_parallel_try_retry_timeout_and_simple_statements() -> None:
     assert [b.grouped for b in parallel.branches] == [False, True]
     assert try_full == ast.TryStmt(
         (ast.FailStmt(s("x")),),
-        "err",
-        (ast.LogStmt(Select(a("err"), "kind")),),
+        (ast.CatchClause("err", (ast.LogStmt(Select(a("err"), "kind")),)),),
         (ast.LogStmt(s("done")),),
     )
     assert try_finally == ast.TryStmt((ast.LogStmt(i(1)),), finally_body=(ast.LogStmt(i(2)),))
-    assert try_bare_catch == ast.TryStmt((ast.LogStmt(i(1)),), None, (ast.LogStmt(i(2)),))
+    assert try_bare_catch == ast.TryStmt(
+        (ast.LogStmt(i(1)),), (ast.CatchClause(None, (ast.LogStmt(i(2)),)),)
+    )
     assert retry == ast.RetryStmt(
         ast.RetryPolicy(i(3), ast.Backoff("fixed", DurationLit(SECOND))), (ast.LogStmt(s("r")),)
     )

@@ -111,6 +111,14 @@ def run_options(function: Any) -> Any:
         ),
         click.option("--ephemeral", is_flag=True, help="Run without a store (nothing is kept)."),
         click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(["result", "envelope"]),
+            default="result",
+            help="`envelope`: print one JSON object whatever the outcome, "
+            '{"run_id", "status", "result"} or {"run_id", "status", "error"}.',
+        ),
+        click.option(
             "--run-id",
             metavar="ID",
             help="The run's id: an existing one answers or resumes that run.",
@@ -146,6 +154,7 @@ def execute(
     log_format: str = "text",
     verbose: bool = False,
     quiet: bool = False,
+    output_format: str = "result",
 ) -> int:
     from flowc.commands import serverless
 
@@ -184,6 +193,14 @@ def execute(
     except OSError as error:
         return usage_error(f"cannot write trace file {trace_path}: {error.strerror}", output)
 
+    envelope: dict[str, Any] | None = {} if output_format == "envelope" else None
+
+    def started(run_id: str) -> None:
+        if envelope is not None:
+            envelope["run_id"] = run_id
+        if store is not None:
+            output.announce(run_id)
+
     async def start(engine: Engine, hooks: list[Hook], redactor: Redactor) -> Any:
         return await engine.run(
             program,
@@ -194,14 +211,14 @@ def execute(
             hooks=hooks,
             log=output.log,
             warn=output.warn,
-            started=output.announce if store is not None else None,
+            started=started,
             redactor=redactor,
         )
 
     import flowc.runtime.http  # noqa: F401 -- imported while start-up pauses the collector
 
     try:
-        return drive(start, store, trace, resolve=hosts, output=output)
+        return drive(start, store, trace, resolve=hosts, output=output, envelope=envelope)
     finally:
         if trace is not None:
             trace.close()

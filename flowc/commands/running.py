@@ -143,11 +143,14 @@ def drive(
     *,
     resolve: HostMap | None = None,
     output: RunOutput | None = None,
+    envelope: dict[str, Any] | None = None,
 ) -> int:
     """Run ``start`` on trio with an engine over ``store``; the process's exit status.
 
     ``output`` (``output.py``) says what happens on stderr: its hooks watch the
-    run, its ``watching`` context keeps a progress display up while it runs."""
+    run, its ``watching`` context keeps a progress display up while it runs. With
+    ``envelope`` (``--format envelope``; ``run_id`` is filled in when the run
+    starts), stdout gets one JSON object whatever the outcome."""
     import trio
 
     from flowc.commands.process import end_of_startup
@@ -205,11 +208,50 @@ def drive(
         trio.run(main)
     finally:
         observed.close()
-    return _report(outcome, tally, redactor, output)
+    code = _report(outcome, tally, redactor, output, quiet=envelope is not None)
+    if envelope is not None:
+        click.echo(envelope_text(envelope.get("run_id"), outcome, code, redactor))
+    return code
+
+
+def envelope_text(
+    run_id: str | None, outcome: dict[str, Any], code: int, redactor: Redactor
+) -> str:
+    """The ``--format envelope`` object: the result, or the error's fields."""
+    from flowc.common.values import EvalError, json_text
+
+    status = {EXIT_OK: "succeeded", EXIT_INTERRUPTED: "interrupted"}.get(code, "failed")
+    body: dict[str, Any] = {"run_id": run_id, "status": status}
+    error = outcome.get("error")
+    if code == EXIT_OK:
+        body["result"] = outcome.get("result")
+    elif error is not None:
+        body["error"] = {
+            "kind": error.kind,
+            "message": error.message,
+            "status": error.status,
+            "step": error.step,
+            "data": error.data,
+        }
+    else:
+        message = outcome.get("refused") or outcome.get("store") or "interrupted"
+        body["error"] = {"kind": status, "message": message, "status": 0, "step": "", "data": None}
+    try:
+        return json_text(redactor.redact_value(body))
+    except EvalError as failure:
+        body.pop("result", None)
+        body["status"] = "failed"
+        body["error"] = {"kind": "eval", "message": failure.message, "status": 0, "step": ""}
+        return json_text(body)
 
 
 def _report(
-    outcome: dict[str, Any], tally: CompensationTally, redactor: Redactor, output: RunOutput
+    outcome: dict[str, Any],
+    tally: CompensationTally,
+    redactor: Redactor,
+    output: RunOutput,
+    *,
+    quiet: bool = False,
 ) -> int:
     from flowc.common.values import EvalError, json_text
 
@@ -238,7 +280,8 @@ def _report(
     except EvalError as failure:
         error(f"the flow's result cannot be printed: {failure.message}")
         return EXIT_FAILED
-    click.echo(text)
+    if not quiet:
+        click.echo(text)
     return EXIT_OK
 
 

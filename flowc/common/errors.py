@@ -3,8 +3,11 @@
 Every failure a flow can observe — an HTTP status that is not accepted, a
 timeout, a connection that could not be made, a body that does not match its
 declared type, an open circuit, an expression error, ``assert`` and ``fail`` —
-is a ``FlowError``. It carries the fields of the language's ``Error`` record
-(``kind``, ``message``, ``step``, ``status``, ``attempt``; LANGUAGE.md §5) plus
+is a ``FlowError``.  ``fail kind "message" {status: N, data: D}`` raises one of
+the flow's own kind with a structured payload (``data``); an error raised while
+a ``catch`` block handles another keeps that one as its ``cause``.  It carries
+the fields of the language's ``Error`` record (``kind``, ``message``, ``step``,
+``status``, ``attempt``, ``data``; LANGUAGE.md §5) plus
 where it happened (the flow and the source span) so the CLI can name the place
 without a traceback. ``record()`` is the value a ``catch`` block or a ``retry ...
 when`` predicate sees. A gRPC step's failure has the status code's number as
@@ -60,6 +63,8 @@ class FlowError(Exception):
         flow: str = "",
         value: object = None,
         body: object = NO_BODY,
+        data: object = None,
+        cause: FlowError | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -71,6 +76,8 @@ class FlowError(Exception):
         self.flow = flow
         self.value = value
         self.body = body
+        self.data = data
+        self.cause = cause
 
     def record(self) -> dict[str, object]:
         """The ``Error`` record a ``catch`` block or ``when`` predicate sees."""
@@ -80,6 +87,7 @@ class FlowError(Exception):
             "step": self.step,
             "status": self.status,
             "attempt": self.attempt,
+            "data": self.data,
         }
         if self.body is not NO_BODY:
             record["body"] = self.body

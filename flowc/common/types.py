@@ -148,6 +148,7 @@ ERROR_RECORD: Final = RecordT(
         Field("step", STRING),
         Field("status", INT),
         Field("attempt", INT),
+        Field("data", JSON),
     ),
     name="Error",
 )

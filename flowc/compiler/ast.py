@@ -467,13 +467,21 @@ class ParallelStmt(Stmt):
 
 
 @attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
-class TryStmt(Stmt):
-    """``try {..} [catch [name] {..}] [finally {..}]``."""
+class CatchClause(Node):
+    """``catch [name] [when cond] {..}``: ``name`` None binds ``error``."""
 
     name_span: Span = attrs.field(default=NO_SPAN, eq=False, repr=False, kw_only=True)
+    name: str | None
     body: tuple[Stmt, ...]
-    catch_name: str | None = None
-    catch_body: tuple[Stmt, ...] | None = None
+    when: Expr | None = None
+
+
+@attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
+class TryStmt(Stmt):
+    """``try {..} catch ... {..}* [finally {..}]``: the first matching clause runs."""
+
+    body: tuple[Stmt, ...]
+    catches: tuple[CatchClause, ...] = ()
     finally_body: tuple[Stmt, ...] | None = None
 
 
@@ -502,7 +510,16 @@ class AssertStmt(Stmt):
 
 @attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)
 class FailStmt(Stmt):
+    """``fail value`` or ``fail kind "message" [{status: N, data: D}]``.
+
+    With ``kind`` None, ``value`` is the message (or payload, or a caught error
+    to re-raise); otherwise it is the message string and ``kind`` names the error.
+    """
+
     value: Expr
+    kind: str | None = None
+    status: Expr | None = None
+    data: Expr | None = None
 
 
 @attrs.frozen(slots=True, eq=False, repr=False, getstate_setstate=False, match_args=False)

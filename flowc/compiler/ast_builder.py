@@ -486,16 +486,22 @@ class AstBuilder:
         return ast.Branch(c[1], grouped=True, span=self.span([c[0], self._block_end]))
 
     def try_stmt(self, c: list[Child]) -> ast.TryStmt:
-        catch_token, catch_body = c[2] if c[2] is not None else (None, None)
-        catch_name = str(catch_token) if catch_token is not None else None
-        name_span = self.token_span(catch_token) if catch_token is not None else ast.NO_SPAN
+        catches = tuple(item for item in c[2:-2] if isinstance(item, ast.CatchClause))
         span = self.span([c[0], self._block_end])
-        return ast.TryStmt(c[1], catch_name, catch_body, c[4], span=span, name_span=name_span)
+        return ast.TryStmt(c[1], catches, c[-1], span=span)
 
-    def catch_part(self, c: list[Child]) -> tuple[Token | None, tuple[ast.Stmt, ...]]:
-        if c[1] is not None:
-            check_binding_name(c[1], "catch variable", self)
-        return c[1], c[2]
+    def catch_part(self, c: list[Child]) -> ast.CatchClause:
+        token = c[1]
+        if token is not None:
+            check_binding_name(token, "catch variable", self)
+        name_span = self.token_span(token) if token is not None else ast.NO_SPAN
+        return ast.CatchClause(
+            str(token) if token is not None else None,
+            c[4],
+            c[3],
+            span=self.span([c[0], self._block_end]),
+            name_span=name_span,
+        )
 
     def retry_stmt(self, c: list[Child]) -> ast.RetryStmt:
         return ast.RetryStmt(c[1], c[2], span=self.span([c[0], self._block_end]))
@@ -511,6 +517,19 @@ class AstBuilder:
 
     def fail_stmt(self, c: list[Child]) -> ast.FailStmt:
         return ast.FailStmt(c[1], span=self.span(c))
+
+    def typed_fail_stmt(self, c: list[Child]) -> ast.FailStmt:
+        """``fail kind "message" [{status: N, data: D}]``."""
+        message = self.string_lit([c[2]])
+        options: dict[str, ast.Expr] = {}
+        for entry in c[4] or ():
+            key = entry.key.value if isinstance(entry.key, ast.Literal) else None
+            if entry.key_style != "field" or key not in ("status", "data") or key in options:
+                raise ParseFailure(messages.BAD_FAIL_OPTION(entry.span))
+            options[str(key)] = entry.value
+        span = self.span(c)
+        status, data = options.get("status"), options.get("data")
+        return ast.FailStmt(message, kind=str(c[1]), status=status, data=data, span=span)
 
     def return_stmt(self, c: list[Child]) -> ast.ReturnStmt:
         return ast.ReturnStmt(c[1], span=self.span(c))

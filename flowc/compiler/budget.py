@@ -280,7 +280,8 @@ class BudgetChecker:
 
     def _TryStmt(self, stmt: ast.TryStmt) -> Cost:
         total = self.block(stmt.body)
-        total.add(self.block(stmt.catch_body or ()))
+        for clause in stmt.catches:
+            total.add(self.block(clause.body))
         total.add(self.block(stmt.finally_body or ()))
         return total
 

@@ -112,7 +112,8 @@ def _bodies(stmt: ast.Stmt) -> list[tuple[ast.Stmt, ...]]:
     if isinstance(stmt, ast.ParallelStmt):
         return [branch.body for branch in stmt.branches]
     if isinstance(stmt, ast.TryStmt):
-        return [b for b in (stmt.body, stmt.catch_body, stmt.finally_body) if b is not None]
+        bodies = [stmt.body, *(clause.body for clause in stmt.catches), stmt.finally_body]
+        return [b for b in bodies if b is not None]
     if isinstance(stmt, ast.RetryStmt | ast.TimeoutStmt):
         return [stmt.body]
     return []

@@ -270,9 +270,11 @@ class _Layout:
         self.anchors: list[ast.Node] = []
         self.containers: list[_Container] = []
         owners: list[ast.Node] = []
+        self.option_braces: list[int] = []
         for node in _outside_templates(module):
             self._visit(node, owners)
         source.masked.sort()
+        self.option_braces = [source.find_code("{", end) for end in self.option_braces]
         self._add_blocks(owners)
         self.containers.append(_Container(module, 0, -1, len(source.text)))
         self.anchors.sort(key=lambda a: (a.span.start, -a.span.end))
@@ -294,6 +296,9 @@ class _Layout:
             self.containers.append(self._params(node))
         if isinstance(node, _BLOCK_OWNERS) and _owns_blocks(node):
             owners.append(node)
+        if isinstance(node, ast.FailStmt) and (node.status or node.data) is not None:
+            # the braces of `fail KIND "message" {status: .., data: ..}` are no block
+            self.option_braces.append(node.value.span.end)
 
     def _params(self, flow: ast.FlowDecl) -> _Container:
         opening = self.source.find_code("(", flow.span.start)
@@ -301,7 +306,7 @@ class _Layout:
         return _Container(flow, PARAMS_INDEX, opening, self.source.find_code(")", last))
 
     def _add_blocks(self, owners: list[ast.Node]) -> None:
-        bracketed = {c.open for c in self.containers}
+        bracketed = {c.open for c in self.containers} | set(self.option_braces)
         pairs = [p for p in _brace_pairs(self.source) if p[0] not in bracketed]
         counts: dict[int, int] = {}
         for (opening, closing), owner in zip(pairs, _innermost(owners, pairs), strict=True):

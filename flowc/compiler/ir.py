@@ -220,10 +220,18 @@ class ParallelNode(Node):
 
 
 @attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
+class CatchIR:
+    """One ``catch [name] [when cond]`` clause: the error goes to ``slot``."""
+
+    slot: int | None
+    body: Block
+    when: Expr | None = None
+
+
+@attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class TryNode(Node):
     body: Block
-    catch_slot: int | None = None
-    catch: Block | None = None
+    catches: list[CatchIR] = attrs.Factory(list)
     finally_: Block | None = None
 
 
@@ -273,7 +281,12 @@ class AssertNode(Node):
 
 @attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
 class FailNode(Node):
+    """``fail``: ``kind`` None fails with kind ``fail`` (or re-raises a caught error)."""
+
     value: Expr
+    kind: str | None = None
+    status: Expr | None = None
+    data: Expr | None = None
 
 
 @attrs.define(eq=False, repr=False, getstate_setstate=False, match_args=False)
@@ -427,7 +440,7 @@ def _children(node: Node, *, labels: bool = True) -> list[tuple[str, Block]]:
         return [(f"branch {i}", b) for i, b in enumerate(node.branches)]
     if isinstance(node, TryNode):
         found = [("try", node.body)]
-        found += [("catch", node.catch)] if node.catch else []
+        found += [("catch", clause.body) for clause in node.catches]
         return found + ([("finally", node.finally_)] if node.finally_ else [])
     if isinstance(node, StepNode) and node.compensate is not None:
         return [("compensate", node.compensate)]

@@ -540,14 +540,14 @@ class _FlowLowerer:
 
     def _TryStmt(self, stmt: ast.TryStmt) -> ir.Node:
         body = self.block(stmt.body)
-        catch_slot = None
-        catch = None
-        if stmt.catch_body is not None:
-            symbol = self.info.error_symbols.get(id(stmt))
-            catch_slot = self.slot(symbol) if symbol is not None else None
-            catch = self.block(stmt.catch_body)
+        catches = []
+        for clause in stmt.catches:
+            symbol = self.info.error_symbols.get(id(clause))
+            slot = self.slot(symbol) if symbol is not None else None
+            when = self.expr(clause.when) if clause.when is not None else None
+            catches.append(ir.CatchIR(slot, self.block(clause.body), when))
         finally_ = self.block(stmt.finally_body) if stmt.finally_body is not None else None
-        return ir.TryNode(stmt.span, body, catch_slot, catch, finally_)
+        return ir.TryNode(stmt.span, body, catches, finally_)
 
     def _RetryStmt(self, stmt: ast.RetryStmt) -> ir.Node:
         spec = lower_retry(stmt.policy, self.expr, self.info, self.slot)
@@ -570,7 +570,9 @@ class _FlowLowerer:
         return ir.AssertNode(stmt.span, self.expr(stmt.cond), message)
 
     def _FailStmt(self, stmt: ast.FailStmt) -> ir.Node:
-        return ir.FailNode(stmt.span, self.expr(stmt.value))
+        status = self.expr(stmt.status) if stmt.status is not None else None
+        data = self.expr(stmt.data) if stmt.data is not None else None
+        return ir.FailNode(stmt.span, self.expr(stmt.value), stmt.kind, status, data)
 
     def _ReturnStmt(self, stmt: ast.ReturnStmt) -> ir.Node:
         if isinstance(stmt.value, ast.ForLoop | ast.WhileLoop):

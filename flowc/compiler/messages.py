@@ -146,6 +146,10 @@ YIELD_OUTSIDE_VALUE_LOOP = _error(
 LOOP_NEVER_YIELDS = _error("E0306", "this loop is used as a value but never `yield`s")
 MISPLACED_CLAUSE = _error("E0307", "`{clause}` is not a {place} clause; it belongs to {home}")
 DUPLICATE_CLAUSE = _error("E0308", "`{clause}` is given twice")
+BAD_ERROR_KIND = _error("E0321", "`{kind}` cannot name an error: {why}")
+BAD_FAIL_OPTION = _error(
+    "E0322", '`fail KIND "message" {{...}}` takes only `status` and `data`, each once'
+)
 SEVERAL_BODIES = _error("E0309", "a step has one body: use only one of `json`, `form` and `body`")
 AUTH_ARITY = _error("E0310", "`auth {scheme}` takes {expected} value(s), found {found}")
 SERVICE_ONLY_AUTH = _error(
@@ -195,6 +199,10 @@ UNUSED_STEP = _warning("W0102", "the result of step `{name}` is never used")
 UNUSED_IMPORT = _warning("W0103", 'import "{path}" is never used')
 UNREACHABLE = _warning("W0201", "unreachable code")
 WHILE_WITHOUT_MAX = _warning("W0301", "`while` without `max`")
+UNRAISED_ERROR_KIND = _warning("W0304", "nothing in this `try` can raise an error of kind `{kind}`")
+CATCH_SHADOWED = _warning(
+    "W0305", "this `catch` never runs: an earlier `catch` without `when` takes every error"
+)
 RETRY_NOT_IDEMPOTENT = _warning(
     "W0302", "{method} step `{step}` may be retried ({source}) but has no `idempotency_key`"
 )

@@ -319,9 +319,12 @@ class Printer(ExpressionPrinter):
     def stmt_try(self, stmt: ast.TryStmt) -> Doc:
         parts: list[Doc | str] = ["try ", self.block(stmt, 0, stmt.body)]
         index = 1
-        if stmt.catch_body is not None:
-            name = f" {stmt.catch_name}" if stmt.catch_name is not None else ""
-            parts += [f" catch{name} ", self.block(stmt, index, stmt.catch_body)]
+        for clause in stmt.catches:
+            name = f" {clause.name}" if clause.name is not None else ""
+            parts.append(f" catch{name} ")
+            if clause.when is not None:
+                parts += ["when ", self.expr(clause.when), " "]
+            parts.append(self.block(stmt, index, clause.body))
             index += 1
         if stmt.finally_body is not None:
             parts += [" finally ", self.block(stmt, index, stmt.finally_body)]
@@ -338,6 +341,18 @@ class Printer(ExpressionPrinter):
         keyword, field = _KEYWORD_STATEMENTS[type(stmt)]
         value = getattr(stmt, field) if field is not None else None
         return concat(keyword, " ", self.value(value)) if value is not None else Text(keyword)
+
+    def stmt_fail(self, stmt: ast.FailStmt) -> Doc:
+        """``fail value`` or ``fail kind "message" [{status: N, data: D}]``."""
+        if stmt.kind is None:
+            return concat("fail ", self.expr(stmt.value))
+        head = concat(f"fail {stmt.kind} ", self.expr(stmt.value))
+        options = [
+            concat(f"{key}: ", self.expr(value))
+            for key, value in (("status", stmt.status), ("data", stmt.data))
+            if value is not None
+        ]
+        return concat(head, " {", join(", ", options), "}") if options else head
 
     def stmt_assert(self, stmt: ast.AssertStmt) -> Doc:
         message = self.optional(", ", stmt.message)
@@ -368,7 +383,6 @@ def _bare_limit(limit: ast.Expr) -> bool:
 _KEYWORD_STATEMENTS: Final[dict[type, tuple[str, str | None]]] = {
     ast.SleepStmt: ("sleep", "duration"),
     ast.LogStmt: ("log", "value"),
-    ast.FailStmt: ("fail", "value"),
     ast.YieldStmt: ("yield", "value"),
     ast.ReturnStmt: ("return", "value"),
     ast.BreakStmt: ("break", None),
@@ -386,6 +400,7 @@ _STATEMENTS: Final[dict[type, str]] = {
     ast.RetryStmt: "retry",
     ast.TimeoutStmt: "timeout",
     ast.AssertStmt: "assert",
+    ast.FailStmt: "fail",
     **dict.fromkeys(_KEYWORD_STATEMENTS, "keyword"),
 }
 _CLAUSES: Final[dict[type, str]] = {

@@ -54,13 +54,14 @@ from flowc.common.types import (
     INT,
     JSON,
     NULL,
+    STRING,
     ListT,
     MapT,
     RecordT,
     Type,
     step_record,
 )
-from flowc.compiler import ast, messages
+from flowc.compiler import ast, errorcheck, messages
 from flowc.compiler.clausecheck import ClauseChecker, error_scope
 from flowc.compiler.exprcheck import ExprChecker, pairs_keep_secrets
 from flowc.compiler.scope import Scope, Symbol, suggest
@@ -320,7 +321,16 @@ class FlowChecker:
         return Reach.NORMAL
 
     def _FailStmt(self, stmt: ast.FailStmt, scope: Scope) -> Reach:
+        if stmt.kind is None:
+            self.no_secret(stmt.value, self.exprs.check(stmt.value, scope), "a failure")
+            return Reach.EXITS
+        errorcheck.check_kind(stmt, self.error)
+        self.exprs.expect(stmt.value, scope, STRING, "the message of `fail`")
         self.no_secret(stmt.value, self.exprs.check(stmt.value, scope), "a failure")
+        if stmt.status is not None:
+            self.exprs.expect(stmt.status, scope, INT, "the status of `fail`")
+        if stmt.data is not None:
+            self.no_secret(stmt.data, self.exprs.check(stmt.data, scope), "a failure's data")
         return Reach.EXITS
 
     def no_secret(self, node: ast.Node, found: Type, sink: str) -> None:
@@ -489,11 +499,16 @@ class FlowChecker:
         body = self.block(stmt.body, scope.child())
         self.frames.pop()
         reach = body
-        if stmt.catch_body is not None:
-            name = stmt.catch_name or "error"
+        reaches = [body]
+        for clause in stmt.catches:
             record = self._caught_record(stmt.body)
-            caught = self.block(stmt.catch_body, error_scope(scope, name, stmt, self.info, record))
-            reach = combine([body, caught])
+            inner = error_scope(scope, clause.name or "error", clause, self.info, record)
+            if clause.when is not None:
+                self.exprs.expect(clause.when, inner, BOOL, "a `catch` filter")
+            reaches.append(self.block(clause.body, inner))
+        if stmt.catches:
+            errorcheck.check_filters(stmt, self.module, self.error)
+            reach = combine(reaches)
         if (
             stmt.finally_body is not None
             and self.block(stmt.finally_body, scope.child()) is Reach.EXITS

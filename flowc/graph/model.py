@@ -314,10 +314,11 @@ class _Builder:
     def _try(self, node: Any, parent: str | None) -> tuple[str, Open]:
         head = self.add("try", "try", parent, span=node.span)
         open_ = self.block(node.body, [head], head) or [head]
-        if node.catch is not None:
+        for clause in node.catches:  # (a `when` filter labels its branch)
             catch = self.add("catch", "catch", head, span=None)
-            self.join([head], catch, "branch", "error")
-            open_ = open_ + (self.block(node.catch, [catch], catch) or [catch])
+            label = "error" if clause.when is None else f"error when {clause.when.source}"
+            self.join([head], catch, "branch", label)
+            open_ = open_ + (self.block(clause.body, [catch], catch) or [catch])
         if node.finally_ is not None:
             final = self.add("finally", "finally", head)
             self.join(open_, final)

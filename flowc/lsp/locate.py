@@ -284,11 +284,11 @@ class Resolver:
                 return SymbolTarget(span, symbol) if symbol is not None else None
         return None
 
-    def _on_TryStmt(
-        self, node: ast.TryStmt, parent: ast.Node, line: int, col: int
+    def _on_CatchClause(
+        self, node: ast.CatchClause, parent: ast.Node, line: int, col: int
     ) -> Target | None:
         symbol = self.info.error_symbols.get(id(node))
-        if node.catch_name is None or symbol is None or not node.name_span.contains(line, col):
+        if node.name is None or symbol is None or not node.name_span.contains(line, col):
             return None
         return SymbolTarget(node.name_span, symbol)
 

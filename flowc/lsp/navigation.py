@@ -157,8 +157,8 @@ def _is_named_catch(snapshot: Snapshot, symbol: Symbol) -> bool:
     """A ``catch`` variable can be renamed only when the user named it (not ``error``)."""
     module = snapshot.module
     return module is not None and any(
-        isinstance(node, ast.TryStmt)
-        and node.catch_name == symbol.name
+        isinstance(node, ast.CatchClause)
+        and node.name == symbol.name
         and node.name_span == symbol.span
         for node in ast.walk(module)
     )

@@ -196,9 +196,11 @@ class ScopeWalker:
     def _enter_TryStmt(self, stmt: ast.TryStmt) -> None:
         words = self.words_before(stmt, "catch", "finally")
         region = words[-1] if words else "try"
-        if region == "catch" and stmt.catch_body is not None:
-            self.add_symbol(self.info.error_symbols.get(id(stmt)), stmt.catch_name or "error")
-            self.block(stmt.catch_body)
+        catches = words.count("catch")
+        if region == "catch" and 0 < catches <= len(stmt.catches):
+            clause = stmt.catches[catches - 1]
+            self.add_symbol(self.info.error_symbols.get(id(clause)), clause.name or "error")
+            self.block(clause.body)
         elif region == "finally" and stmt.finally_body is not None:
             self.block(stmt.finally_body)
         else:

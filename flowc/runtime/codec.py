@@ -42,6 +42,7 @@ import json
 import math
 from typing import Any, Final
 
+from flowc.common.errors import NO_BODY, FlowError
 from flowc.common.values import (
     FALSE_KEY,
     TRUE_KEY,
@@ -178,3 +179,34 @@ def _key_from_plain(plain: Any) -> Any:
     if type(plain) is dict and set(plain) == {"$k"}:
         return TRUE_KEY if plain["$k"] else FALSE_KEY
     return from_plain(plain)
+
+
+def error_to_plain(error: FlowError) -> dict[str, Any]:
+    """A failure as the journal keeps it: the ``Error`` record, its payload and
+    response body in the tagged form, and its ``cause`` nested (a secret payload,
+    which the checker forbids, is dropped rather than stored)."""
+    record: dict[str, Any] = error.record()
+    for field in ("data", "body"):
+        if field in record:
+            try:
+                record[field] = to_plain(record[field])
+            except (SecretValue, TypeError):
+                record[field] = None
+    if error.cause is not None:
+        record["cause"] = error_to_plain(error.cause)
+    return record
+
+
+def error_from_plain(record: dict[str, Any]) -> FlowError:
+    """The ``FlowError`` ``error_to_plain`` made ``record`` from (already decoded)."""
+    cause = record.get("cause")
+    return FlowError(
+        str(record.get("kind", "")),
+        str(record.get("message", "")),
+        step=str(record.get("step", "")),
+        status=int(record.get("status", 0) or 0),
+        attempt=int(record.get("attempt", 0) or 0),
+        body=record.get("body", NO_BODY),
+        data=record.get("data"),
+        cause=error_from_plain(cause) if isinstance(cause, dict) else None,
+    )

@@ -456,13 +456,13 @@ def _restore_inputs(stored: RunRecord, flow: ir.FlowIR, given: Mapping[str, Any]
 
 def _error_json(error: FlowError) -> str:
     return json.dumps(
-        {"error": error.record(), "message": error.describe(), "flow": error.flow},
+        {"error": codec.error_to_plain(error), "message": error.describe(), "flow": error.flow},
         separators=(",", ":"),
     )
 
 
 def _stored_failure(stored: RunRecord) -> FlowError:
-    data = json.loads(stored.error) if stored.error else {}
+    data = codec.decode(stored.error) if stored.error else {}
     failure = error_from_record(data.get("error", {}))
     failure.flow = str(data.get("flow", stored.flow))
     return failure

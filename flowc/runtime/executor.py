@@ -134,6 +134,9 @@ class FlowInvocation:
         self.compensations: list[tuple[FlowInvocation, ir.Block, list[Any], Place, str]] = []
         self._sites = site_numbers(run, flow) if run.durable else None
         self._yielded = time.perf_counter()
+        # id(record) -> (record, error): what `fail e` re-raises for a caught `e`
+        self._caught: dict[int, tuple[dict[str, Any], FlowError]] = {}
+        self._handling: list[FlowError] = []  # the errors the running `catch` blocks handle
 
     # ----------------------------------------------------------- entry
 
@@ -416,8 +419,23 @@ class FlowInvocation:
 
     async def _fail(self, node: ir.FailNode, frame: list[Any], place: Place) -> Signal:
         value = self.evaluate(node.value, frame)
+        caught = self._caught.get(id(value)) if isinstance(value, dict) else None
+        if node.kind is None and caught is not None and caught[0] is value:
+            raise caught[1]  # a re-raise: kind, status, step, payload and cause unchanged
         message = value if isinstance(value, str) else to_text(value)
-        raise FlowError(errors.FAIL, message, span=node.span, flow=self.flow.name, value=value)
+        cause = self._handling[-1] if self._handling else None
+        if node.kind is None:
+            data = None if isinstance(value, str) else value
+            raise FlowError(
+                errors.FAIL, message, span=node.span, flow=self.flow.name, value=value,
+                data=data, cause=cause,
+            )  # fmt: skip
+        status = self.evaluate(node.status, frame) if node.status is not None else 0
+        data = self.evaluate(node.data, frame) if node.data is not None else None
+        raise FlowError(
+            node.kind, self.run.redactor.redact(message), status=status, span=node.span,
+            flow=self.flow.name, data=data, cause=cause,
+        )  # fmt: skip
 
     async def _return(self, node: ir.ReturnNode, frame: list[Any], place: Place) -> Signal:
         if node.loop is not None:
@@ -461,21 +479,15 @@ class FlowInvocation:
         try:
             signal = await self.exec_block(node.body, frame, place)
         except FlowError as error:
-            if node.catch is None:
+            clause = self._matching_catch(node, error, frame)
+            if clause is None:
                 raise
-            if node.catch_slot is not None:
-                frame[node.catch_slot] = error.record()
-            hooks = self.run.hooks
-            if hooks.active:
-                hooks.emit(
-                    events.Caught(
-                        run_id=self.run.run_id,
-                        flow=self.flow.name,
-                        invocation=self.invocation,
-                        error=error.record(),
-                    )
-                )
-            signal = await self.exec_block(node.catch, frame, place)
+            self._emit_caught(error)
+            self._handling.append(error)
+            try:
+                signal = await self.exec_block(clause.body, frame, place)
+            finally:
+                self._handling.pop()
         finally:
             if node.finally_ is not None:
                 # Cleanup runs even when the body was cancelled (a timeout block, a
@@ -485,6 +497,31 @@ class FlowInvocation:
                 if isinstance(final, Return):
                     return final  # noqa: B012 - a `return` in `finally` wins, as in Python
         return signal
+
+    def _matching_catch(
+        self, node: ir.TryNode, error: FlowError, frame: list[Any]
+    ) -> ir.CatchIR | None:
+        """The first clause whose filter accepts ``error``, its variable bound."""
+        for clause in node.catches:
+            record = error.record()
+            if clause.slot is not None:
+                frame[clause.slot] = record
+                self._caught[id(record)] = (record, error)
+            if clause.when is None or self.evaluate(clause.when, frame) is True:
+                return clause
+        return None
+
+    def _emit_caught(self, error: FlowError) -> None:
+        hooks = self.run.hooks
+        if hooks.active:
+            hooks.emit(
+                events.Caught(
+                    run_id=self.run.run_id,
+                    flow=self.flow.name,
+                    invocation=self.invocation,
+                    error=error.record(),
+                )
+            )
 
     async def _timeout(self, node: ir.TimeoutNode, frame: list[Any], place: Place) -> Signal:
         duration = self.evaluate(node.duration, frame)
@@ -762,6 +799,8 @@ def _number_inner(value: Any, numbers: dict[int, int]) -> None:
         _number_block(value, numbers)
     elif isinstance(value, ir.ForNode | ir.WhileNode):
         _number_node(value, numbers)
+    elif isinstance(value, ir.CatchIR):
+        _number_block(value.body, numbers)
     elif isinstance(value, list | tuple):
         for item in value:
             _number_inner(item, numbers)

@@ -135,13 +135,7 @@ class StepRecord:
 
 def error_from_record(record: dict[str, object]) -> FlowError:
     """The ``FlowError`` a journaled failure raises again when it is replayed."""
-    return FlowError(
-        str(record.get("kind", "")),
-        str(record.get("message", "")),
-        step=str(record.get("step", "")),
-        status=int(record.get("status", 0) or 0),  # type: ignore[call-overload]
-        attempt=int(record.get("attempt", 0) or 0),  # type: ignore[call-overload]
-    )
+    return codec.error_from_plain(record)
 
 
 class RunJournal:

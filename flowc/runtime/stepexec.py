@@ -48,6 +48,7 @@ from flowc.common import errors
 from flowc.common.errors import FlowError
 from flowc.common.values import Duration
 from flowc.compiler import ir
+from flowc.runtime import codec
 from flowc.runtime import hooks as events
 from flowc.runtime.frames import Place
 from flowc.runtime.journal import (
@@ -170,7 +171,7 @@ def _value(
         "body": body,
         "elapsed": Duration(int(elapsed * 1_000_000_000)),
         "attempts": attempts,
-        "error": None if error is None else error.record(),
+        "error": None if error is None else codec.error_to_plain(error),
     }
 
 
@@ -229,7 +230,7 @@ class StepExecution:
             attempts=value["attempts"] if value is not None else (error.attempt if error else 0),
             status=value["status"] if value is not None else (error.status if error else 0),
             value=value,
-            error=error.record() if error is not None else (value or {}).get("error"),
+            error=codec.error_to_plain(error) if error is not None else (value or {}).get("error"),
             started=self.started_at,
             finished=time.time(),
             withheld=self.invocation.run.redactor.reveals_value(value),
@@ -250,7 +251,7 @@ class StepExecution:
                 outcome=outcome,
                 status=(value or {}).get("status", error.status if error else 0),
                 attempts=(value or {}).get("attempts", error.attempt if error else 0),
-                error=None if error is None else error.record(),
+                error=None if error is None else codec.error_to_plain(error),
             )
         )
 
@@ -300,7 +301,7 @@ class StepExecution:
                     step=self.key,
                     attempt=attempt,
                     delay=round(delay, 6),
-                    error=error.record(),
+                    error=codec.error_to_plain(error),
                 )
             )
 
@@ -333,7 +334,7 @@ class StepExecution:
                     invocation=self.invocation.invocation,
                     step=self.key,
                     attempts=attempts,
-                    error=error.record(),
+                    error=codec.error_to_plain(error),
                 )
             )
         if node.fallback is not None:

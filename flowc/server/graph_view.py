@@ -116,7 +116,8 @@ def _children(node: ir.Node) -> tuple[str, list[ir.Block]] | None:
     if isinstance(node, ir.ParallelNode):
         return "parallel", list(node.branches)
     if isinstance(node, ir.TryNode):
-        blocks = [node.body] + [b for b in (node.catch, node.finally_) if b is not None]
+        catches = [clause.body for clause in node.catches]
+        blocks = [node.body, *catches] + ([node.finally_] if node.finally_ is not None else [])
         return "try", blocks
     if isinstance(node, ir.RetryNode):
         return "retry", [node.body]
