@@ -156,6 +156,7 @@ async def test_flow_error_from_program_run(program: Program) -> None:
         "step": "s",
         "status": 404,
         "attempt": 1,
+        "data": None,  # (a `fail KIND "..." {data: ...}` payload; none for an HTTP error)
     }
     assert error.describe().startswith(
         "flow `broken` failed at step `s` (api_test.flow:19:5): status: HTTP 404"

@@ -40,6 +40,7 @@ OUT_OF_REACH = {
     "openapi_users.flow": "a `openapi` service",
     "pagination.flow": "a `while` loop",
     "timeouts.flow": "a `try` statement",
+    "typed_failures.flow": "a second flow",
 }
 
 
