@@ -265,7 +265,7 @@ def main() -> None:
         rows.append(
             (
                 "a worker holding 10,000 parked runs",
-                "not measured: no `wait signal` yet",
+                "not measured: waiting runs are not parked yet (each holds a slot)",
                 "<= 100 MB",
             )
         )
