@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 from prometheus_client.parser import text_string_to_metric_families
 
 from flowc.observe.otlp_wire import encode_request
+from tests import serve_process
 from tests.cli_process import ROOT, child_environment
 from tests.grpc_fixtures import BillingServer, billing_server
 from tests.http_fixtures import DemoServer
@@ -121,24 +121,8 @@ WANTED_FAMILIES = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-class Served:
-    def __init__(self, url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-        self.url = url
-        self.process = process
-        self.log = log
-        self.client = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30, trust_env=False
-        )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
+class Served(serve_process.Served):
+    """The server, with what these tests ask of it."""
 
     def start(self, flow: str, inputs: dict[str, object], **headers: str) -> dict[str, object]:
         response = self.client.post(f"/v1/flows/{flow}/runs?wait=30s", json=inputs, headers=headers)
@@ -160,35 +144,12 @@ class Served:
 def start_serve(
     root: Path, demo: str, extra_env: dict[str, str], store: str | None = None, *extra: str
 ) -> Served:
-    (root / "flows.flow").write_text(FLOWS)
-    (root / "tokens").write_text(f"{TOKEN}\n")
-    port = _free_port()
-    log = root / "serve.log"
-    environment = child_environment({"FLOWC_DEMO_URL": demo, **extra_env})
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "flowc.cli", "serve", str(root / "flows.flow"),
-             "--store", store or f"sqlite:///{root / 'runs.db'}", "--port", str(port),
-             "--token-file", str(root / "tokens"), "--grace", "1", *extra],
-            stdout=sink, stderr=subprocess.STDOUT, env=environment, cwd=ROOT,
-        )  # fmt: skip
-    served = Served(f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if served.client.get("/healthz").status_code == 200:
-                return served
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, served.output()
-        assert time.monotonic() < deadline, served.output()
-        time.sleep(0.1)
-
-
-def stop_serve(served: Served) -> None:
-    served.process.terminate()
-    served.process.wait(timeout=30)
-    served.client.close()
+    environment = {"FLOWC_DEMO_URL": demo, **extra_env}
+    served = serve_process.start_serve(
+        root, FLOWS, TOKEN, environment, *extra, store=store, served_type=Served
+    )
+    assert isinstance(served, Served)
+    return served
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +190,7 @@ def served(
     }
     started = start_serve(tmp_path_factory.mktemp("observe"), demo_server, environment)
     yield started
-    stop_serve(started)
+    serve_process.stop_serve(started)
 
 
 def value(
@@ -479,7 +440,7 @@ def test_a_worker_serves_metrics_on_its_own_port(
     for index in range(3):
         inputs = offered.program.prepare_inputs(offered.flow, {"name": f"n{index}"})
         store.create_run(queued_record(f"run-{index}", "greet", offered.program.source, inputs))
-    port = _free_port()
+    port = serve_process.free_port()
     log = tmp_path / "worker.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
@@ -514,7 +475,7 @@ def test_an_unreachable_collector_neither_holds_nor_breaks_a_run(tmp_path: Path)
     source = tmp_path / "tiny.flow"
     source.write_text("flow main() -> int {\n    return 1\n}\n")
     environment = child_environment(
-        {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{_free_port()}"}
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{serve_process.free_port()}"}
     )
     started = time.monotonic()
     done = subprocess.run(
@@ -548,7 +509,7 @@ def test_serve_with_a_worker_on_postgres_continues_the_callers_trace(
         root = _one(spans, "run greet")
         assert (root.trace_id, root.parent_id) == (CALLER_TRACE, CALLER_SPAN)
     finally:
-        stop_serve(served)
+        serve_process.stop_serve(served)
 
 
 async def test_grpc_attempts_are_client_spans_and_carry_the_traceparent(

@@ -10,9 +10,6 @@ The flows call the demo API (``tests/http_fixtures.py``).
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli_process import ROOT, child_environment, run_flowc
+from tests.cli_process import run_flowc
 from tests.http_fixtures import DemoServer
+from tests.serve_process import Served, start_serve, stop_serve
 
 FLOWS = """
 service demo env("FLOWC_DEMO_URL", "http://127.0.0.1:8765") {
@@ -63,57 +61,13 @@ flow saga(item: string, ms: int = 3000) -> string {
 TOKEN = "s3cr3t-token-value"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-class Served:
-    def __init__(self, url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-        self.url = url
-        self.process = process
-        self.log = log
-        self.client = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30, trust_env=False
-        )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
 @pytest.fixture(scope="module")
 def served(demo_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("serve")
-    (root / "flows.flow").write_text(FLOWS)
-    (root / "tokens").write_text(f"# tokens\n{TOKEN}\n")
-    port = _free_port()
-    log = root / "serve.log"
-    environment = child_environment({"FLOWC_DEMO_URL": demo_server})
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "flowc.cli", "serve", str(root / "flows.flow"),
-             "--store", f"sqlite:///{root / 'runs.db'}", "--port", str(port),
-             "--token-file", str(root / "tokens"), "--grace", "1"],
-            stdout=sink, stderr=subprocess.STDOUT, env=environment, cwd=ROOT,
-        )  # fmt: skip
-    served = Served(f"http://127.0.0.1:{port}", process, log)
-    served.store = f"sqlite:///{root / 'runs.db'}"  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if served.client.get("/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, served.output()
-        assert time.monotonic() < deadline, served.output()
-        time.sleep(0.1)
+    environment = {"FLOWC_DEMO_URL": demo_server}
+    served = start_serve(root, FLOWS, TOKEN, environment, tokens_file=f"# tokens\n{TOKEN}\n")
     yield served
-    process.terminate()
-    process.wait(timeout=30)
-    served.client.close()
+    stop_serve(served)
 
 
 def test_health_needs_no_token_but_the_api_does(served: Served) -> None:
@@ -282,7 +236,7 @@ def test_signals_are_kept_before_any_wait(served: Served, demo: DemoServer) -> N
     answer = served.client.post(f"/v1/runs/{run_id}/signals/approval", json={"approved": True})
     assert answer.status_code == 202 and answer.json()["sequence"] == 1
     cli = run_flowc(["signal", run_id, "approval", "--data", '{"approved": false}',
-                     "--store", served.store])  # type: ignore[attr-defined]  # fmt: skip
+                     "--store", served.store])  # fmt: skip
     assert cli.code == 0, cli.stderr
     shown = served.client.get(f"/v1/runs/{run_id}").json()
     assert [(s["name"], s["sequence"]) for s in shown["signals"]] == [

@@ -24,7 +24,8 @@ from flowc.server.callbacks import callback_token
 from tests.cli_process import ROOT, child_environment, run_flowc
 from tests.http_fixtures import DemoServer
 from tests.lsp_session import LspSession, position_of
-from tests.test_serve import TOKEN, Served, _free_port
+from tests.serve_process import Served, start_serve, stop_serve
+from tests.test_serve import TOKEN
 
 FLOWS = """
 service demo env("FLOWC_DEMO_URL", "http://127.0.0.1:8765") {
@@ -67,35 +68,10 @@ CALLBACK_KEY = "a-test-callback-key"
 @pytest.fixture(scope="module")
 def served(demo_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("signals")
-    (root / "flows.flow").write_text(FLOWS)
-    (root / "tokens").write_text(f"{TOKEN}\n")
-    port = _free_port()
-    log = root / "serve.log"
-    environment = child_environment(
-        {"FLOWC_DEMO_URL": demo_server, "FLOWC_CALLBACK_KEY": CALLBACK_KEY}
-    )
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "flowc.cli", "serve", str(root / "flows.flow"),
-             "--store", f"sqlite:///{root / 'runs.db'}", "--port", str(port),
-             "--token-file", str(root / "tokens"), "--grace", "1"],
-            stdout=sink, stderr=subprocess.STDOUT, env=environment, cwd=ROOT,
-        )  # fmt: skip
-    served = Served(f"http://127.0.0.1:{port}", process, log)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if served.client.get("/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, served.output()
-        assert time.monotonic() < deadline, served.output()
-        time.sleep(0.1)
+    environment = {"FLOWC_DEMO_URL": demo_server, "FLOWC_CALLBACK_KEY": CALLBACK_KEY}
+    served = start_serve(root, FLOWS, TOKEN, environment)
     yield served
-    process.terminate()
-    process.wait(timeout=30)
-    served.client.close()
+    stop_serve(served)
 
 
 def _start(served: Served, flow: str, inputs: dict[str, Any]) -> str:

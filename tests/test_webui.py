@@ -17,9 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,8 +26,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.cli_process import ROOT, child_environment
+from tests.cli_process import ROOT
 from tests.http_fixtures import DemoServer
+from tests.serve_process import Served, start_serve, stop_serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = ROOT / "ui" / "node_modules" / "axe-core" / "axe.min.js"
@@ -81,53 +79,13 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-sync"]  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-class Served:
-    def __init__(self, url: str, log: Path) -> None:
-        self.url = url
-        self.log = log
-        self.client = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30, trust_env=False
-        )
-
-
 @pytest.fixture(scope="module")
 def served(demo_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("webui")
-    (root / "flows.flow").write_text(FLOWS)
-    (root / "tokens").write_text(f"{TOKEN}\n")
-    port = _free_port()
-    log = root / "serve.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "flowc.cli", "serve", str(root / "flows.flow"),
-             "--store", f"sqlite:///{root / 'runs.db'}", "--port", str(port),
-             "--token-file", str(root / "tokens"), "--grace", "1"],
-            stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT,
-            env=child_environment({"FLOWC_DEMO_URL": demo_server}),
-        )  # fmt: skip
-    served = Served(f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if served.client.get("/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.1)
+    served = start_serve(root, FLOWS, TOKEN, {"FLOWC_DEMO_URL": demo_server})
     yield served
-    process.terminate()
-    process.wait(timeout=30)
-    served.client.close()
-    assert TOKEN not in log.read_text()
+    stop_serve(served)
+    assert TOKEN not in served.output()
 
 
 @pytest.fixture(scope="module")
