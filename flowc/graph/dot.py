@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flowc.graph.model import FlowGraph, GraphNode
+from flowc.graph.model import REGION_KINDS, FlowGraph, GraphNode
 from flowc.graph.outcomes import COLOURS
 
 _SHAPES = {
@@ -25,19 +25,6 @@ _SHAPES = {
     "return": "oval",
     "fail": "octagon",
     "step": "box",
-}
-_REGIONS = {
-    "call",
-    "if",
-    "match",
-    "for",
-    "while",
-    "parallel",
-    "try",
-    "catch",
-    "finally",
-    "retry",
-    "timeout",
 }
 
 
@@ -72,7 +59,7 @@ def _emit(
 ) -> None:
     pad = "    " * depth
     for node in children.get(parent, []):
-        if node.kind in _REGIONS and node.id in children:
+        if node.kind in REGION_KINDS and node.id in children:
             lines.append(f"{pad}subgraph cluster_{node.id} {{")
             lines.append(f'{pad}    label={_quote(node.kind)}; style="rounded,dashed";')
             lines.append(f"{pad}    {_node(node, outcomes)}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flowc.graph.model import FlowGraph, GraphNode
+from flowc.graph.model import REGION_KINDS, FlowGraph, GraphNode
 from flowc.graph.outcomes import COLOURS
 
 _SHAPES = {
@@ -22,19 +22,6 @@ _SHAPES = {
     "match": ("{", "}"),
     "return": ("([", "])"),
     "fail": ("[/", "/]"),
-}
-_REGIONS = {
-    "call",
-    "if",
-    "match",
-    "for",
-    "while",
-    "parallel",
-    "try",
-    "catch",
-    "finally",
-    "retry",
-    "timeout",
 }
 
 
@@ -58,7 +45,7 @@ def _emit(
     for node in children.get(parent, []):
         opening, closing = _SHAPES.get(node.kind, ("[", "]"))
         text = _escape(_label(node))
-        if node.kind in _REGIONS and node.id in children:
+        if node.kind in REGION_KINDS and node.id in children:
             lines.append(f'{pad}subgraph {node.id}_region["{_escape(node.kind)}"]')
             lines.append(f'{pad}    {node.id}{opening}"{text}"{closing}')
             _emit(children, node.id, lines, depth + 1)

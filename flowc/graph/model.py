@@ -24,11 +24,28 @@ program always gives the same graph; ``to_json`` is the shape the web UI and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
 from flowc.compiler import ir
+
+REGION_KINDS: Final = frozenset(
+    {
+        "call",
+        "if",
+        "match",
+        "for",
+        "while",
+        "parallel",
+        "try",
+        "catch",
+        "finally",
+        "retry",
+        "timeout",
+    }
+)
+"""Node kinds that may hold others (``parent``): the renderers draw them as regions."""
 
 
 @attrs.frozen
