@@ -91,9 +91,7 @@ def served(demo_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is missing")
+        _missing(f"{CHROMIUM} is missing")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     print(f"\nweb UI screenshots: {ARTIFACTS}")
     with sync_playwright() as p:
@@ -125,9 +123,16 @@ def _shot(page: Page, name: str) -> Path:
     return path
 
 
+def _missing(what: str) -> None:
+    """A tool the browser tests need is not installed: they skip, and fail under CI."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(what)
+    pytest.skip(what)
+
+
 def _axe(page: Page) -> list[dict[str, Any]]:
     if not AXE.exists():
-        pytest.fail(f"{AXE} is missing: run `npm ci --prefix ui`")
+        _missing(f"{AXE} is missing: run `npm ci --prefix ui`")
     page.add_script_tag(path=str(AXE))
     results: dict[str, Any] = page.evaluate("async () => await axe.run(document)")
     return [v for v in results["violations"] if v["impact"] in ("serious", "critical")]
